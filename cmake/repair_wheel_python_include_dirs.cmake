@@ -1,0 +1,33 @@
+# ROS 2 message packages installed from PyPI wheels export their
+# `<pkg>::<pkg>__rosidl_generator_py` targets with the include directories of the machine that
+# built the wheels (/opt/python/...). CMake refuses imported targets naming missing directories,
+# so point those at this machine's Python and NumPy headers. Only missing paths are replaced:
+# on a robot with apt-installed ROS 2 every path exists and nothing changes.
+function(edge_perception_repair_wheel_python_include_dirs)
+  get_property(imported_targets DIRECTORY PROPERTY IMPORTED_TARGETS)
+  foreach(target ${imported_targets})
+    if(NOT target MATCHES "__rosidl_generator_py$")
+      continue()
+    endif()
+    get_target_property(include_dirs "${target}" INTERFACE_INCLUDE_DIRECTORIES)
+    if(NOT include_dirs)
+      continue()
+    endif()
+    set(existing_dirs "")
+    foreach(include_dir ${include_dirs})
+      if(include_dir MATCHES "^\\$<" OR EXISTS "${include_dir}")
+        list(APPEND existing_dirs "${include_dir}")
+      endif()
+    endforeach()
+    if(existing_dirs STREQUAL include_dirs)
+      continue()
+    endif()
+    if(NOT Python3_NumPy_FOUND)
+      find_package(Python3 REQUIRED COMPONENTS Interpreter Development.Module NumPy)
+    endif()
+    list(APPEND existing_dirs ${Python3_INCLUDE_DIRS} ${Python3_NumPy_INCLUDE_DIRS})
+    list(REMOVE_DUPLICATES existing_dirs)
+    set_target_properties("${target}" PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${existing_dirs}")
+    message(STATUS "edge_perception: pointed ${target} at this machine's Python/NumPy headers")
+  endforeach()
+endfunction()

@@ -1,0 +1,121 @@
+"""Depth maps: model output to metres at camera resolution, and depth to organised 3-D points.
+
+No rclpy here. Depth follows REP 118: ``float32`` metres along the optical axis, non-finite
+where invalid. Points are in the camera optical frame (x right, y down, z forward).
+"""
+
+from dataclasses import dataclass
+import math
+
+import cv2
+import numpy as np
+
+
+class IntrinsicsError(ValueError):
+    """Camera intrinsics that cannot project depth into 3-D."""
+
+
+@dataclass(frozen=True)
+class PinholeIntrinsics:
+    """Pinhole camera intrinsics in pixels, for images of ``width`` x ``height``."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    @classmethod
+    def from_camera_info(cls, k, width, height):
+        """Build from a ``CameraInfo`` row-major 3x3 ``k`` and its resolution.
+
+        :raises IntrinsicsError: for zero, negative or non-finite focal lengths or sizes.
+        """
+        k = [float(value) for value in k]
+        if len(k) != 9:
+            raise IntrinsicsError(f'K has {len(k)} values, expected 9')
+        intrinsics = cls(k[0], k[4], k[2], k[5], int(width), int(height))
+        intrinsics.validate()
+        return intrinsics
+
+    def validate(self):
+        """Raise :class:`IntrinsicsError` unless the focal lengths and size are usable."""
+        values = (self.fx, self.fy, self.cx, self.cy)
+        if not all(math.isfinite(value) for value in values):
+            raise IntrinsicsError(f'non-finite intrinsics fx={self.fx} fy={self.fy} '
+                                  f'cx={self.cx} cy={self.cy}')
+        if self.fx <= 0 or self.fy <= 0:
+            raise IntrinsicsError(f'focal lengths must be positive (fx={self.fx}, fy={self.fy})')
+        if self.width <= 0 or self.height <= 0:
+            raise IntrinsicsError(f'camera size {self.width}x{self.height} is empty')
+
+    def scaled_to(self, width, height):
+        """Return the intrinsics for the same camera imaging at ``width`` x ``height``.
+
+        Used when images arrive binned or resized relative to the calibrated resolution.
+        """
+        if (width, height) == (self.width, self.height):
+            return self
+        sx, sy = width / self.width, height / self.height
+        return PinholeIntrinsics(self.fx * sx, self.fy * sy, (self.cx + 0.5) * sx - 0.5,
+                                 (self.cy + 0.5) * sy - 0.5, width, height)
+
+
+@dataclass(frozen=True)
+class DepthDecoder:
+    """Turns the model's depth output into metres at the camera resolution.
+
+    :param depth_scale: metres per model output unit.
+    :param min_depth: metres; nearer values become NaN.
+    :param max_depth: metres; farther values become NaN.
+    """
+
+    depth_scale: float = 1.0
+    min_depth: float = 0.1
+    max_depth: float = 10.0
+
+    def decode(self, output, width, height):
+        """Return a ``height x width`` float32 depth image in metres, NaN where invalid.
+
+        :param output: model output whose last two axes are rows and columns (e.g. 1x1xHxW).
+        """
+        depth = np.asarray(output, dtype=np.float32).reshape(output.shape[-2:])
+        if depth.shape != (height, width):
+            depth = cv2.resize(depth, (width, height), interpolation=cv2.INTER_LINEAR)
+        if self.depth_scale != 1.0:
+            depth = depth * np.float32(self.depth_scale)
+        with np.errstate(invalid='ignore'):
+            invalid = ~((depth >= self.min_depth) & (depth <= self.max_depth))
+        depth[invalid] = np.nan
+        return depth
+
+
+class PointProjector:
+    """Projects depth images to organised x/y/z arrays, caching the per-pixel ray directions."""
+
+    def __init__(self):
+        self._intrinsics = None
+        self._rays_x = None
+        self._rays_y = None
+
+    def project(self, depth, intrinsics):
+        """Return a ``height x width x 3`` float32 array of points; NaN where depth is invalid.
+
+        :param depth: ``height x width`` float32 metres.
+        :param intrinsics: :class:`PinholeIntrinsics` of the camera (rescaled to the depth
+            image's size when they differ).
+        """
+        height, width = depth.shape
+        intrinsics = intrinsics.scaled_to(width, height)
+        if intrinsics != self._intrinsics:
+            columns = np.arange(width, dtype=np.float32)
+            rows = np.arange(height, dtype=np.float32)
+            self._rays_x = ((columns - intrinsics.cx) / intrinsics.fx)[None, :]
+            self._rays_y = ((rows - intrinsics.cy) / intrinsics.fy)[:, None]
+            self._intrinsics = intrinsics
+        points = np.empty((height, width, 3), dtype=np.float32)
+        np.multiply(depth, self._rays_x, out=points[:, :, 0])
+        np.multiply(depth, self._rays_y, out=points[:, :, 1])
+        points[:, :, 2] = depth
+        return points

@@ -1,0 +1,13 @@
+"""Test-session set-up: DDS stays on this host, on a domain of its own."""
+
+import os
+import random
+
+# Set before any test imports rclpy, so every participant (in-process and child processes)
+# sees the same settings.
+os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random().randint(1, 100)))
+
+from edge_perception.dds_profile import apply_large_message_profile  # noqa: E402
+
+apply_large_message_profile()

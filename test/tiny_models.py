@@ -1,0 +1,36 @@
+"""Tiny OpenVINO models with outputs known exactly, written as IR for the tests."""
+
+import numpy as np
+
+from edge_perception.openvino_compat import Model, opset, save_model, Type
+
+
+def write_model(model, directory, name):
+    """Save ``model`` as ``directory/name.xml`` and return that path."""
+    path = directory / f'{name}.xml'
+    save_model(model, path)
+    return path
+
+
+def red_channel_depth_model(height, width):
+    """Depth = the model's first input channel: N x 3 x H x W -> N x 1 x H x W."""
+    image = opset.parameter([1, 3, height, width], Type.f32, name='image')
+    depth = opset.gather(image, opset.constant(np.array([0], dtype=np.int64)),
+                         opset.constant(np.int64(1)))
+    return Model([depth], [image], 'red_channel_depth')
+
+
+def constant_depth_model(height, width, value):
+    """Depth = ``value`` everywhere (the input only fixes the shape)."""
+    image = opset.parameter([1, 3, height, width], Type.f32, name='image')
+    zero = opset.multiply(opset.reduce_sum(image, opset.constant(np.array([1], np.int64)), True),
+                          opset.constant(np.float32(0.0)))
+    depth = opset.add(zero, opset.constant(np.float32(value)))
+    return Model([depth], [image], 'constant_depth')
+
+
+def passthrough_model(channels, height, width):
+    """Output = input, so the preprocessed tensor itself can be inspected."""
+    image = opset.parameter([1, channels, height, width], Type.f32, name='image')
+    return Model([opset.multiply(image, opset.constant(np.float32(1.0)))], [image],
+                 'passthrough')
