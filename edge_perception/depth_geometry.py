@@ -99,12 +99,13 @@ class PointProjector:
         self._rays_x = None
         self._rays_y = None
 
-    def project(self, depth, intrinsics):
+    def project(self, depth, intrinsics, out=None):
         """Return a ``height x width x 3`` float32 array of points; NaN where depth is invalid.
 
         :param depth: ``height x width`` float32 metres.
         :param intrinsics: :class:`PinholeIntrinsics` of the camera (rescaled to the depth
             image's size when they differ).
+        :param out: ``height x width x 3`` float32 array (or strided view) to write into.
         """
         height, width = depth.shape
         intrinsics = intrinsics.scaled_to(width, height)
@@ -114,8 +115,25 @@ class PointProjector:
             self._rays_x = ((columns - intrinsics.cx) / intrinsics.fx)[None, :]
             self._rays_y = ((rows - intrinsics.cy) / intrinsics.fy)[:, None]
             self._intrinsics = intrinsics
-        points = np.empty((height, width, 3), dtype=np.float32)
+        points = np.empty((height, width, 3), dtype=np.float32) if out is None else out
         np.multiply(depth, self._rays_x, out=points[:, :, 0])
         np.multiply(depth, self._rays_y, out=points[:, :, 1])
         points[:, :, 2] = depth
         return points
+
+
+def depth_in_metres(depth, encoding):
+    """Return a float32 metres copy of a REP 118 depth image, NaN where invalid.
+
+    :param depth: ``height x width`` array as read from the message.
+    :param encoding: '32FC1' (metres, non-finite = invalid) or '16UC1' (millimetres, 0 = invalid).
+    """
+    if encoding == '32FC1':
+        metres = np.array(depth, dtype=np.float32)
+        metres[~np.isfinite(metres)] = np.nan
+        return metres
+    if encoding == '16UC1':
+        metres = depth.astype(np.float32) / np.float32(1000.0)
+        metres[depth == 0] = np.nan
+        return metres
+    raise ValueError(f"'{encoding}' is not a depth encoding (32FC1 or 16UC1)")

@@ -14,7 +14,7 @@ from .image_codec import array_to_image_fields, as_rgb8, image_to_array
 from .inference_node import InferenceNode, run_node, WARN_PERIOD_S
 from .node_parameters import ParameterSpec
 from .package_paths import shared_file
-from .pointcloud_layout import pack_points
+from .pointcloud_layout import CloudPacker
 
 BUNDLED_MODEL = ('models', 'fastdepth', 'fastdepth.xml')
 # ImageNet statistics in 0-255 units: what the bundled FastDepth was trained with.
@@ -49,6 +49,7 @@ class DepthNode(InferenceNode):
         self._decoder = DepthDecoder(values['depth_scale'], values['min_depth'],
                                      values['max_depth'])
         self._projector = PointProjector()
+        self._cloud_packer = CloudPacker()
         self._intrinsics = None
         self.depth_publisher = self.create_output_publisher(Image, 'depth')
         self.points_publisher = self.create_output_publisher(PointCloud2, 'points')
@@ -99,13 +100,14 @@ class DepthNode(InferenceNode):
                 f"no valid CameraInfo on '{self.camera_info_subscription.topic_name}' yet: "
                 'publishing depth without points', throttle_duration_sec=WARN_PERIOD_S)
             return
-        points = self._projector.project(depth, intrinsics)
         rgb = None
         if self.parameter_values['points_rgb']:
             rgb = as_rgb8(image_to_array(image_msg.height, image_msg.width, image_msg.encoding,
                                          bool(image_msg.is_bigendian), image_msg.step,
                                          image_msg.data), image_msg.encoding)
-        cloud = pack_points(points, rgb)
+        xyz = self._cloud_packer.xyz_buffer(depth.shape[0], depth.shape[1], rgb is not None)
+        self._projector.project(depth, intrinsics, out=xyz)
+        cloud = self._cloud_packer.pack(rgb)
         msg = PointCloud2()
         msg.header = image_msg.header
         msg.height, msg.width = cloud.height, cloud.width

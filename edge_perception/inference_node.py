@@ -33,9 +33,10 @@ WARN_PERIOD_S = 5.0
 def model_parameters(default_model, default_mean, default_scale):
     """Return the parameters every inference node declares, with the head's defaults."""
     return (
-        ParameterSpec('model', str(default_model),
-                      'Path to an OpenVINO IR (.xml with .bin beside it) or ONNX model. '
-                      'Default: the model bundled with the package.', read_only=True),
+        ParameterSpec('model', '',
+                      'Path to an OpenVINO IR (.xml with .bin beside it) or ONNX model; empty '
+                      f'for the model bundled with the package ({default_model}).',
+                      read_only=True),
         ParameterSpec('device', 'CPU',
                       'OpenVINO device: CPU, GPU, GPU.<n>, NPU, MYRIAD (Intel NCS2, needs '
                       'OpenVINO 2022.3 LTS), AUTO, AUTO:<list>, HETERO:<list>, MULTI:<list>.',
@@ -88,11 +89,12 @@ class InferenceNode(Node):
         self._validate_choices = choice_validator(specs)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         values = self.parameter_values
-        self.model_name = os.path.basename(values['model'])
+        model_path = values['model'] or str(default_model)
+        self.model_name = os.path.basename(model_path)
         self.device = values['device']
         self.pipeline = ImagePipeline(
             PipelineConfig(
-                model_path=values['model'], device=self.device,
+                model_path=model_path, device=self.device,
                 preprocessing=values['preprocessing'],
                 normalisation=Normalisation(tuple(values['mean']), tuple(values['scale']),
                                             values['color_order']),
@@ -107,7 +109,7 @@ class InferenceNode(Node):
         self.image_subscription = self.create_subscription(
             Image, 'image', self._on_image, _sensor_data_qos(depth=1))
         self.get_logger().info(
-            f"'{values['model']}' on {self.device} (OpenVINO), preprocessing "
+            f"'{model_path}' on {self.device} (OpenVINO), preprocessing "
             f"'{values['preprocessing']}'; waiting for images on "
             f"'{self.image_subscription.topic_name}'")
 

@@ -20,8 +20,9 @@ def share_directory():
             return Path(get_package_share_directory(PACKAGE_NAME))
         except PackageNotFoundError:
             pass
-    # <prefix>/lib/pythonX.Y/site-packages/edge_perception/package_paths.py
-    return Path(__file__).resolve().parents[4] / 'share' / PACKAGE_NAME
+    site_packages = Path(__file__).resolve().parent.parent
+    prefix = site_packages.parent.parent.parent  # <prefix>/lib/pythonX.Y/site-packages
+    return prefix / 'share' / PACKAGE_NAME
 
 
 def shared_file(*parts):

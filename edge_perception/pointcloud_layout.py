@@ -37,25 +37,50 @@ class PackedCloud:
     is_dense: bool = False
 
 
+class CloudPacker:
+    """Packs organised clouds into a reused buffer, so a 640x480 cloud costs no allocation.
+
+    Fill :meth:`xyz_buffer` (for example with ``PointProjector.project(..., out=...)``), then
+    call :meth:`pack`. One packer serves one stream: each call reuses the same memory.
+    """
+
+    def __init__(self):
+        self._buffer = np.empty((0, 0, 3), dtype='<f4')
+
+    def xyz_buffer(self, height, width, with_rgb=False):
+        """Return the ``height x width x 3`` float32 view to write x/y/z into."""
+        channels = 4 if with_rgb else 3
+        if self._buffer.shape != (height, width, channels):
+            self._buffer = np.empty((height, width, channels), dtype='<f4')
+        return self._buffer[:, :, :3]
+
+    def pack(self, rgb=None):
+        """Return the :class:`PackedCloud` of the buffer; ``rgb`` (H x W x 3 uint8, R-G-B
+        order) fills the colour field when the buffer was requested ``with_rgb``.
+        """
+        height, width, channels = self._buffer.shape
+        names = ('x', 'y', 'z', 'rgb')[:channels]
+        if channels == 4:
+            if rgb is None:
+                raise ValueError('this cloud has an rgb field: pass the colours')
+            colour_bytes = self._buffer[:, :, 3:].view(np.uint8)
+            colour_bytes[:, :, :3] = rgb[:, :, ::-1]
+            colour_bytes[:, :, 3] = 0
+        point_step = 4 * channels
+        fields = tuple(FieldLayout(name, 4 * index) for index, name in enumerate(names))
+        return PackedCloud(height, width, fields, point_step, point_step * width,
+                           self._buffer.tobytes())
+
+
 def pack_points(points, rgb=None):
-    """Pack an organised cloud.
+    """Pack an organised cloud into new memory.
 
     :param points: ``height x width x 3`` float32 x/y/z in metres, NaN for invalid points.
     :param rgb: optional ``height x width x 3`` uint8 colours in R, G, B order.
     """
-    height, width = points.shape[:2]
-    names = ('x', 'y', 'z') if rgb is None else ('x', 'y', 'z', 'rgb')
-    packed = np.empty((height, width, len(names)), dtype='<f4')
-    packed[:, :, :3] = points
-    if rgb is not None:
-        colour_bytes = packed[:, :, 3:].view(np.uint8).reshape(height, width, 4)
-        colour_bytes[:, :, 0] = rgb[:, :, 2]
-        colour_bytes[:, :, 1] = rgb[:, :, 1]
-        colour_bytes[:, :, 2] = rgb[:, :, 0]
-        colour_bytes[:, :, 3] = 0
-    point_step = 4 * len(names)
-    fields = tuple(FieldLayout(name, 4 * index) for index, name in enumerate(names))
-    return PackedCloud(height, width, fields, point_step, point_step * width, packed.tobytes())
+    packer = CloudPacker()
+    packer.xyz_buffer(points.shape[0], points.shape[1], rgb is not None)[...] = points
+    return packer.pack(rgb)
 
 
 def unpack_points(fields, point_step, height, width, data, is_bigendian=False):

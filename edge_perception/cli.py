@@ -1,0 +1,21 @@
+"""``edge-perception``: the package's command-line tools, one subcommand each."""
+
+import argparse
+import sys
+
+from . import demo
+
+SUBCOMMANDS = {
+    'demo': (demo, 'run the bundled FastDepth on the bundled camera recording'),
+}
+
+
+def main(argv=None):
+    """Parse the command line and run one subcommand; return its exit code."""
+    parser = argparse.ArgumentParser(prog='edge-perception', description=__doc__)
+    subcommands = parser.add_subparsers(dest='subcommand', required=True)
+    for name, (module, summary) in SUBCOMMANDS.items():
+        module.add_arguments(subcommands.add_parser(name, help=summary, description=summary))
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    module, _ = SUBCOMMANDS[args.subcommand]
+    return module.run(args)

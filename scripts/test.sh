@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up (scripts/setup.sh, plus the training requirements), linters,
+# every test against the installed package, then the core tests again on OpenVINO 2023.0,
+# the oldest release with the openvino.runtime API of the NCS2's 2022.3 LTS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+EDGE_PERCEPTION_EXTRA_REQUIREMENTS="-r requirements/training.txt" scripts/setup.sh
+
+echo "== ruff"
+.venv/bin/ruff check .
+
+echo "== pytest (OpenVINO $(.venv/bin/python -c 'import openvino; print(openvino.__version__)'))"
+# Run from test/ against the installed package; the source tree lacks the generated messages.
+(cd test && "$repo/.venv/bin/python" -m pytest -p no:cacheprovider -q "$@")
+
+echo "== core tests on OpenVINO 2023.0 (openvino.runtime API)"
+old_venv=$repo/.venv-openvino-2023.0
+if [ ! -x "$old_venv/bin/python" ]; then
+  python3 -m venv "$old_venv"
+fi
+"$old_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+  -r requirements/openvino-2023.0.txt
+core_tests=(test_image_codec.py test_preprocessing.py test_engine.py test_pipeline.py
+            test_depth_geometry.py)
+(cd test && PYTHONPATH=$repo "$old_venv/bin/python" -m pytest -p no:cacheprovider -q \
+  "${core_tests[@]}")

@@ -1,0 +1,119 @@
+"""Devices, model files and asynchronous inference with real OpenVINO on CPU."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from edge_perception.engine import (AsyncEngine, check_device, compile_model, create_core,
+                                    DeviceUnavailableError, load_model, ModelLoadError,
+                                    requested_devices)
+from edge_perception.openvino_compat import Model, opset, Type
+from tiny_models import passthrough_model, write_model
+
+
+@pytest.fixture(scope='module')
+def core():
+    return create_core()
+
+
+def test_requested_devices():
+    assert requested_devices('CPU') == ['CPU']
+    assert requested_devices('HETERO:GPU,CPU') == ['GPU', 'CPU']
+    assert requested_devices('AUTO') == []
+    assert requested_devices('AUTO:NPU, CPU') == ['NPU', 'CPU']
+
+
+@pytest.mark.parametrize('device', ['CPU', 'AUTO', 'HETERO:CPU', 'AUTO:CPU', 'MULTI:CPU'])
+def test_available_devices_pass(core, device):
+    check_device(core, device)
+
+
+@pytest.mark.parametrize('device, missing', [
+    ('MYRIAD', 'MYRIAD'), ('GPU', 'GPU'), ('NPU', 'NPU'), ('HETERO:GPU,CPU', 'GPU'),
+    ('cpu', 'cpu'), ('', '(empty)')])
+def test_absent_devices_name_the_request_and_what_exists(core, device, missing):
+    with pytest.raises(DeviceUnavailableError) as error:
+        check_device(core, device)
+    message = str(error.value)
+    assert f"'{device}' is not available (missing: {missing})" in message
+    assert 'Devices OpenVINO sees here: CPU' in message
+    assert ('2022.3 LTS' in message) == (device == 'MYRIAD')
+
+
+def test_model_file_errors(core, tmp_path):
+    with pytest.raises(ModelLoadError, match='does not exist'):
+        load_model(core, tmp_path / 'missing.xml')
+    (tmp_path / 'weights.pt').write_bytes(b'not a graph')
+    with pytest.raises(ModelLoadError, match=r'is not one of: \.xml, \.onnx'):
+        load_model(core, tmp_path / 'weights.pt')
+    (tmp_path / 'alone.xml').write_text('<net/>')
+    with pytest.raises(ModelLoadError, match="no weights file"):
+        load_model(core, tmp_path / 'alone.xml')
+    path = write_model(passthrough_model(3, 4, 4), tmp_path, 'good')
+    path.write_text(path.read_text()[:200])
+    with pytest.raises(ModelLoadError, match='cannot read model'):
+        load_model(core, path)
+    (tmp_path / 'broken.onnx').write_bytes(b'\x00garbage')
+    with pytest.raises(ModelLoadError, match='cannot read model'):
+        load_model(core, tmp_path / 'broken.onnx')
+
+
+def slow_model(size=384, repeats=12):
+    """A model that takes a few milliseconds on CPU: chained matrix products."""
+    value = opset.parameter([1, size, size], Type.f32, name='x')
+    weight = opset.constant(np.eye(size, dtype=np.float32))
+    node = value
+    for _ in range(repeats):
+        node = opset.matmul(node, weight, False, False)
+    return Model([node], [value], 'slow')
+
+
+def test_newest_frame_wins_when_frames_arrive_faster_than_inference(core):
+    compiled = compile_model(core, slow_model(), 'CPU')
+    results, errors = [], []
+    done = threading.Event()
+
+    def on_result(context, outputs, inference_ms):
+        results.append((context, float(outputs[0][0, 0, 0]), inference_ms))
+        if context == 19:
+            done.set()
+
+    engine = AsyncEngine(compiled, on_result, lambda *error: errors.append(error), 1)
+    try:
+        for frame in range(20):
+            engine.submit(np.full((1, 384, 384), frame, np.float32), frame)
+        assert done.wait(10.0)
+    finally:
+        engine.close()
+    contexts = [context for context, _, _ in results]
+    assert errors == []
+    assert contexts[-1] == 19 and contexts == sorted(contexts)
+    assert engine.frames_dropped == 20 - len(results) > 0
+    assert all(value == context for context, value, _ in results)
+    assert all(inference_ms > 0 for _, _, inference_ms in results)
+
+
+def test_failures_reach_the_error_callback(core):
+    compiled = compile_model(core, passthrough_model(3, 4, 4), 'CPU')
+    errors = []
+    failed = threading.Event()
+
+    def on_error(context, error):
+        errors.append((context, error))
+        failed.set()
+
+    def on_result(context, outputs, inference_ms):
+        raise RuntimeError('head failed')
+
+    engine = AsyncEngine(compiled, on_result, on_error, 2)
+    try:
+        engine.submit(np.zeros((1, 5, 5), np.float32), 'wrong shape')
+        assert failed.wait(5.0)
+        failed.clear()
+        engine.submit(np.zeros((1, 3, 4, 4), np.float32), 'good shape')
+        assert failed.wait(5.0)
+    finally:
+        engine.close()
+    assert [context for context, _ in errors] == ['wrong shape', 'good shape']
+    assert 'head failed' in str(errors[1][1])
