@@ -23,7 +23,8 @@ def colorize_depth(depth, min_depth, max_depth):
 def labelled(image_bgr, text):
     """Return a copy of ``image_bgr`` with ``text`` written in its top-left corner."""
     image = np.ascontiguousarray(image_bgr).copy()
-    cv2.putText(image, text, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 4, cv2.LINE_AA)
-    cv2.putText(image, text, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 1,
-                cv2.LINE_AA)
+    (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.7, 1)
+    cv2.rectangle(image, (0, 0), (width + 16, height + baseline + 12), (0, 0, 0), cv2.FILLED)
+    cv2.putText(image, text, (8, height + 6), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255),
+                1, cv2.LINE_AA)
     return image

@@ -135,7 +135,7 @@ def measure_node(node, model_path, device, frames):
             image.header.stamp.nanosec = index + 1
             sent = time.perf_counter()
             publisher.publish(image)
-            if not spin_until(executor, lambda: index + 1 in arrivals, 2.0):
+            if not spin_until(executor, lambda stamp=index + 1: stamp in arrivals, 2.0):
                 continue
             if index >= 10:
                 latencies.append((arrivals[index + 1] - sent) * 1e3)

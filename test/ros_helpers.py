@@ -47,8 +47,3 @@ def spin_until(executor, predicate, timeout_s=10.0):
         executor.spin_once(timeout_sec=0.02)
     return predicate()
 
-
-def installed_command(name):
-    """Return the path of an installed edge_perception command (``ros2 run`` location)."""
-    from edge_perception.package_paths import share_directory
-    return share_directory().parents[1] / 'lib' / 'edge_perception' / name

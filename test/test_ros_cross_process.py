@@ -1,7 +1,6 @@
 """The depth node in its own process, as users run it, fed across a process boundary."""
 
 import re
-import subprocess
 import time
 
 import numpy as np
@@ -11,7 +10,8 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
 from edge_perception.msg import InferenceTiming
-from ros_helpers import depth_array, image_msg, installed_command, spin_until
+from edge_perception.node_process import NodeProcess
+from ros_helpers import depth_array, image_msg, spin_until
 from tiny_models import red_channel_depth_model, write_model
 
 WIDTH, HEIGHT = 640, 480
@@ -32,37 +32,19 @@ def probe_node():
     rclpy.shutdown(context=context)
 
 
-def start_depth_node(*parameters):
-    arguments = [str(installed_command('depth_node')), '--ros-args']
-    for parameter in parameters:
-        arguments += ['-p', parameter]
-    return subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-
-
-def stop(process):
-    process.terminate()
-    try:
-        output, _ = process.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-    return output
-
-
 def test_full_rate_vga_frames_cross_processes_best_effort(probe_node, tmp_path):
     node, executor = probe_node
     model = write_model(red_channel_depth_model(120, 160), tmp_path, 'red')
-    process = start_depth_node(f'model:={model}', 'mean:=[0.0]', 'scale:=[1.0]',
-                               'depth_scale:=0.01', 'min_depth:=0.0',
-                               'qos_overrides./depth.publisher.reliability:=best_effort')
-    try:
+    depth_node = NodeProcess('depth_node', {
+        'model': model, 'mean': [0.0], 'scale': [1.0], 'depth_scale': 0.01, 'min_depth': 0.0,
+        'qos_overrides./depth.publisher.reliability': 'best_effort'})
+    with depth_node:
         publisher = node.create_publisher(Image, 'image', qos_profile_sensor_data)
         depth, timing = [], []
         node.create_subscription(Image, 'depth', depth.append, qos_profile_sensor_data)
         node.create_subscription(InferenceTiming, 'inference_timing', timing.append, 50)
         assert spin_until(executor, lambda: publisher.get_subscription_count() > 0 and
-                          node.count_publishers('depth') > 0, timeout_s=30.0), stop(process)
+                          node.count_publishers('depth') > 0, timeout_s=30.0), depth_node.stop()
         image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
         image[:, :, 0] = 150
         # Best effort may lose the first samples after matching, and the first frame that
@@ -71,7 +53,7 @@ def test_full_rate_vga_frames_cross_processes_best_effort(probe_node, tmp_path):
         while not depth and time.monotonic() < deadline:
             publisher.publish(image_msg(image, 'rgb8'))
             spin_until(executor, lambda: depth, timeout_s=0.2)
-        assert depth, stop(process)
+        assert depth, depth_node.stop()
         depth.clear()
         for index in range(FRAMES):
             publisher.publish(image_msg(image, 'rgb8', stamp_ns=index + 1))
@@ -83,24 +65,18 @@ def test_full_rate_vga_frames_cross_processes_best_effort(probe_node, tmp_path):
         stamps = [msg.header.stamp.nanosec for msg in depth]
         assert stamps == sorted(stamps)
         assert timing and timing[-1].frames_processed >= len(depth)
-    finally:
-        stop(process)
-    assert process.returncode == 0 or process.returncode == -15
+        assert depth_node.stop() == 0, depth_node.output
 
 
 @pytest.mark.parametrize('parameters, expected', [
-    (('device:=MYRIAD',), r"device 'MYRIAD' is not available.*sees here: CPU"),
-    (('model:=/no/such/model.xml',), r"model file '/no/such/model.xml' does not exist"),
-    (('preprocessing:=sometimes',), r"'preprocessing' is 'sometimes'; must be one of"),
+    (('device', 'MYRIAD'), r"device 'MYRIAD' is not available.*sees here: CPU"),
+    (('model', '/no/such/model.xml'), r"model file '/no/such/model.xml' does not exist"),
+    (('preprocessing', 'sometimes'), r"'preprocessing' is 'sometimes'; must be one of"),
 ])
 def test_start_up_failure_exits_non_zero_with_one_clear_message(parameters, expected, tmp_path):
     model = write_model(red_channel_depth_model(8, 8), tmp_path, 'red')
-    process = start_depth_node(f'model:={model}', *parameters)
-    try:
-        output, _ = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 1, output
-    assert re.search(expected, output), output
-    assert 'Traceback' not in output
+    depth_node = NodeProcess('depth_node', dict([('model', model), parameters]))
+    depth_node.process.wait(timeout=60)
+    assert depth_node.stop() == 1, depth_node.output
+    assert re.search(expected, depth_node.output), depth_node.output
+    assert 'Traceback' not in depth_node.output
