@@ -99,7 +99,8 @@ class InferenceNode(Node):
                 normalisation=Normalisation(tuple(values['mean']), tuple(values['scale']),
                                             values['color_order']),
                 performance_hint=values['performance_hint'],
-                num_requests=values['num_requests']),
+                num_requests=values['num_requests'],
+                output_postprocessing=self.output_postprocessing()),
             self._on_result, self._on_inference_error)
         self.frames_rejected = 0
         self.frames_processed = 0
@@ -112,6 +113,10 @@ class InferenceNode(Node):
             f"'{model_path}' on {self.device} (OpenVINO), preprocessing "
             f"'{values['preprocessing']}'; waiting for images on "
             f"'{self.image_subscription.topic_name}'")
+
+    def output_postprocessing(self):
+        """Return an ``ov.Model -> ov.Model`` function adding output steps, or None."""
+        return None
 
     def create_outputs(self):
         """Create the head's publishers and subscriptions (called before images arrive)."""

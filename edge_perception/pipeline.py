@@ -12,7 +12,8 @@ import time
 
 import numpy as np
 
-from .engine import AsyncEngine, check_device, compile_model, create_core, load_model
+from .engine import (AsyncEngine, check_device, compile_model, create_core, load_model,
+                     PERFORMANCE_HINTS)
 from .image_codec import image_to_array
 from .openvino_compat import Tensor
 from .preprocessing import embed_preprocessing, HostPreprocessor, ModelInput, Normalisation
@@ -27,6 +28,8 @@ class PipelineConfig:
     :param preprocessing: 'graph' (in the compiled model), 'host' (OpenCV), or 'auto' (graph,
         falling back to host when the device rejects the graph).
     :param num_requests: parallel infer requests; 0 lets the device choose.
+    :param output_postprocessing: optional ``ov.Model -> ov.Model`` function adding output
+        steps to the graph (e.g. a softmax), applied whichever preprocessing path runs.
     """
 
     model_path: str
@@ -35,6 +38,7 @@ class PipelineConfig:
     normalisation: Normalisation = field(default_factory=Normalisation)
     performance_hint: str = 'LATENCY'
     num_requests: int = 0
+    output_postprocessing: object = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,9 @@ class ImagePipeline:
         if config.preprocessing not in PREPROCESSING_MODES:
             raise ValueError(
                 f"preprocessing must be one of: {', '.join(PREPROCESSING_MODES)}")
+        if config.performance_hint not in PERFORMANCE_HINTS:
+            raise ValueError(
+                f"performance_hint must be one of: {', '.join(PERFORMANCE_HINTS)}")
         self.config = config
         self._core = core or create_core()
         check_device(self._core, config.device)
@@ -107,6 +114,7 @@ class ImagePipeline:
         self._delivery_lock = threading.Lock()
         self.frames_out_of_order = 0
         self._dropped_by_closed_engines = 0
+        self._failed_compile = None
 
     @property
     def frames_dropped(self):
@@ -125,8 +133,16 @@ class ImagePipeline:
         received = time.perf_counter()
         image = image_to_array(height, width, encoding, is_bigendian, step, data)
         event = None
-        if self._compiled_for != (encoding, height, width):
-            event = self._compile(encoding, height, width)
+        key = (encoding, height, width)
+        if self._compiled_for != key:
+            if self._failed_compile is not None and self._failed_compile[0] == key:
+                raise self._failed_compile[1]
+            try:
+                event = self._compile(encoding, height, width)
+            except Exception as error:
+                # Compiling again for every frame of the same stream would only burn CPU.
+                self._failed_compile = (key, error)
+                raise
         if self._host_preprocessor is None:
             if not (image.flags.c_contiguous and image.flags.writeable):
                 image = np.ascontiguousarray(image).copy()
@@ -145,8 +161,8 @@ class ImagePipeline:
         mode, reason = self.config.preprocessing, ''
         compiled = None
         if mode in ('graph', 'auto'):
-            model = embed_preprocessing(load_model(self._core, self.config.model_path),
-                                        encoding, height, width, self.config.normalisation)
+            model = embed_preprocessing(self._load_model(), encoding, height, width,
+                                        self.config.normalisation)
             try:
                 compiled = compile_model(self._core, model, self.config.device,
                                          self.config.performance_hint)
@@ -159,7 +175,7 @@ class ImagePipeline:
                 reason = f'{self.config.device} rejected in-graph preprocessing: {first_line}'
         host_preprocessor = None
         if compiled is None:
-            model = load_model(self._core, self.config.model_path)
+            model = self._load_model()
             host_preprocessor = HostPreprocessor(model, encoding, self.config.normalisation)
             compiled = compile_model(self._core, model, self.config.device,
                                      self.config.performance_hint)
@@ -170,6 +186,12 @@ class ImagePipeline:
         if previous is not None and not reason:
             reason = f'input changed from {previous[0]} {previous[2]}x{previous[1]}'
         return CompileEvent(mode, encoding, height, width, reason)
+
+    def _load_model(self):
+        model = load_model(self._core, self.config.model_path)
+        if self.config.output_postprocessing is not None:
+            model = self.config.output_postprocessing(model)
+        return model
 
     def _deliver(self, job, outputs, inference_ms):
         with self._delivery_lock:

@@ -1,66 +1,28 @@
-"""Monocular depth from a camera: edge_perception depth_node with its parameter file.
+"""Monocular depth from a camera: depth_node (bundled FastDepth by default).
 
 ros2 launch edge_perception depth.launch.py image:=/camera/image_raw \
     camera_info:=/camera/camera_info params_file:=/path/to/depth.yaml
+Every argument of perception_node.launch.py applies (namespace, log_level, dds_profile, ...).
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration
-from launch_ros.actions import Node
-from launch_ros.descriptions import ParameterFile
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration
 
 
 def generate_launch_description():
     share = get_package_share_directory('edge_perception')
-
-    namespace = LaunchConfiguration('namespace')
-    params_file = LaunchConfiguration('params_file')
-    use_sim_time = LaunchConfiguration('use_sim_time')
-    log_level = LaunchConfiguration('log_level')
-    image = LaunchConfiguration('image')
-    camera_info = LaunchConfiguration('camera_info')
-    dds_profile = LaunchConfiguration('dds_profile')
-
-    arguments = [
-        DeclareLaunchArgument('namespace', default_value='',
-                              description='Namespace of the node and its relative topics'),
+    return LaunchDescription([
         DeclareLaunchArgument('params_file',
                               default_value=os.path.join(share, 'config', 'depth.yaml'),
-                              description='Parameter file (model, device, depth range, ...)'),
-        DeclareLaunchArgument('use_sim_time', default_value='false',
-                              description='Use the /clock topic (bag replay) instead of wall time'),
-        DeclareLaunchArgument('log_level', default_value='info',
-                              description='Logging level: debug, info, warn, error, fatal'),
-        DeclareLaunchArgument('image', default_value='image',
-                              description='Camera image topic (sensor_msgs/Image)'),
-        DeclareLaunchArgument('camera_info', default_value='camera_info',
-                              description='Camera calibration topic (sensor_msgs/CameraInfo)'),
-        DeclareLaunchArgument(
-            'dds_profile',
-            default_value=EnvironmentVariable(
-                'FASTDDS_DEFAULT_PROFILES_FILE',
-                default_value=os.path.join(share, 'config', 'fastdds_large_messages.xml')),
-            description='Fast DDS XML profile; the default lets camera-sized best-effort '
-                        'messages cross processes'),
-    ]
-
-    depth_node = Node(
-        package='edge_perception',
-        executable='depth_node',
-        name='depth_node',
-        namespace=namespace,
-        output='screen',
-        parameters=[ParameterFile(params_file, allow_substs=True),
-                    {'use_sim_time': use_sim_time}],
-        remappings=[('image', image), ('camera_info', camera_info)],
-        arguments=['--ros-args', '--log-level', log_level],
-    )
-
-    return LaunchDescription(arguments + [
-        SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', dds_profile),
-        depth_node,
+                              description='Parameter file of depth_node'),
+        IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(
+                os.path.join(share, 'launch', 'perception_node.launch.py')),
+            launch_arguments={'node': 'depth_node',
+                              'params_file': LaunchConfiguration('params_file')}.items()),
     ])

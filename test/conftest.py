@@ -3,6 +3,8 @@
 import os
 import random
 
+import pytest
+
 # Set before any test imports rclpy, so every participant (in-process and child processes)
 # sees the same settings.
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
@@ -11,3 +13,12 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random().randint(1, 100)))
 from edge_perception.dds_profile import apply_large_message_profile  # noqa: E402
 
 apply_large_message_profile()
+
+
+@pytest.fixture
+def ros_graph():
+    """A :class:`ros_helpers.RosGraph` of its own, shut down after the test."""
+    from ros_helpers import RosGraph
+    graph = RosGraph()
+    yield graph
+    graph.close()

@@ -5,6 +5,7 @@ import queue
 import numpy as np
 import pytest
 
+from edge_perception.engine import ModelLoadError
 from edge_perception.image_codec import array_to_image_fields, ImageFormatError
 from edge_perception.pipeline import ImagePipeline, PipelineConfig
 from edge_perception.preprocessing import Normalisation, PreprocessingError
@@ -80,3 +81,21 @@ def test_model_and_normalisation_are_checked_at_start(run, tmp_path):
         run(model=model, normalisation=Normalisation((1.0, 2.0), (1.0,)))
     with pytest.raises(ValueError, match='preprocessing must be one of'):
         run(preprocessing='gpu')
+
+
+
+def test_a_failed_compilation_is_not_retried_for_every_frame_of_the_stream(run, tmp_path):
+    model = write_model(passthrough_model(3, 6, 8), tmp_path, 'vanishing')
+    pipeline, results = run(model=model)
+    moved = tmp_path / 'moved'
+    moved.mkdir()
+    for suffix in ('.xml', '.bin'):
+        model.with_suffix(suffix).rename(moved / f'vanishing{suffix}')
+    with pytest.raises(ModelLoadError, match='does not exist'):
+        feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 1)
+    for suffix in ('.xml', '.bin'):
+        (moved / f'vanishing{suffix}').rename(model.with_suffix(suffix))
+    with pytest.raises(ModelLoadError, match='does not exist'):
+        feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 2)
+    assert feed(pipeline, np.zeros((12, 16, 3), np.uint8), 'rgb8', 3) is not None
+    assert results.get(timeout=10)[0] == 3

@@ -8,25 +8,37 @@ import sys
 
 import yaml
 
-from edge_perception.depth_node import DEPTH_PARAMETERS, IMAGENET_MEAN, IMAGENET_SCALE
+import pytest
+
+from edge_perception import classifier_node, depth_node
 from edge_perception.inference_node import model_parameters
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_depth_yaml_holds_every_declared_parameter_with_its_default():
-    specs = model_parameters('bundled.xml', IMAGENET_MEAN, IMAGENET_SCALE) + DEPTH_PARAMETERS
-    config = yaml.safe_load((REPO / 'config' / 'depth.yaml').read_text())
-    values = config['depth_node']['ros__parameters']
+HEADS = {
+    'depth_node': model_parameters('bundled.xml', depth_node.IMAGENET_MEAN,
+                                   depth_node.IMAGENET_SCALE) + depth_node.DEPTH_PARAMETERS,
+    'classifier_node': model_parameters('bundled.xml', classifier_node.DIGITS_MEAN,
+                                        classifier_node.DIGITS_SCALE) +
+    classifier_node.CLASSIFIER_PARAMETERS,
+}
+
+
+@pytest.mark.parametrize('node_name', HEADS)
+def test_yaml_holds_every_declared_parameter_with_its_default(node_name):
+    specs = HEADS[node_name]
+    config_file = REPO / 'config' / f"{node_name.removesuffix('_node')}.yaml"
+    values = yaml.safe_load(config_file.read_text())[node_name]['ros__parameters']
     assert list(values) == [spec.name for spec in specs]
     for spec in specs:
         assert values[spec.name] == spec.default, spec.name
         assert type(values[spec.name]) is type(spec.default), spec.name
 
 
-def test_every_parameter_has_a_description_and_constraints_where_it_has_choices():
-    for spec in model_parameters('bundled.xml', IMAGENET_MEAN, IMAGENET_SCALE) + \
-            DEPTH_PARAMETERS:
+@pytest.mark.parametrize('node_name', HEADS)
+def test_every_parameter_has_a_description_and_constraints_where_it_has_choices(node_name):
+    for spec in HEADS[node_name]:
         descriptor = spec.descriptor()
         assert len(descriptor.description) > 20, spec.name
         if spec.choices:
@@ -44,9 +56,13 @@ def test_launch_files_declare_documented_arguments_and_use_the_parameter_file():
             keywords = {keyword.arg for keyword in call.keywords}
             assert {'default_value', 'description'} <= keywords, ast.dump(call)
         names = {name.id for name in ast.walk(tree) if isinstance(name, ast.Name)}
-        assert 'ParameterFile' in names and 'generate_launch_description' in {
+        strings = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
+        assert 'ParameterFile' in names or 'perception_node.launch.py' in strings
+        assert 'generate_launch_description' in {
             node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
         assert 'subprocess' not in names and 'eval' not in names
+        for yaml_name in {'depth.yaml', 'classifier.yaml'} & strings:
+            assert (REPO / 'config' / yaml_name).is_file()
 
 
 def test_package_version_has_one_source():
@@ -65,7 +81,7 @@ def test_ruff_linters_pass():
 def test_core_modules_do_not_import_rclpy():
     core = ['openvino_compat', 'image_codec', 'preprocessing', 'engine', 'pipeline',
             'depth_geometry', 'pointcloud_layout', 'rate_meter', 'dds_profile',
-            'package_paths', 'visualisation', 'metrics']
+            'package_paths', 'visualisation', 'metrics', 'classification']
     for module in core:
         source = (REPO / 'edge_perception' / f'{module}.py').read_text()
         imported = {alias.name.split('.')[0] for node in ast.walk(ast.parse(source))

@@ -34,3 +34,17 @@ def passthrough_model(channels, height, width):
     image = opset.parameter([1, channels, height, width], Type.f32, name='image')
     return Model([opset.multiply(image, opset.constant(np.float32(1.0)))], [image],
                  'passthrough')
+
+
+def channel_mean_model(channels, height, width):
+    """Output 1 x channels: the mean of each input channel, a 'class vector' known exactly."""
+    image = opset.parameter([1, channels, height, width], Type.f32, name='image')
+    means = opset.reduce_mean(image, opset.constant(np.array([2, 3], np.int64)), False)
+    return Model([means], [image], 'channel_mean')
+
+
+def gray_two_class_model(height, width):
+    """Output 1 x 2 of a gray input: (mean, -mean)."""
+    image = opset.parameter([1, 1, height, width], Type.f32, name='image')
+    mean = opset.reduce_mean(image, opset.constant(np.array([2, 3], np.int64)), False)
+    return Model([opset.concat([mean, opset.negative(mean)], 1)], [image], 'gray_two_class')
