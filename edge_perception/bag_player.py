@@ -23,7 +23,10 @@ class RecordedFrame:
 
 
 def read_frames(bag_path, topics):
-    """Read ``topics`` from a bag and group messages sharing a header stamp into frames.
+    """Read ``topics`` from a bag and group messages recorded at the same time into frames.
+
+    Messages of one camera frame (image, camera info, ground truth) share a bag timestamp;
+    grouping by it also works for ground truth without a header (a label per frame).
 
     :param bag_path: rosbag2 directory (mcap or sqlite3).
     :param topics: topic names to read; other topics are ignored.
@@ -37,11 +40,8 @@ def read_frames(bag_path, topics):
         for connection in connections:
             types[connection.topic] = message_class(connection.msgtype)
         for connection, timestamp, raw in reader.messages(connections=connections):
-            message = deserialize_message(raw, types[connection.topic])
-            stamp = message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
-            frame = frames.setdefault(stamp, RecordedFrame(timestamp, {}))
-            frame.timestamp_ns = min(frame.timestamp_ns, timestamp)
-            frame.messages[connection.topic] = message
+            frame = frames.setdefault(timestamp, RecordedFrame(timestamp, {}))
+            frame.messages[connection.topic] = deserialize_message(raw, types[connection.topic])
     return sorted(frames.values(), key=lambda frame: frame.timestamp_ns), types
 
 
@@ -82,6 +82,6 @@ class FramePublisher:
             publisher = self.publishers.get(topic)
             if publisher is None:
                 continue
-            if stamp is not None:
+            if stamp is not None and hasattr(message, 'header'):
                 message.header.stamp = stamp
             publisher.publish(message)

@@ -6,7 +6,7 @@ import sys
 from . import demo
 
 SUBCOMMANDS = {
-    'demo': (demo, 'run the bundled FastDepth on the bundled camera recording'),
+    'demo': (demo, 'run a bundled model (depth or classifier) on its bundled recording'),
 }
 
 

@@ -1,10 +1,13 @@
-"""``edge-perception demo``: the bundled FastDepth on the bundled camera recording.
+"""``edge-perception demo``: a bundled model on a bundled camera recording.
 
-Starts ``depth_node`` in its own process (as ``ros2 run`` would), replays the recording into
-it at its recorded rate, prints frame rate and latency, scores the depth against the
-recording's ground truth and writes a few colour-mapped depth images as PNG.
+``demo`` (or ``demo depth``) runs FastDepth on the synthetic camera recording; ``demo
+classifier`` runs the digit classifier on frames of digits on paper. The node runs in its own
+process (as ``ros2 run`` would), the recording is replayed into it at its recorded rate, and
+the demo prints frame rate, latency and accuracy against the recording's ground truth; the
+depth demo also writes colour-mapped depth images as PNG.
 """
 
+from dataclasses import dataclass
 import itertools
 from pathlib import Path
 import statistics
@@ -16,7 +19,7 @@ import rclpy
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
 
-from edge_perception.msg import InferenceTiming
+from edge_perception.msg import Classification, InferenceTiming
 from .bag_player import FramePublisher, read_frames
 from .dds_profile import apply_large_message_profile
 from .depth_geometry import depth_in_metres
@@ -26,84 +29,116 @@ from .node_process import NodeProcess
 from .package_paths import shared_file
 from .visualisation import colorize_depth, labelled
 
-DEMO_BAG = ('data', 'demo_depth_bag')
 IMAGE_TOPIC = '/camera/image_raw'
 CAMERA_INFO_TOPIC = '/camera/camera_info'
-GROUND_TRUTH_TOPIC = '/camera/depth/ground_truth'
 DISCOVERY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class DemoHead:
+    """What differs between the depth and the classifier demo."""
+
+    command: str
+    bag: tuple
+    truth_topic: str
+    output_type: type
+    output_topic: str
+    # Subscribing to these makes the node do the work a robot would ask of it.
+    extra_outputs: tuple = ()
+
+
+HEADS = {
+    'depth': DemoHead('depth_node', ('data', 'demo_depth_bag'), '/camera/depth/ground_truth',
+                      Image, 'depth', ((PointCloud2, 'points'),)),
+    'classifier': DemoHead('classifier_node', ('data', 'demo_digits_bag'), '/camera/digit_label',
+                           Classification, 'classification'),
+}
 
 
 def add_arguments(parser):
     """Add the demo's options to an argparse parser."""
-    parser.add_argument('--bag', default=str(shared_file(*DEMO_BAG)),
-                        help='rosbag2 directory with %(default)s-like topics '
-                             f'{IMAGE_TOPIC}, {CAMERA_INFO_TOPIC}, {GROUND_TRUTH_TOPIC}')
-    parser.add_argument('--model', default='', help='model file; default: bundled FastDepth')
+    parser.add_argument('head', nargs='?', default='depth', choices=sorted(HEADS),
+                        help='which node and recording (default: %(default)s)')
+    parser.add_argument('--bag', default='', help='rosbag2 directory; default: the bundled '
+                        f'recording of the head (camera on {IMAGE_TOPIC})')
+    parser.add_argument('--model', default='', help='model file; default: the bundled model')
     parser.add_argument('--device', default='CPU', help='OpenVINO device (default: %(default)s)')
     parser.add_argument('--preprocessing', default='auto', choices=('graph', 'host', 'auto'))
     parser.add_argument('--loops', type=int, default=3, help='times to play the recording')
     parser.add_argument('--rate', type=float, default=1.0,
                         help='playback speed relative to the recording (default: %(default)s)')
     parser.add_argument('--output-dir', default='depth_demo',
-                        help='where the PNGs go (default: %(default)s)')
-    parser.add_argument('--pngs', type=int, default=4, help='PNG images to write')
+                        help='where the depth PNGs go (default: %(default)s)')
+    parser.add_argument('--pngs', type=int, default=4, help='depth PNG images to write')
 
 
 def run(args):
     """Run the demo; return the process exit code."""
+    head = HEADS[args.head]
     apply_large_message_profile()
-    frames, types = read_frames(args.bag, {IMAGE_TOPIC, CAMERA_INFO_TOPIC, GROUND_TRUTH_TOPIC})
+    bag = args.bag or str(shared_file(*head.bag))
+    frames, types = read_frames(bag, {IMAGE_TOPIC, CAMERA_INFO_TOPIC, head.truth_topic})
     frames = [frame for frame in frames if IMAGE_TOPIC in frame.messages]
     if not frames:
-        print(f'no {IMAGE_TOPIC} messages in {args.bag}')
+        print(f'no {IMAGE_TOPIC} messages in {bag}')
         return 1
-    print(f'{len(frames)} frames from {args.bag}')
+    print(f'{len(frames)} frames from {bag}')
     context = rclpy.Context()
     rclpy.init(context=context)
     node = rclpy.create_node('edge_perception_demo', context=context)
     try:
-        return _run_with_node(args, node, frames, types)
+        results = _replay_through_node(args, head, node, frames, types)
     finally:
         node.destroy_node()
         rclpy.shutdown(context=context)
+    if results is None:
+        return 1
+    sent, received, timings = results
+    _report_speed(sent, received, timings)
+    if args.head == 'depth':
+        _report_depth(args, frames, sent, received)
+    else:
+        _report_classes(frames, sent, received, head.truth_topic)
+    return 0 if received else 1
 
 
-def _run_with_node(args, node, frames, types):
+def _replay_through_node(args, head, node, frames, types):
+    """Start the node, replay the frames; return (sent, received, timings) by stamp."""
     executor = rclpy.executors.SingleThreadedExecutor(context=node.context)
     executor.add_node(node)
     camera_types = {topic: types[topic] for topic in (IMAGE_TOPIC, CAMERA_INFO_TOPIC)
                     if topic in types}
     publisher = FramePublisher(node, camera_types, {IMAGE_TOPIC: 'image',
                                                     CAMERA_INFO_TOPIC: 'camera_info'})
-    received = {}
-    timings = {}
+    received, timings = {}, {}
     reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
-    node.create_subscription(Image, 'depth', lambda msg: received.setdefault(
+    node.create_subscription(head.output_type, head.output_topic, lambda msg: received.setdefault(
         _stamp_ns(msg.header), (time.perf_counter(), msg)), reliable)
     node.create_subscription(InferenceTiming, 'inference_timing',
                              lambda msg: timings.setdefault(_stamp_ns(msg.header), msg), reliable)
-    # Subscribing to the cloud makes the node build and publish it, as on a robot.
-    node.create_subscription(PointCloud2, 'points', lambda msg: None, reliable)
+    for output_type, topic in head.extra_outputs:
+        node.create_subscription(output_type, topic, lambda msg: None, reliable)
     parameters = {'device': args.device, 'preprocessing': args.preprocessing}
     if args.model:
         parameters['model'] = args.model
-    with NodeProcess('depth_node', parameters) as depth_node:
-        if not _spin_until(executor, lambda: publisher.subscriber_count(IMAGE_TOPIC) > 0
-                           and node.count_publishers('depth') > 0 or not depth_node.running(),
-                           DISCOVERY_TIMEOUT_S) or not depth_node.running():
-            depth_node.stop()
-            print(f'depth_node did not come up:\n{depth_node.output}')
-            return 1
+    with NodeProcess(head.command, parameters) as perception_node:
+        if not _spin_until(executor, lambda: not perception_node.running() or (
+                publisher.subscriber_count(IMAGE_TOPIC) > 0 and
+                node.count_publishers(head.output_topic) > 0), DISCOVERY_TIMEOUT_S) or \
+                not perception_node.running():
+            perception_node.stop()
+            print(f'{head.command} did not come up:\n{perception_node.output}')
+            return None
         # The first frame compiles the model for the camera resolution.
-        while not received and depth_node.running():
+        while not received and perception_node.running():
             publisher.publish(frames[0], node.get_clock().now().to_msg())
             _spin_until(executor, lambda: bool(received), 1.0)
         received.clear()
         timings.clear()
         sent = _play(args, executor, node, publisher, frames, received)
-        depth_node.stop()
-        print(depth_node.output.strip())
-    return _report(args, frames, sent, received, timings)
+        perception_node.stop()
+        print(perception_node.output.strip())
+    return sent, received, timings
 
 
 def _play(args, executor, node, publisher, frames, received):
@@ -121,66 +156,82 @@ def _play(args, executor, node, publisher, frames, received):
             next_frame = loop_started + (index + 1) * interval_s
             _spin_until(executor, lambda: False, next_frame - time.perf_counter())
         _spin_until(executor, lambda: len(received) >= len(sent), 1.0)
-        print(f'loop {loop + 1}/{args.loops}: {len(received)}/{len(sent)} depth images '
+        print(f'loop {loop + 1}/{args.loops}: {len(received)}/{len(sent)} results '
               f'received so far, latency median {_median(_latencies(sent, received)):.1f} ms')
     return sent
 
 
-def _report(args, frames, sent, received, timings):
+def _report_speed(sent, received, timings):
     latencies = _latencies(sent, received)
     inference = [msg.inference_ms for msg in timings.values()]
     totals = [msg.total_ms for msg in timings.values()]
     fps = [msg.fps for msg in timings.values()]
-    print(f'frames: {len(sent)} sent, {len(received)} depth images back, '
+    print(f'frames: {len(sent)} sent, {len(received)} results back, '
           f'{max((msg.frames_dropped for msg in timings.values()), default=0)} dropped')
-    print(f'latency (image published -> depth received): median {_median(latencies):.1f} ms, '
+    print(f'latency (image published -> result received): median {_median(latencies):.1f} ms, '
           f'p90 {_percentile(latencies, 90):.1f} ms')
     print(f'node: inference median {_median(inference):.1f} ms, total in node median '
           f'{_median(totals):.1f} ms, output rate {_median(fps):.1f} fps')
+
+
+def _report_depth(args, frames, sent, received):
+    head = HEADS['depth']
     scores = []
-    output_dir = _output_dir(args.output_dir)
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
     written = 0
     for stamp, (_, depth_msg) in sorted(received.items()):
         frame = frames[sent[stamp][1]]
-        depth = image_to_array(depth_msg.height, depth_msg.width, depth_msg.encoding,
-                               bool(depth_msg.is_bigendian), depth_msg.step, depth_msg.data)
-        truth_msg = frame.messages.get(GROUND_TRUTH_TOPIC)
+        depth = _message_array(depth_msg)
+        truth_msg = frame.messages.get(head.truth_topic)
         truth = None
         if truth_msg is not None:
-            truth = depth_in_metres(image_to_array(
-                truth_msg.height, truth_msg.width, truth_msg.encoding,
-                bool(truth_msg.is_bigendian), truth_msg.step, truth_msg.data),
-                truth_msg.encoding)
+            truth = depth_in_metres(_message_array(truth_msg), truth_msg.encoding)
             scores.append(compute_depth_metrics(depth, truth))
         if written < args.pngs:
             image_msg = frame.messages[IMAGE_TOPIC]
-            camera = as_rgb8(image_to_array(image_msg.height, image_msg.width,
-                                            image_msg.encoding, bool(image_msg.is_bigendian),
-                                            image_msg.step, image_msg.data),
-                             image_msg.encoding)[:, :, ::-1]
-            panels = [labelled(camera, 'camera'), labelled(colorize_depth(depth, 0.0, 10.0),
-                                                           'FastDepth (0-10 m)')]
+            camera = as_rgb8(_message_array(image_msg), image_msg.encoding)[:, :, ::-1]
+            panels = [labelled(camera, 'camera'),
+                      labelled(colorize_depth(depth, 0.0, 10.0), 'FastDepth (0-10 m)')]
             if truth is not None:
                 panels.append(labelled(colorize_depth(truth, 0.0, 10.0), 'ground truth'))
-            path = output_dir / f'depth_{written:02d}.png'
-            cv2.imwrite(str(path), np.hstack(panels))
+            cv2.imwrite(str(output_dir / f'depth_{written:02d}.png'), np.hstack(panels))
             written += 1
     if scores:
         print('depth vs ground truth (mean over frames): ' + ', '.join(
             f'{name} {statistics.fmean(getattr(score, name) for score in scores):.3f}'
             for name in ('delta1', 'abs_rel', 'rmse')))
     print(f'{written} PNG images in {output_dir}/')
-    return 0 if received else 1
+
+
+def _report_classes(frames, sent, received, truth_topic):
+    correct = labelled_frames = 0
+    for stamp, (_, result) in sorted(received.items()):
+        index = sent[stamp][1]
+        truth_msg = frames[index].messages.get(truth_topic)
+        best = f'{result.labels[0]} ({result.scores[0]:.2f})' if result.labels else 'nothing'
+        truth = '' if truth_msg is None else f', truly {truth_msg.data}'
+        if stamp in _first_loop(sent, len(frames)):
+            print(f'frame {index:2d}: sees {best}{truth}')
+        if truth_msg is not None and result.class_ids:
+            labelled_frames += 1
+            correct += int(result.class_ids[0] == truth_msg.data)
+    if labelled_frames:
+        print(f'top-1 accuracy: {correct}/{labelled_frames} = '
+              f'{100.0 * correct / labelled_frames:.1f} %')
+
+
+def _first_loop(sent, frame_count):
+    return set(sorted(sent)[:frame_count])
+
+
+def _message_array(msg):
+    return image_to_array(msg.height, msg.width, msg.encoding, bool(msg.is_bigendian),
+                          msg.step, msg.data)
 
 
 def _latencies(sent, received):
     return [(received[stamp][0] - sent[stamp][0]) * 1e3 for stamp in sent if stamp in received]
-
-
-def _output_dir(path):
-    directory = Path(path)
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
 
 
 def _stamp_ns(stamp_or_header):

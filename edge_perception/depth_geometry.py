@@ -75,20 +75,26 @@ class DepthDecoder:
     min_depth: float = 0.1
     max_depth: float = 10.0
 
-    def decode(self, output, width, height):
+    def decode(self, output, width, height, out=None):
         """Return a ``height x width`` float32 depth image in metres, NaN where invalid.
 
         :param output: model output whose last two axes are rows and columns (e.g. 1x1xHxW).
+        :param out: ``height x width`` float32 array to write into (e.g. an
+            :class:`~edge_perception.image_codec.ImageBuffer`'s), or None for a new one.
         """
         depth = np.asarray(output, dtype=np.float32).reshape(output.shape[-2:])
+        if out is None:
+            out = np.empty((height, width), np.float32)
         if depth.shape != (height, width):
-            depth = cv2.resize(depth, (width, height), interpolation=cv2.INTER_LINEAR)
+            cv2.resize(depth, (width, height), dst=out, interpolation=cv2.INTER_LINEAR)
+        else:
+            out[...] = depth
         if self.depth_scale != 1.0:
-            depth = depth * np.float32(self.depth_scale)
+            out *= np.float32(self.depth_scale)
         with np.errstate(invalid='ignore'):
-            invalid = ~((depth >= self.min_depth) & (depth <= self.max_depth))
-        depth[invalid] = np.nan
-        return depth
+            invalid = ~((out >= self.min_depth) & (out <= self.max_depth))
+        out[invalid] = np.nan
+        return out
 
 
 class PointProjector:

@@ -10,7 +10,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
 from .depth_geometry import DepthDecoder, IntrinsicsError, PinholeIntrinsics, PointProjector
-from .image_codec import array_to_image_fields, as_rgb8, image_to_array
+from .image_codec import as_rgb8, image_to_array, ImageBuffer
 from .inference_node import InferenceNode, run_node, WARN_PERIOD_S
 from .node_parameters import ParameterSpec
 from .package_paths import shared_file
@@ -50,6 +50,7 @@ class DepthNode(InferenceNode):
                                      values['max_depth'])
         self._projector = PointProjector()
         self._cloud_packer = CloudPacker()
+        self._depth_buffer = ImageBuffer('32FC1')
         self._intrinsics = None
         self.depth_publisher = self.create_output_publisher(Image, 'depth')
         self.points_publisher = self.create_output_publisher(PointCloud2, 'points')
@@ -82,12 +83,14 @@ class DepthNode(InferenceNode):
                                       'points', throttle_duration_sec=WARN_PERIOD_S)
 
     def publish_outputs(self, image_msg, outputs):
-        depth = self._decoder.decode(outputs[0], image_msg.width, image_msg.height)
+        depth = self._decoder.decode(outputs[0], image_msg.width, image_msg.height,
+                                     out=self._depth_buffer.array(image_msg.height,
+                                                                  image_msg.width))
         depth_msg = Image()
         depth_msg.header = image_msg.header
-        depth_msg.encoding = '32FC1'
+        depth_msg.encoding = self._depth_buffer.encoding
         (depth_msg.height, depth_msg.width, depth_msg.step, depth_msg.is_bigendian,
-         depth_msg.data) = array_to_image_fields(depth, '32FC1')
+         depth_msg.data) = self._depth_buffer.fields()
         self.depth_publisher.publish(depth_msg)
         if self.parameter_values['publish_points'] and \
                 self.points_publisher.get_subscription_count() > 0:

@@ -4,6 +4,7 @@ No rclpy here: callers pass the message fields, so the same code serves live mes
 bag records and tests. Reading is zero-copy whenever the buffer layout allows it.
 """
 
+import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,3 +141,31 @@ def as_rgb8(image, encoding):
         return np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=2)
     channel_index = {'RGB': [0, 1, 2], 'RGBA': [0, 1, 2], 'BGR': [2, 1, 0], 'BGRA': [2, 1, 0]}
     return image[:, :, channel_index[order]]
+
+
+class ImageBuffer:
+    """Pixel memory for one published image stream, reused from frame to frame.
+
+    The memory is an ``array.array('B')``, which rclpy takes into a ``uint8[]`` field without
+    copying: write the pixels through :meth:`array`, then assign :meth:`fields` to the
+    message and publish it before the next frame (rclpy serialises synchronously).
+    """
+
+    def __init__(self, encoding):
+        self.encoding = encoding
+        self._info = encoding_info(encoding)
+        self._data = array.array('B')
+        self._array = np.empty((0, 0, self._info.channels), dtype=self._info.dtype)
+
+    def array(self, height, width):
+        """Return the writable ``height x width[ x channels]`` array of the next frame."""
+        if self._array.shape[:2] != (height, width):
+            self._data = array.array('B', bytes(height * width * self._info.pixel_bytes))
+            self._array = np.frombuffer(self._data, dtype=self._info.dtype.newbyteorder('<'))
+            self._array = self._array.reshape(height, width, self._info.channels)
+        return self._array[:, :, 0] if self._info.channels == 1 else self._array
+
+    def fields(self):
+        """Return ``(height, width, step, is_bigendian, data)`` for the Image message."""
+        height, width = self._array.shape[:2]
+        return height, width, width * self._info.pixel_bytes, False, self._data

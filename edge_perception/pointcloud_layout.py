@@ -5,7 +5,8 @@ copies them into a message. Colour follows the PCL/RViz convention: one float32 
 whose four bytes are blue, green, red, unused (little endian).
 """
 
-from dataclasses import dataclass
+import array
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,33 +26,39 @@ class FieldLayout:
 
 @dataclass(frozen=True)
 class PackedCloud:
-    """Everything a PointCloud2 needs besides its header."""
+    """Everything a PointCloud2 needs besides its header; ``data`` is bytes-like."""
 
     height: int
     width: int
     fields: tuple
     point_step: int
     row_step: int
-    data: bytes
+    data: object
     is_bigendian: bool = False
     is_dense: bool = False
 
 
 class CloudPacker:
-    """Packs organised clouds into a reused buffer, so a 640x480 cloud costs no allocation.
+    """Packs organised clouds into one reused buffer: a 640x480 cloud costs no allocation and,
+    because the buffer is an ``array.array('B')`` that rclpy takes into a ``uint8[]`` field
+    without copying, no copy on the Python side either.
 
     Fill :meth:`xyz_buffer` (for example with ``PointProjector.project(..., out=...)``), then
-    call :meth:`pack`. One packer serves one stream: each call reuses the same memory.
+    call :meth:`pack` and publish. The next :meth:`xyz_buffer` call reuses the memory, so
+    publish (rclpy serialises synchronously) before packing the next cloud.
     """
 
     def __init__(self):
+        self._data = array.array('B')
         self._buffer = np.empty((0, 0, 3), dtype='<f4')
 
     def xyz_buffer(self, height, width, with_rgb=False):
         """Return the ``height x width x 3`` float32 view to write x/y/z into."""
         channels = 4 if with_rgb else 3
         if self._buffer.shape != (height, width, channels):
-            self._buffer = np.empty((height, width, channels), dtype='<f4')
+            self._data = array.array('B', bytes(height * width * channels * 4))
+            self._buffer = np.frombuffer(self._data, dtype='<f4').reshape(
+                height, width, channels)
         return self._buffer[:, :, :3]
 
     def pack(self, rgb=None):
@@ -68,8 +75,7 @@ class CloudPacker:
             colour_bytes[:, :, 3] = 0
         point_step = 4 * channels
         fields = tuple(FieldLayout(name, 4 * index) for index, name in enumerate(names))
-        return PackedCloud(height, width, fields, point_step, point_step * width,
-                           self._buffer.tobytes())
+        return PackedCloud(height, width, fields, point_step, point_step * width, self._data)
 
 
 def pack_points(points, rgb=None):
@@ -80,7 +86,8 @@ def pack_points(points, rgb=None):
     """
     packer = CloudPacker()
     packer.xyz_buffer(points.shape[0], points.shape[1], rgb is not None)[...] = points
-    return packer.pack(rgb)
+    cloud = packer.pack(rgb)
+    return replace(cloud, data=bytes(cloud.data))
 
 
 def unpack_points(fields, point_step, height, width, data, is_bigendian=False):

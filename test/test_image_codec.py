@@ -5,8 +5,8 @@ import array
 import numpy as np
 import pytest
 
-from edge_perception.image_codec import (array_to_image_fields, as_rgb8, ImageFormatError,
-                                         image_to_array)
+from edge_perception.image_codec import (array_to_image_fields, as_rgb8, ImageBuffer,
+                                         ImageFormatError, image_to_array)
 
 
 @pytest.mark.parametrize('encoding, shape, dtype', [
@@ -68,3 +68,16 @@ def test_as_rgb8(encoding, pixel):
     image = np.array([[pixel]], dtype=np.uint8)
     expected = [10, 10, 10] if encoding == 'mono8' else [10, 20, 30]
     np.testing.assert_array_equal(as_rgb8(image, encoding)[0, 0], expected)
+
+
+def test_image_buffer_is_reused_and_read_back_like_a_message():
+    buffer = ImageBuffer('32FC1')
+    depth = buffer.array(3, 4)
+    depth[...] = np.arange(12, dtype=np.float32).reshape(3, 4)
+    height, width, step, bigendian, data = buffer.fields()
+    assert (height, width, step, bigendian) == (3, 4, 16, False)
+    np.testing.assert_array_equal(
+        image_to_array(height, width, '32FC1', bigendian, step, data), depth)
+    buffer.array(3, 4)
+    assert buffer.fields()[4] is data  # same size, same memory: nothing allocated per frame
+    assert ImageBuffer('rgb8').array(2, 5).shape == (2, 5, 3)
