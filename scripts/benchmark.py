@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Depth pipeline figures, measured in one run on this machine (run with .venv/bin/python).
+"""Pipeline figures, measured in one run on this machine (run with .venv/bin/python).
 
-1. Raw OpenVINO inference of the model (its own 224x224 float input, synchronous).
+1. Raw OpenVINO inference of the bundled FastDepth (its own 224x224 float input, synchronous).
 2. The same with the camera-to-model preprocessing in the graph (640x480 rgb8 in), and with
    the host (OpenCV) preprocessing instead: what each path adds.
 3. Depth decoding, point-cloud projection/packing and PointCloud2 publication for 640x480.
-4. The node end to end: depth_node in its own process, an Image published from this process,
-   until the depth image arrives here, one frame at a time, with a subscriber on 'points' so
-   the node builds and publishes the cloud too; and its ratio to (1).
+4. Each node end to end: the node in its own process, a 640x480 rgb8 Image published from
+   this process until its result arrives here, one frame at a time (depth_node with a
+   subscriber on 'points', so it builds and publishes the cloud too), interleaved with blocks
+   of raw inference of the same model so that both see the same machine load; their ratio.
 """
 
 import argparse
@@ -29,9 +30,10 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField  # noqa: 
 
 from edge_perception.depth_geometry import (DepthDecoder, PinholeIntrinsics,  # noqa: E402
                                             PointProjector)
-from edge_perception.depth_node import BUNDLED_MODEL, IMAGENET_MEAN, IMAGENET_SCALE  # noqa: E402
+from edge_perception import classifier_node, depth_node  # noqa: E402
 from edge_perception.engine import compile_model, create_core, load_model  # noqa: E402
 from edge_perception.image_codec import array_to_image_fields  # noqa: E402
+from edge_perception.msg import Classification  # noqa: E402
 from edge_perception.node_process import NodeProcess  # noqa: E402
 from edge_perception.openvino_compat import openvino_version  # noqa: E402
 from edge_perception.package_paths import shared_file  # noqa: E402
@@ -40,7 +42,7 @@ from edge_perception.preprocessing import (embed_preprocessing, HostPreprocessor
                                            Normalisation)
 
 WIDTH, HEIGHT = 640, 480
-NORMALISATION = Normalisation(IMAGENET_MEAN, IMAGENET_SCALE, 'RGB')
+NORMALISATION = Normalisation(depth_node.IMAGENET_MEAN, depth_node.IMAGENET_SCALE, 'RGB')
 
 
 def timed(function, repeats, warmup=10):
@@ -110,49 +112,63 @@ def measure_cloud(node, repeats):
     }
 
 
-def measure_node(node, model_path, device, frames, raw_inference):
-    """Node end to end, interleaved with blocks of ``raw_inference()`` so both see the same
-    machine load; return the two medians (ms), the end-to-end p90 and the sample count.
+def measure_node(node, command, parameters, output, frames, raw_inference, extra_outputs=()):
+    """Node end to end, interleaved with blocks of ``raw_inference()``.
+
+    :param output: ``(message type, topic)`` of the node's result.
+    :return: end-to-end median and p90, raw inference median (ms), and the sample count.
     """
     executor = rclpy.executors.SingleThreadedExecutor(context=node.context)
     executor.add_node(node)
     publisher = node.create_publisher(Image, 'image', qos_profile_sensor_data)
     arrivals = {}
     reliable = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE)
-    node.create_subscription(Image, 'depth', lambda msg: arrivals.setdefault(
-        msg.header.stamp.nanosec, time.perf_counter()), reliable)
-    node.create_subscription(PointCloud2, 'points', lambda msg: None, reliable)
-    info_publisher = node.create_publisher(CameraInfo, 'benchmark_camera_info', 1)
+    subscriptions = [node.create_subscription(output[0], output[1], lambda msg: arrivals.setdefault(
+        msg.header.stamp.nanosec, time.perf_counter()), reliable)]
+    subscriptions += [node.create_subscription(message_type, topic, lambda msg: None, reliable)
+                      for message_type, topic in extra_outputs]
+    info_publisher = node.create_publisher(CameraInfo, 'camera_info', 1)
     image = Image()
     image.encoding = 'rgb8'
     image.height, image.width, image.step, image.is_bigendian, image.data = \
         array_to_image_fields(camera_frame(), 'rgb8')
-    parameters = {'device': device}
-    if model_path:
-        parameters['model'] = model_path
     end_to_end, raw = [], []
-    with NodeProcess('depth_node', parameters, {'camera_info': 'benchmark_camera_info'}) as proc:
+    with NodeProcess(command, parameters) as process:
         spin_until(executor, lambda: publisher.get_subscription_count() > 0
-                   and info_publisher.get_subscription_count() > 0
-                   and node.count_publishers('depth') > 0, 30.0)
-        info_publisher.publish(CameraInfo(
-            width=WIDTH, height=HEIGHT, k=[525.0, 0.0, 319.5, 0.0, 525.0, 239.5, 0.0, 0.0, 1.0]))
+                   and node.count_publishers(output[1]) > 0, 30.0)
+        camera_info = CameraInfo(
+            width=WIDTH, height=HEIGHT, k=[525.0, 0.0, 319.5, 0.0, 525.0, 239.5, 0.0, 0.0, 1.0])
         stamp = 0
         while len(end_to_end) < frames:
             raw.append(timed(raw_inference, 10, 2)[0])
             for _ in range(10):
                 stamp += 1
                 image.header.stamp.nanosec = stamp
+                info_publisher.publish(camera_info)  # as a camera driver does with every frame
                 sent = time.perf_counter()
                 publisher.publish(image)
                 arrived = spin_until(executor, lambda wanted=stamp: wanted in arrivals, 2.0)
                 if arrived and stamp > 10:  # the first frames compile and warm up
                     end_to_end.append((arrivals[stamp] - sent) * 1e3)
-                # Let the node finish the cloud before the next frame, as at a camera's pace.
+                # Let the node finish the frame (cloud included) before the next, as at a
+                # camera's pace.
                 spin_until(executor, lambda: False, 0.02)
-        proc.stop()
+        process.stop()
+    for subscription in subscriptions:
+        node.destroy_subscription(subscription)
+    node.destroy_publisher(publisher)
+    node.destroy_publisher(info_publisher)
     return (statistics.median(end_to_end), float(np.percentile(end_to_end, 90)),
             statistics.median(raw), len(end_to_end))
+
+
+def raw_inference(model_path, device, normalisation):
+    """Return a function running one synchronous inference on the model's own input."""
+    core = create_core()
+    request = compile_model(core, load_model(core, model_path), device).create_infer_request()
+    model_input = HostPreprocessor(load_model(core, model_path), 'rgb8', normalisation)(
+        camera_frame())
+    return lambda: request.infer({0: model_input})
 
 
 def spin_until(executor, predicate, timeout_s):
@@ -168,42 +184,45 @@ def spin_until(executor, predicate, timeout_s):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--model', default='', help='model file (default: bundled FastDepth)')
     parser.add_argument('--device', default='CPU')
     parser.add_argument('--repeats', type=int, default=200)
-    parser.add_argument('--frames', type=int, default=100, help='frames through the node')
+    parser.add_argument('--frames', type=int, default=100, help='frames through each node')
     args = parser.parse_args()
-    model_path = args.model or str(shared_file(*BUNDLED_MODEL))
+    depth_model = str(shared_file(*depth_node.BUNDLED_MODEL))
+    digits_model = str(shared_file(*classifier_node.BUNDLED_MODEL))
     print(f'machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
-          f'Python {platform.python_version()}, OpenVINO {openvino_version()}')
-    print(f'model: {model_path} on {args.device}')
-    inference = measure_inference(model_path, args.device, args.repeats)
+          f'Python {platform.python_version()}, OpenVINO {openvino_version()}, {args.device}')
+    inference = measure_inference(depth_model, args.device, args.repeats)
     rclpy.init()
-    node = rclpy.create_node('depth_benchmark')
+    node = rclpy.create_node('benchmark')
     cloud = measure_cloud(node, args.repeats)
-    core = create_core()
-    request = compile_model(core, load_model(core, model_path), args.device).create_infer_request()
-    model_input = HostPreprocessor(load_model(core, model_path), 'rgb8', NORMALISATION)(
-        camera_frame())
-    end_to_end, end_to_end_p90, raw, samples = measure_node(
-        node, args.model, args.device, args.frames, lambda: request.infer({0: model_input}))
+    depth = measure_node(node, 'depth_node', {'device': args.device}, (Image, 'depth'),
+                         args.frames, raw_inference(depth_model, args.device, NORMALISATION),
+                         extra_outputs=((PointCloud2, 'points'),))
+    digits = measure_node(node, 'classifier_node', {'device': args.device},
+                          (Classification, 'classification'), args.frames,
+                          raw_inference(digits_model, args.device, Normalisation(
+                              classifier_node.DIGITS_MEAN, classifier_node.DIGITS_SCALE)))
     node.destroy_node()
     rclpy.shutdown()
     rows = [
-        ('raw inference, 1x3x224x224 f32', inference['raw']),
-        ('inference + in-graph preprocessing, 640x480 rgb8', inference['graph']),
+        ('FastDepth raw inference, 1x3x224x224 f32', inference['raw']),
+        ('  + in-graph preprocessing, 640x480 rgb8 in', inference['graph']),
         ('  in-graph preprocessing adds', inference['graph'] - inference['raw']),
-        ('inference + host (OpenCV) preprocessing', inference['host']),
+        ('  + host (OpenCV) preprocessing', inference['host']),
         ('  host preprocessing alone', inference['host_preprocess']),
-        ('depth decode (224->640x480, range mask)', cloud['decode']),
+        ('depth decode (224x224 -> 640x480, range mask)', cloud['decode']),
         ('cloud project + pack, 640x480', cloud['project_pack']),
         ('cloud project + pack + PointCloud2 publish', cloud['build_publish']),
-        (f'node end to end, median of {samples} (p90 {end_to_end_p90:.2f})', end_to_end),
-        ('raw inference, interleaved with the end-to-end frames', raw),
     ]
+    for label, (end_to_end, p90, raw, samples) in (('depth_node', depth),
+                                                   ('classifier_node', digits)):
+        rows += [(f'{label} end to end, median of {samples} (p90 {p90:.2f})', end_to_end),
+                 (f'{label} raw inference, interleaved', raw)]
     for label, value in rows:
         print(f'{label:<58} {value:8.2f} ms')
-    print(f'{"end to end / raw inference (interleaved)":<58} {end_to_end / raw:8.2f} x')
+    for label, (end_to_end, _, raw, _) in (('depth_node', depth), ('classifier_node', digits)):
+        print(f'{label + " end to end / raw inference":<58} {end_to_end / raw:8.2f} x')
 
 
 if __name__ == '__main__':
