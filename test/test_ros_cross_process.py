@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import rclpy
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from edge_perception.msg import InferenceTiming
 from edge_perception.node_process import NodeProcess
-from ros_helpers import depth_array, image_msg, spin_until
+from edge_perception.pointcloud_layout import unpack_points
+from ros_helpers import camera_info_msg, depth_array, image_msg, spin_until
 from tiny_models import red_channel_depth_model, write_model
 
 WIDTH, HEIGHT = 640, 480
@@ -32,16 +33,19 @@ def probe_node():
     rclpy.shutdown(context=context)
 
 
-def test_full_rate_vga_frames_cross_processes_best_effort(probe_node, tmp_path):
+def test_full_rate_vga_images_depth_and_clouds_cross_processes_best_effort(probe_node, tmp_path):
     node, executor = probe_node
     model = write_model(red_channel_depth_model(120, 160), tmp_path, 'red')
     depth_node = NodeProcess('depth_node', {
         'model': model, 'mean': [0.0], 'scale': [1.0], 'depth_scale': 0.01, 'min_depth': 0.0,
-        'qos_overrides./depth.publisher.reliability': 'best_effort'})
+        'qos_overrides./depth.publisher.reliability': 'best_effort',
+        'qos_overrides./points.publisher.reliability': 'best_effort'})
     with depth_node:
         publisher = node.create_publisher(Image, 'image', qos_profile_sensor_data)
-        depth, timing = [], []
+        info_publisher = node.create_publisher(CameraInfo, 'camera_info', qos_profile_sensor_data)
+        depth, points, timing = [], [], []
         node.create_subscription(Image, 'depth', depth.append, qos_profile_sensor_data)
+        node.create_subscription(PointCloud2, 'points', points.append, qos_profile_sensor_data)
         node.create_subscription(InferenceTiming, 'inference_timing', timing.append, 50)
         assert spin_until(executor, lambda: publisher.get_subscription_count() > 0 and
                           node.count_publishers('depth') > 0, timeout_s=30.0), depth_node.stop()
@@ -55,11 +59,18 @@ def test_full_rate_vga_frames_cross_processes_best_effort(probe_node, tmp_path):
             spin_until(executor, lambda: depth, timeout_s=0.2)
         assert depth, depth_node.stop()
         depth.clear()
+        camera_info = camera_info_msg(WIDTH, HEIGHT, 525.0, 525.0, 319.5, 239.5)
         for index in range(FRAMES):
+            info_publisher.publish(camera_info)
             publisher.publish(image_msg(image, 'rgb8', stamp_ns=index + 1))
             spin_until(executor, lambda: False, timeout_s=1.0 / RATE_HZ)
         spin_until(executor, lambda: len(depth) >= FRAMES, timeout_s=3.0)
         assert len(depth) >= 0.9 * FRAMES, f'{len(depth)} of {FRAMES} depth images arrived'
+        assert len(points) >= 0.9 * FRAMES, f'{len(points)} of {FRAMES} clouds arrived'
+        assert (points[-1].height, points[-1].width) == (HEIGHT, WIDTH)
+        cloud, _ = unpack_points(points[-1].fields, points[-1].point_step, HEIGHT, WIDTH,
+                                 points[-1].data)
+        np.testing.assert_allclose(cloud[:, :, 2], 1.5, rtol=1e-6)
         assert (depth[-1].width, depth[-1].height) == (WIDTH, HEIGHT)
         np.testing.assert_allclose(depth_array(depth[-1]), 1.5, rtol=1e-6)
         stamps = [msg.header.stamp.nanosec for msg in depth]
