@@ -27,6 +27,7 @@ from .image_codec import as_rgb8, image_to_array
 from .metrics import compute_depth_metrics
 from .node_process import NodeProcess
 from .package_paths import shared_file
+from .spinning import spin_until
 from .visualisation import colorize_depth, labelled
 
 IMAGE_TOPIC = '/camera/image_raw'
@@ -122,7 +123,7 @@ def _replay_through_node(args, head, node, frames, types):
     if args.model:
         parameters['model'] = args.model
     with NodeProcess(head.command, parameters) as perception_node:
-        if not _spin_until(executor, lambda: not perception_node.running() or (
+        if not spin_until(executor, lambda: not perception_node.running() or (
                 publisher.subscriber_count(IMAGE_TOPIC) > 0 and
                 node.count_publishers(head.output_topic) > 0), DISCOVERY_TIMEOUT_S) or \
                 not perception_node.running():
@@ -132,7 +133,7 @@ def _replay_through_node(args, head, node, frames, types):
         # The first frame compiles the model for the camera resolution.
         while not received and perception_node.running():
             publisher.publish(frames[0], node.get_clock().now().to_msg())
-            _spin_until(executor, lambda: bool(received), 1.0)
+            spin_until(executor, lambda: bool(received), 1.0)
         received.clear()
         timings.clear()
         sent = _play(args, executor, node, publisher, frames, received)
@@ -154,8 +155,8 @@ def _play(args, executor, node, publisher, frames, received):
             sent[_stamp_ns(stamp)] = (time.perf_counter(), index)
             publisher.publish(frame, stamp)
             next_frame = loop_started + (index + 1) * interval_s
-            _spin_until(executor, lambda: False, next_frame - time.perf_counter())
-        _spin_until(executor, lambda: len(received) >= len(sent), 1.0)
+            spin_until(executor, lambda: False, next_frame - time.perf_counter())
+        spin_until(executor, lambda: len(received) >= len(sent), 1.0)
         print(f'loop {loop + 1}/{args.loops}: {len(received)}/{len(sent)} results '
               f'received so far, latency median {_median(_latencies(sent, received)):.1f} ms')
     return sent
@@ -237,16 +238,6 @@ def _latencies(sent, received):
 def _stamp_ns(stamp_or_header):
     stamp = getattr(stamp_or_header, 'stamp', stamp_or_header)
     return stamp.sec * 1_000_000_000 + stamp.nanosec
-
-
-def _spin_until(executor, predicate, timeout_s):
-    deadline = time.perf_counter() + timeout_s
-    while not predicate():
-        remaining = deadline - time.perf_counter()
-        if remaining <= 0:
-            return False
-        executor.spin_once(timeout_sec=min(remaining, 0.005))
-    return True
 
 
 def _median(values):

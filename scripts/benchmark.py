@@ -38,6 +38,7 @@ from edge_perception.node_process import NodeProcess  # noqa: E402
 from edge_perception.openvino_compat import openvino_version  # noqa: E402
 from edge_perception.package_paths import shared_file  # noqa: E402
 from edge_perception.pointcloud_layout import CloudPacker  # noqa: E402
+from edge_perception.spinning import spin_until  # noqa: E402
 from edge_perception.preprocessing import (embed_preprocessing, HostPreprocessor,  # noqa: E402
                                            Normalisation)
 
@@ -169,16 +170,6 @@ def raw_inference(model_path, device, normalisation):
     model_input = HostPreprocessor(load_model(core, model_path), 'rgb8', normalisation)(
         camera_frame())
     return lambda: request.infer({0: model_input})
-
-
-def spin_until(executor, predicate, timeout_s):
-    deadline = time.perf_counter() + timeout_s
-    while not predicate():
-        remaining = deadline - time.perf_counter()
-        if remaining <= 0:
-            return False
-        executor.spin_once(timeout_sec=min(remaining, 0.002))
-    return True
 
 
 def main():

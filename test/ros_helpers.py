@@ -1,11 +1,10 @@
 """Building messages and waiting on a real rclpy graph in tests."""
 
-import time
-
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 
 from edge_perception.image_codec import array_to_image_fields
+from edge_perception.spinning import spin_until
 
 
 def image_msg(array, encoding, stamp_ns=0, frame_id='camera_optical_frame'):
@@ -36,17 +35,6 @@ def depth_array(msg):
     """Return the float32 depth image of a 32FC1 ``Image``."""
     assert msg.encoding == '32FC1'
     return np.frombuffer(msg.data, dtype='<f4').reshape(msg.height, msg.width)
-
-
-def spin_until(executor, predicate, timeout_s=10.0):
-    """Spin ``executor`` until ``predicate()`` is true; return whether it became true."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        executor.spin_once(timeout_sec=0.02)
-    return predicate()
-
 
 
 class RosGraph:

@@ -12,7 +12,8 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from edge_perception.msg import InferenceTiming
 from edge_perception.node_process import NodeProcess
 from edge_perception.pointcloud_layout import unpack_points
-from ros_helpers import camera_info_msg, depth_array, image_msg, spin_until
+from edge_perception.spinning import spin_until
+from ros_helpers import camera_info_msg, depth_array, image_msg
 from tiny_models import red_channel_depth_model, write_model
 
 WIDTH, HEIGHT = 640, 480
