@@ -81,6 +81,15 @@ def test_gray_model_takes_mono8_and_colour_input(ros_graph, tmp_path):
     np.testing.assert_allclose(results[-1].scores, [1.0], rtol=1e-4)
 
 
+def test_colour_model_given_mono8_sees_gray_replicated_in_the_graph(classifier):
+    graph, start = classifier
+    _, publisher, results = start(output_is_logits=False, top_k=3)
+    publisher.publish(image_msg(np.full((HEIGHT, WIDTH), 60, np.uint8), 'mono8'))
+    assert graph.wait_for(lambda: results)
+    assert list(results[0].class_ids) == [0, 1, 2]
+    np.testing.assert_allclose(results[0].scores, [0.6, 0.6, 0.6], rtol=1e-5)
+
+
 def test_bad_frames_are_dropped_and_the_node_keeps_serving(classifier):
     graph, start = classifier
     node, publisher, results = start()
