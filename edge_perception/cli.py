@@ -3,10 +3,12 @@
 import argparse
 import sys
 
-from . import demo
+from . import demo, profile_command
+from .engine import DeviceUnavailableError, ModelLoadError
 
 SUBCOMMANDS = {
     'demo': (demo, 'run a bundled model (depth or classifier) on its bundled recording'),
+    'profile': (profile_command, 'per-layer time, precision and MFLOPs of a model on a device'),
 }
 
 
@@ -18,4 +20,8 @@ def main(argv=None):
         module.add_arguments(subcommands.add_parser(name, help=summary, description=summary))
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     module, _ = SUBCOMMANDS[args.subcommand]
-    return module.run(args)
+    try:
+        return module.run(args)
+    except (DeviceUnavailableError, ModelLoadError) as error:
+        print(f'edge-perception {args.subcommand}: {error}', file=sys.stderr)
+        return 1

@@ -84,11 +84,15 @@ def load_model(core, path):
         raise ModelLoadError(f"cannot read model '{path}': {error}") from error
 
 
-def compile_model(core, model, device, performance_hint='LATENCY'):
-    """Compile ``model`` for ``device`` with an OpenVINO performance hint."""
+def compile_model(core, model, device, performance_hint='LATENCY', extra_config=None):
+    """Compile ``model`` for ``device`` with an OpenVINO performance hint.
+
+    :param extra_config: further OpenVINO properties, e.g. ``{'PERF_COUNT': True}``.
+    """
     if performance_hint not in PERFORMANCE_HINTS:
         raise ValueError(f"performance_hint must be one of: {', '.join(PERFORMANCE_HINTS)}")
-    return core.compile_model(model, device, {'PERFORMANCE_HINT': performance_hint})
+    return core.compile_model(model, device,
+                              {'PERFORMANCE_HINT': performance_hint, **(extra_config or {})})
 
 
 def create_core():
