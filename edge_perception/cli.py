@@ -3,12 +3,15 @@
 import argparse
 import sys
 
-from . import demo, profile_command
+from . import demo, profile_command, quantize_command
 from .engine import DeviceUnavailableError, ModelLoadError
+from .labelled_frames import DataError
+from .quantization import QuantizationError
 
 SUBCOMMANDS = {
     'demo': (demo, 'run a bundled model (depth or classifier) on its bundled recording'),
     'profile': (profile_command, 'per-layer time, precision and MFLOPs of a model on a device'),
+    'quantize': (quantize_command, 'INT8 post-training quantisation (NNCF) and its accuracy'),
 }
 
 
@@ -22,6 +25,6 @@ def main(argv=None):
     module, _ = SUBCOMMANDS[args.subcommand]
     try:
         return module.run(args)
-    except (DeviceUnavailableError, ModelLoadError) as error:
+    except (DeviceUnavailableError, ModelLoadError, DataError, QuantizationError) as error:
         print(f'edge-perception {args.subcommand}: {error}', file=sys.stderr)
         return 1
