@@ -33,8 +33,10 @@ def add_arguments(parser):
                         help='per-channel scale on 0-255 values, as the node applies it')
     parser.add_argument('--color-order', choices=('RGB', 'BGR'), default='RGB')
     parser.add_argument('--eval', action='store_true',
-                        help='print FP32, FP16-weight and INT8 accuracy on the data (needs '
-                             'labels or ground-truth depth)')
+                        help='print FP32, FP16-weight and INT8 accuracy (needs labels or '
+                             'ground-truth depth)')
+    parser.add_argument('--eval-data',
+                        help='held-out frames for --eval, read like --data (default: --data)')
     parser.add_argument('--device', default='CPU', help='device for --eval (default: CPU)')
 
 
@@ -53,7 +55,9 @@ def run(args):
     if args.eval:
         variants = (('FP32', model), ('FP16 weights', with_fp16_weights(core, model)),
                     ('INT8', load_model(core, args.output)))
-        results = [(name, evaluate(core, variant, frames, normalisation, args.device))
+        eval_frames = load_frames(args.eval_data, image_topic=args.image_topic) \
+            if args.eval_data else frames
+        results = [(name, evaluate(core, variant, eval_frames, normalisation, args.device))
                    for name, variant in variants]
         metrics = list(results[0][1])
         print(f'{"precision":<14}' + ''.join(f'{name:>12}' for name in metrics))
