@@ -31,11 +31,22 @@ def openvino_version():
 
 
 def save_model(model, xml_path, compress_to_fp16=False):
-    """Write ``model`` as OpenVINO IR (``xml_path`` and the .bin beside it)."""
+    """Write ``model`` as OpenVINO IR (``xml_path`` and the .bin beside it).
+
+    :param compress_to_fp16: store floating-point weights as FP16 (what the NCS2 needs). On
+        OpenVINO <= 2023.0, which has only ``serialize``, the weights are compressed in
+        ``model`` itself first, as that release's Model Optimizer did.
+    """
     try:
         from openvino import save_model as save
-    except ImportError:  # OpenVINO <= 2023.0 has serialize() only, weights kept as they are.
+    except ImportError:
         from openvino.runtime import serialize
+        if compress_to_fp16:
+            try:
+                from openvino._offline_transformations import compress_model_transformation
+            except ImportError:
+                from openvino.offline_transformations import compress_model_transformation
+            compress_model_transformation(model)
         serialize(model, str(xml_path))
         return
     save(model, str(xml_path), compress_to_fp16=compress_to_fp16)

@@ -8,7 +8,7 @@ import pytest
 from edge_perception.engine import (AsyncEngine, check_device, compile_model, create_core,
                                     DeviceUnavailableError, load_model, ModelLoadError,
                                     requested_devices)
-from edge_perception.openvino_compat import Model, opset, Type
+from edge_perception.openvino_compat import Model, opset, save_model, Type
 from tiny_models import passthrough_model, write_model
 
 
@@ -117,3 +117,16 @@ def test_failures_reach_the_error_callback(core):
         engine.close()
     assert [context for context, _ in errors] == ['wrong shape', 'good shape']
     assert 'head failed' in str(errors[1][1])
+
+
+@pytest.mark.parametrize('fp16', [True, False])
+def test_ir_weights_are_saved_in_the_precision_asked_for(core, tmp_path, fp16):
+    image = opset.parameter([1, 3, 4, 4], Type.f32, name='image')
+    weights = opset.constant(np.full((1, 3, 1, 1), 0.3, np.float32))
+    path = tmp_path / 'scaled.xml'
+    save_model(Model([opset.multiply(image, weights)], [image], 'scaled'), path,
+               compress_to_fp16=fp16)
+    assert ('element_type="f16"' in path.read_text()) == fp16
+    compiled = compile_model(core, load_model(core, path), 'CPU')
+    result = compiled(np.ones((1, 3, 4, 4), np.float32))[compiled.outputs[0]]
+    np.testing.assert_allclose(result, 0.3, rtol=1e-3)
