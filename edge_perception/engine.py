@@ -63,7 +63,7 @@ def check_device(core, device):
 
 
 def load_model(core, path):
-    """Read an OpenVINO IR (.xml + .bin) or ONNX model from ``path``.
+    """Read an OpenVINO IR (.xml + .bin) or ONNX model from ``path``, batch fixed to 1.
 
     ONNX and IR files describe graphs and weights only; nothing is unpickled.
 
@@ -79,9 +79,28 @@ def load_model(core, path):
         raise ModelLoadError(f"model file '{path}' has no weights file "
                              f"'{os.path.splitext(path)[0]}.bin' beside it")
     try:
-        return core.read_model(path)
+        model = core.read_model(path)
     except Exception as error:  # OpenVINO raises RuntimeError subclasses varying by release.
         raise ModelLoadError(f"cannot read model '{path}': {error}") from error
+    return with_batch_of_one(model)
+
+
+def with_batch_of_one(model):
+    """Fix a dynamic batch dimension to 1 (a robot's camera gives one frame at a time).
+
+    Exporters often leave the batch dynamic (``?x3x224x224``); static shapes compile faster
+    and are what NCS2/NPU plugins need. Models with other dynamic dimensions are left as they
+    are.
+    """
+    reshaped = {}
+    for port in model.inputs:
+        shape = port.get_partial_shape()
+        if shape.rank.is_static and shape.rank.get_length() >= 2 and shape[0].is_dynamic \
+                and all(dimension.is_static for dimension in list(shape)[1:]):
+            reshaped[port] = [1] + [dimension.get_length() for dimension in list(shape)[1:]]
+    if reshaped:
+        model.reshape(reshaped)
+    return model
 
 
 def compile_model(core, model, device, performance_hint='LATENCY', extra_config=None):

@@ -6,16 +6,18 @@ and dropped ``openvino.runtime`` in 2026. Everything else in the package imports
 """
 
 try:
-    from openvino import AsyncInferQueue, CompiledModel, Core, Layout, Model, Tensor, Type
+    from openvino import (AsyncInferQueue, CompiledModel, Core, Layout, Model, PartialShape,
+                          Tensor, Type)
     from openvino import opset8 as opset
 except ImportError:
-    from openvino.runtime import AsyncInferQueue, CompiledModel, Core, Layout, Model, Tensor, Type
+    from openvino.runtime import (AsyncInferQueue, CompiledModel, Core, Layout, Model,
+                                  PartialShape, Tensor, Type)
     from openvino.runtime import opset8 as opset
 
 from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
 
 __all__ = [
-    'AsyncInferQueue', 'ColorFormat', 'CompiledModel', 'Core', 'Layout', 'Model',
+    'AsyncInferQueue', 'ColorFormat', 'CompiledModel', 'Core', 'Layout', 'Model', 'PartialShape',
     'PrePostProcessor', 'ResizeAlgorithm', 'Tensor', 'Type', 'opset', 'openvino_version',
     'save_model',
 ]

@@ -8,7 +8,7 @@ import pytest
 from edge_perception.engine import (AsyncEngine, check_device, compile_model, create_core,
                                     DeviceUnavailableError, load_model, ModelLoadError,
                                     requested_devices)
-from edge_perception.openvino_compat import Model, opset, save_model, Type
+from edge_perception.openvino_compat import Model, opset, PartialShape, save_model, Type
 from tiny_models import passthrough_model, write_model
 
 
@@ -130,3 +130,15 @@ def test_ir_weights_are_saved_in_the_precision_asked_for(core, tmp_path, fp16):
     compiled = compile_model(core, load_model(core, path), 'CPU')
     result = compiled(np.ones((1, 3, 4, 4), np.float32))[compiled.outputs[0]]
     np.testing.assert_allclose(result, 0.3, rtol=1e-3)
+
+
+def test_a_dynamic_batch_is_fixed_to_one(core, tmp_path):
+    image = opset.parameter(PartialShape([-1, 3, 8, 8]), Type.f32, name='image')
+    path = write_model(Model([opset.relu(image)], [image], 'dynamic_batch'), tmp_path, 'dyn')
+    model = load_model(core, path)
+    assert [dimension.get_length() for dimension in model.inputs[0].get_partial_shape()] == \
+        [1, 3, 8, 8]
+    fully_dynamic = opset.parameter(PartialShape([-1, 3, -1, -1]), Type.f32, name='image')
+    path = write_model(Model([opset.relu(fully_dynamic)], [fully_dynamic], 'dyn'), tmp_path,
+                       'all_dynamic')
+    assert load_model(core, path).inputs[0].get_partial_shape().is_dynamic
