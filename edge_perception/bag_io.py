@@ -1,0 +1,235 @@
+"""Write and read rosbag2 recordings of a camera with ground-truth depth, without rclpy.
+
+Uses the pure-Python ``rosbags`` library (MCAP storage, ROS 2 Kilted message definitions) and
+turns messages into numpy arrays and back. A recording holds, per frame, one message on each of
+three topics with identical header stamps (equal to the bag timestamp) and frame id:
+
+* an ``rgb8`` ``sensor_msgs/Image``,
+* the matching ``sensor_msgs/CameraInfo`` (``plumb_bob``, K/R/P/D filled),
+* a ``32FC1`` ``sensor_msgs/Image`` of z-depth in metres, NaN where no depth is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, Reader, StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+#: Message definitions written into and read from bags.
+TYPESTORE = get_typestore(Stores.ROS2_KILTED)
+
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+
+DEFAULT_IMAGE_TOPIC = "/camera/image_raw"
+DEFAULT_CAMERA_INFO_TOPIC = "/camera/camera_info"
+DEFAULT_DEPTH_TOPIC = "/camera/depth/ground_truth"
+DEFAULT_FRAME_ID = "camera_optical_frame"
+
+_NANOSECONDS_PER_SECOND = 1_000_000_000
+
+# Numpy dtype (little-endian) and channel count of the encodings this module handles.
+_ENCODINGS = {
+    "rgb8": (np.dtype(np.uint8), 3),
+    "bgr8": (np.dtype(np.uint8), 3),
+    "mono8": (np.dtype(np.uint8), 1),
+    "32FC1": (np.dtype("<f4"), 1),
+    "16UC1": (np.dtype("<u2"), 1),
+}
+
+
+@dataclass
+class DepthFrame:
+    """One camera frame with its calibration and ground-truth depth.
+
+    :param stamp_ns: time of the frame (header stamp and bag timestamp), nanoseconds.
+    :param rgb: H×W×3 uint8 RGB image.
+    :param depth: H×W float32 z-depth, metres; NaN where unknown.
+    :param camera_matrix: 3×3 float64 intrinsics ``K``.
+    :param frame_id: optical frame of the camera.
+    """
+
+    stamp_ns: int
+    rgb: np.ndarray
+    depth: np.ndarray
+    camera_matrix: np.ndarray
+    frame_id: str = DEFAULT_FRAME_ID
+
+
+def _header(stamp_ns: int, frame_id: str):
+    """Build a ``std_msgs/Header`` for a stamp in nanoseconds."""
+    stamp = TYPESTORE.types["builtin_interfaces/msg/Time"](
+        sec=stamp_ns // _NANOSECONDS_PER_SECOND, nanosec=stamp_ns % _NANOSECONDS_PER_SECOND
+    )
+    return TYPESTORE.types["std_msgs/msg/Header"](stamp=stamp, frame_id=frame_id)
+
+
+def _image_message(array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str):
+    """Build a ``sensor_msgs/Image`` holding ``array`` without row padding."""
+    dtype, _ = _ENCODINGS[encoding]
+    contiguous = np.ascontiguousarray(array, dtype=dtype)
+    height, width = contiguous.shape[:2]
+    return TYPESTORE.types[IMAGE_TYPE](
+        header=_header(stamp_ns, frame_id),
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=0,
+        step=contiguous.strides[0],
+        data=contiguous.view(np.uint8).reshape(-1),
+    )
+
+
+def _camera_info_message(
+    camera_matrix: np.ndarray, width: int, height: int, stamp_ns: int, frame_id: str
+):
+    """Build a ``sensor_msgs/CameraInfo`` for an undistorted camera (R = I, P = [K | 0])."""
+    projection = np.zeros((3, 4))
+    projection[:, :3] = camera_matrix
+    return TYPESTORE.types[CAMERA_INFO_TYPE](
+        header=_header(stamp_ns, frame_id),
+        height=height,
+        width=width,
+        distortion_model="plumb_bob",
+        d=np.zeros(5),
+        k=np.asarray(camera_matrix, dtype=np.float64).reshape(9),
+        r=np.eye(3).reshape(9),
+        p=projection.reshape(12),
+        binning_x=0,
+        binning_y=0,
+        roi=TYPESTORE.types["sensor_msgs/msg/RegionOfInterest"](
+            x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
+        ),
+    )
+
+
+def image_message_to_array(message) -> np.ndarray:
+    """Pixels of a deserialised ``sensor_msgs/Image`` as an H×W(×C) array.
+
+    Honours ``step`` (padded rows) and ``is_bigendian``.
+
+    :param message: a rosbags ``sensor_msgs/msg/Image``.
+    :returns: uint8 for 8-bit encodings, float32 for ``32FC1``, uint16 for ``16UC1``.
+    :raises ValueError: for an encoding this module does not handle.
+    """
+    if message.encoding not in _ENCODINGS:
+        raise ValueError(
+            f"unsupported image encoding {message.encoding!r}; supported: {', '.join(_ENCODINGS)}"
+        )
+    dtype, channels = _ENCODINGS[message.encoding]
+    if message.is_bigendian:
+        dtype = dtype.newbyteorder(">")
+    row_bytes = message.width * channels * dtype.itemsize
+    rows = np.frombuffer(message.data, dtype=np.uint8).reshape(message.height, message.step)
+    pixels = np.ascontiguousarray(rows[:, :row_bytes]).view(dtype)
+    shape = (
+        (message.height, message.width, channels)
+        if channels > 1
+        else (message.height, message.width)
+    )
+    return pixels.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
+
+
+def write_depth_bag(
+    path: Path,
+    frames: Iterable[DepthFrame],
+    image_topic: str = DEFAULT_IMAGE_TOPIC,
+    camera_info_topic: str = DEFAULT_CAMERA_INFO_TOPIC,
+    depth_topic: str = DEFAULT_DEPTH_TOPIC,
+    compress: bool = True,
+) -> None:
+    """Write frames to a new rosbag2 directory (MCAP storage).
+
+    :param path: bag directory to create; it must not exist yet.
+    :param frames: frames in time order.
+    :param image_topic: topic of the ``rgb8`` images.
+    :param camera_info_topic: topic of the camera info.
+    :param depth_topic: topic of the ``32FC1`` depth.
+    :param compress: compress MCAP chunks with zstd. This is MCAP's own chunk compression
+        (``metadata.yaml`` lists no compression), which ``ros2 bag`` and other MCAP readers
+        decompress transparently.
+    """
+    writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
+    if compress:
+        writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    with writer:
+        image_connection = writer.add_connection(image_topic, IMAGE_TYPE, typestore=TYPESTORE)
+        info_connection = writer.add_connection(
+            camera_info_topic, CAMERA_INFO_TYPE, typestore=TYPESTORE
+        )
+        depth_connection = writer.add_connection(depth_topic, IMAGE_TYPE, typestore=TYPESTORE)
+        for frame in frames:
+            height, width = frame.rgb.shape[:2]
+            image = _image_message(frame.rgb, "rgb8", frame.stamp_ns, frame.frame_id)
+            info = _camera_info_message(
+                frame.camera_matrix, width, height, frame.stamp_ns, frame.frame_id
+            )
+            depth = _image_message(frame.depth, "32FC1", frame.stamp_ns, frame.frame_id)
+            writer.write(
+                image_connection, frame.stamp_ns, TYPESTORE.serialize_cdr(image, IMAGE_TYPE)
+            )
+            writer.write(
+                info_connection, frame.stamp_ns, TYPESTORE.serialize_cdr(info, CAMERA_INFO_TYPE)
+            )
+            writer.write(
+                depth_connection, frame.stamp_ns, TYPESTORE.serialize_cdr(depth, IMAGE_TYPE)
+            )
+
+
+def _stamp_ns(message) -> int:
+    """Header stamp of a message in nanoseconds."""
+    return message.header.stamp.sec * _NANOSECONDS_PER_SECOND + message.header.stamp.nanosec
+
+
+def read_depth_bag(
+    path: Path,
+    image_topic: str = DEFAULT_IMAGE_TOPIC,
+    camera_info_topic: str = DEFAULT_CAMERA_INFO_TOPIC,
+    depth_topic: str = DEFAULT_DEPTH_TOPIC,
+) -> list[DepthFrame]:
+    """Read a recording back, pairing image, camera info and depth by header stamp.
+
+    Frames lacking any of the three messages are skipped. ``bgr8`` images are converted to RGB.
+
+    :param path: rosbag2 directory.
+    :param image_topic: colour image topic.
+    :param camera_info_topic: camera info topic.
+    :param depth_topic: ``32FC1`` (metres) or ``16UC1`` (millimetres, 0 = unknown) depth topic.
+    :returns: frames in time order.
+    """
+    images: dict[int, tuple[np.ndarray, str]] = {}
+    matrices: dict[int, np.ndarray] = {}
+    depths: dict[int, np.ndarray] = {}
+    topics = {image_topic, camera_info_topic, depth_topic}
+    with Reader(path) as reader:
+        connections = [c for c in reader.connections if c.topic in topics]
+        for connection, _, raw in reader.messages(connections=connections):
+            message = TYPESTORE.deserialize_cdr(raw, connection.msgtype)
+            stamp = _stamp_ns(message)
+            if connection.topic == image_topic:
+                pixels = image_message_to_array(message)
+                if message.encoding == "bgr8":
+                    pixels = np.ascontiguousarray(pixels[..., ::-1])
+                images[stamp] = (pixels, message.header.frame_id)
+            elif connection.topic == camera_info_topic:
+                matrices[stamp] = np.asarray(message.k, dtype=np.float64).reshape(3, 3)
+            else:
+                depth = image_message_to_array(message)
+                if message.encoding == "16UC1":
+                    depth = np.where(depth > 0, depth.astype(np.float32) / 1000.0, np.nan)
+                depths[stamp] = depth.astype(np.float32, copy=False)
+    return [
+        DepthFrame(
+            stamp_ns=stamp,
+            rgb=images[stamp][0],
+            depth=depths[stamp],
+            camera_matrix=matrices[stamp],
+            frame_id=images[stamp][1],
+        )
+        for stamp in sorted(images)
+        if stamp in matrices and stamp in depths
+    ]

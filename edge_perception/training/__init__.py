@@ -1,0 +1,1 @@
+"""Offline tooling for the depth model: synthetic scenes, FastDepth training and the demo bag."""

@@ -1,0 +1,882 @@
+"""Deterministic synthetic scenes rendered by ray casting, with exact ground-truth depth.
+
+Only numpy is used, so the renderer runs anywhere the package does (tests, CI, the training
+script, the demo-bag writer).
+
+Conventions
+-----------
+* World frame: right-handed, ``Z`` up, ground plane at ``z = 0`` (the ROS ``base_link`` style).
+* Camera optical frame: ``x`` right, ``y`` down, ``z`` forward (the ROS optical convention).
+  Pixel ``(u, v)`` (column, row, pixel centres at integer coordinates) looks along the camera-frame
+  ray ``((u - cx) / fx, (v - cy) / fy, 1)``.
+* Depth is the **z-depth along the optical axis** in metres (what a depth camera reports and what
+  ``depth_image_proc`` expects), not the length of the ray.
+* Pixels that see the sky have depth ``+inf``: there is no surface there. Everything else lies
+  within roughly 0.4-12 m, because every scene is enclosed by walls (see :func:`generate_scene`).
+
+A scene is a room (four walls, a floor, with or without a ceiling; without one the sky shows above
+the walls) filled with boxes, spheres and cylinders. Every surface has a procedural texture
+(checkers, stripes, bricks, value noise, plain) with low-frequency colour variation, and is shaded
+with a Lambertian sun plus ambient light, cast shadows from the objects and distance fog, so the
+usual monocular cues (perspective of textures, contact points on the floor, shading, shadows,
+haze) are present.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Depth given to pixels that see no surface (the sky).
+SKY_DEPTH = np.inf
+
+# Rays that travel less than this are treated as self-intersections (shadow rays start on a
+# surface) and ignored.
+_HIT_EPSILON = 1e-4
+
+# Side of the square lattice behind the value noise; textures repeat after this many cells, far
+# more than is visible in one scene.
+_NOISE_LATTICE_SIZE = 64
+
+
+@dataclass(frozen=True)
+class CameraIntrinsics:
+    """Pinhole intrinsics of an undistorted camera.
+
+    :param fx: focal length along x, pixels.
+    :param fy: focal length along y, pixels.
+    :param cx: principal point column, pixels (pixel centres at integer coordinates).
+    :param cy: principal point row, pixels.
+    :param width: image width, pixels.
+    :param height: image height, pixels.
+    """
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    @classmethod
+    def from_horizontal_fov(
+        cls, width: int, height: int, horizontal_fov_deg: float
+    ) -> CameraIntrinsics:
+        """Square-pixel intrinsics with the principal point in the image centre.
+
+        :param width: image width, pixels.
+        :param height: image height, pixels.
+        :param horizontal_fov_deg: full horizontal field of view, degrees.
+        :returns: the intrinsics.
+        """
+        focal = (width / 2.0) / math.tan(math.radians(horizontal_fov_deg) / 2.0)
+        return cls(
+            fx=focal,
+            fy=focal,
+            cx=(width - 1) / 2.0,
+            cy=(height - 1) / 2.0,
+            width=width,
+            height=height,
+        )
+
+    def matrix(self) -> np.ndarray:
+        """Return the 3×3 camera matrix ``K`` (float64)."""
+        return np.array(
+            [[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]], dtype=np.float64
+        )
+
+
+@dataclass(frozen=True)
+class CameraPose:
+    """Where the camera is in the world and where it looks.
+
+    :param position: camera centre ``(x, y, z)`` in the world frame, metres.
+    :param yaw: heading about world ``Z``, radians (0 looks along world ``+X``).
+    :param pitch: downward tilt of the optical axis, radians (positive looks down).
+    :param roll: rotation about the optical axis, radians (positive turns the image clockwise).
+    """
+
+    position: tuple[float, float, float]
+    yaw: float
+    pitch: float
+    roll: float = 0.0
+
+    def rotation(self) -> np.ndarray:
+        """Return the camera-to-world rotation; its columns are the optical x, y, z axes."""
+        forward = np.array(
+            [
+                math.cos(self.yaw) * math.cos(self.pitch),
+                math.sin(self.yaw) * math.cos(self.pitch),
+                -math.sin(self.pitch),
+            ]
+        )
+        # World Y points left, so the camera's right is the heading rotated by -90 degrees.
+        right = np.array([math.sin(self.yaw), -math.cos(self.yaw), 0.0])
+        down = np.cross(forward, right)
+        cos_roll, sin_roll = math.cos(self.roll), math.sin(self.roll)
+        rolled_right = cos_roll * right + sin_roll * down
+        rolled_down = -sin_roll * right + cos_roll * down
+        return np.stack([rolled_right, rolled_down, forward], axis=1)
+
+
+@dataclass(frozen=True)
+class Material:
+    """A procedural surface texture.
+
+    :param pattern: one of ``checker``, ``stripes``, ``bricks``, ``noise``, ``plain``.
+    :param colour_a: main albedo, RGB in [0, 1].
+    :param colour_b: second albedo of the pattern, RGB in [0, 1].
+    :param cell_size: size of one pattern cell on the surface, metres.
+    :param stripe_angle: direction of stripes in texture space, radians.
+    :param variation: amplitude of the low-frequency brightness variation, 0-1.
+    :param noise_seed: seed of the value-noise lattice used by this material.
+    """
+
+    pattern: str
+    colour_a: tuple[float, float, float]
+    colour_b: tuple[float, float, float]
+    cell_size: float
+    stripe_angle: float
+    variation: float
+    noise_seed: int
+
+
+@dataclass(frozen=True)
+class Box:
+    """A box standing on the floor, turned about the vertical axis.
+
+    :param centre_xy: centre of the footprint in the world, metres.
+    :param size: full extents ``(length, width, height)``, metres.
+    :param yaw: rotation about world ``Z``, radians.
+    :param base_height: height of the bottom face above the floor, metres.
+    :param material: surface texture.
+    """
+
+    centre_xy: tuple[float, float]
+    size: tuple[float, float, float]
+    yaw: float
+    base_height: float
+    material: Material
+
+    def footprint_radius(self) -> float:
+        """Radius of a circle around the centre that holds the whole footprint, metres."""
+        return 0.5 * math.hypot(self.size[0], self.size[1])
+
+
+@dataclass(frozen=True)
+class Sphere:
+    """A sphere.
+
+    :param centre: centre in the world, metres.
+    :param radius: radius, metres.
+    :param material: surface texture.
+    """
+
+    centre: tuple[float, float, float]
+    radius: float
+    material: Material
+
+    def footprint_radius(self) -> float:
+        """Radius of the footprint around the centre, metres."""
+        return self.radius
+
+
+@dataclass(frozen=True)
+class Cylinder:
+    """An upright cylinder with a flat top.
+
+    :param centre_xy: axis position in the world, metres.
+    :param radius: radius, metres.
+    :param height: height of the top above the floor, metres.
+    :param material: surface texture.
+    """
+
+    centre_xy: tuple[float, float]
+    radius: float
+    height: float
+    material: Material
+
+    def footprint_radius(self) -> float:
+        """Radius of the footprint around the axis, metres."""
+        return self.radius
+
+
+@dataclass(frozen=True)
+class Lighting:
+    """Sun, ambient light, fog and sky.
+
+    :param sun_direction: unit vector from surfaces towards the sun, world frame.
+    :param sun_intensity: scale of the direct (Lambertian) term.
+    :param ambient: scale of the ambient term.
+    :param light_colour: RGB tint of all light.
+    :param fog_distance: distance at which fog hides 63 % of a surface, metres.
+    :param fog_colour: RGB colour surfaces fade to.
+    :param sky_horizon: sky RGB at the horizon.
+    :param sky_zenith: sky RGB straight up.
+    """
+
+    sun_direction: tuple[float, float, float]
+    sun_intensity: float
+    ambient: float
+    light_colour: tuple[float, float, float]
+    fog_distance: float
+    fog_colour: tuple[float, float, float]
+    sky_horizon: tuple[float, float, float]
+    sky_zenith: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything needed to render a scene from any pose.
+
+    :param room_min_xy: lower corner of the room's floor, metres.
+    :param room_max_xy: upper corner of the room's floor, metres.
+    :param wall_height: height of the walls, metres.
+    :param has_ceiling: whether a ceiling closes the room at ``wall_height``.
+    :param floor: floor texture.
+    :param walls: textures of the walls at min x, max x, min y, max y.
+    :param ceiling: ceiling texture (unused without a ceiling).
+    :param objects: boxes, spheres and cylinders in the room.
+    :param lighting: light, fog and sky.
+    :param camera_pose: the pose :func:`render_scene` renders from.
+    :param clear_radius: no object comes closer than this to the camera's start, metres.
+    """
+
+    room_min_xy: tuple[float, float]
+    room_max_xy: tuple[float, float]
+    wall_height: float
+    has_ceiling: bool
+    floor: Material
+    walls: tuple[Material, Material, Material, Material]
+    ceiling: Material
+    objects: tuple[Box | Sphere | Cylinder, ...]
+    lighting: Lighting
+    camera_pose: CameraPose
+    clear_radius: float
+
+
+@dataclass
+class SceneRender:
+    """One rendered frame.
+
+    :param rgb: colour image, H×W×3 uint8, RGB order.
+    :param depth: z-depth, H×W float32 metres; ``+inf`` where the sky is seen.
+    :param intrinsics: the camera the frame was rendered with.
+    :param pose: the camera pose the frame was rendered from.
+    """
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    intrinsics: CameraIntrinsics
+    pose: CameraPose
+
+
+@dataclass(frozen=True)
+class SceneRandomisation:
+    """Ranges scenes and camera poses are drawn from.
+
+    The camera ranges describe one rig family (a forward-looking camera about a metre above the
+    floor, as on a mobile robot); the scene content itself is varied freely. Monocular depth is
+    only defined up to the priors the model learns, so a camera far outside these ranges gets
+    depth scaled accordingly.
+
+    :param camera_height: range of the camera's height above the floor, metres.
+    :param camera_pitch_deg: range of the downward tilt, degrees.
+    :param camera_roll_deg: largest absolute roll, degrees.
+    :param room_size: range of each side of the room, metres.
+    :param object_count: inclusive range of the number of objects.
+    :param clear_radius: free radius around the camera, metres.
+    """
+
+    camera_height: tuple[float, float] = (0.9, 1.3)
+    camera_pitch_deg: tuple[float, float] = (0.0, 14.0)
+    camera_roll_deg: float = 3.0
+    room_size: tuple[float, float] = (5.0, 13.0)
+    object_count: tuple[int, int] = (3, 12)
+    clear_radius: float = 0.7
+
+
+# ----------------------------------------------------------------------------- scene generation
+
+
+def _random_colour(rng: np.random.Generator, saturation_max: float = 0.8) -> np.ndarray:
+    """Draw an RGB colour in [0, 1] from a random hue, saturation and value."""
+    hue = rng.uniform(0.0, 1.0)
+    saturation = rng.uniform(0.0, saturation_max)
+    value = rng.uniform(0.25, 0.95)
+    channel_offsets = np.array([0.0, 2.0 / 3.0, 1.0 / 3.0])
+    hue_ramp = np.abs(((hue + channel_offsets) % 1.0) * 6.0 - 3.0) - 1.0
+    return value * (1.0 - saturation + saturation * np.clip(hue_ramp, 0.0, 1.0))
+
+
+def _random_material(rng: np.random.Generator, cell_size_range: tuple[float, float]) -> Material:
+    """Draw a material: a pattern, two related colours and a cell size."""
+    pattern = str(rng.choice(["checker", "stripes", "bricks", "noise", "noise", "plain"]))
+    colour_a = _random_colour(rng)
+    if rng.uniform() < 0.5:
+        # A darker or lighter shade of the same colour, the common case in real materials.
+        colour_b = np.clip(colour_a * rng.uniform(0.4, 1.6), 0.0, 1.0)
+    else:
+        colour_b = _random_colour(rng)
+    return Material(
+        pattern=pattern,
+        colour_a=tuple(float(c) for c in colour_a),
+        colour_b=tuple(float(c) for c in colour_b),
+        cell_size=float(math.exp(rng.uniform(*np.log(cell_size_range)))),
+        stripe_angle=float(rng.uniform(0.0, math.pi)),
+        variation=float(rng.uniform(0.05, 0.35)),
+        noise_seed=int(rng.integers(0, 2**31 - 1)),
+    )
+
+
+def _random_lighting(rng: np.random.Generator, indoor: bool) -> Lighting:
+    """Draw sun, ambient, fog and sky; indoor rooms get softer, more ambient light."""
+    elevation = rng.uniform(math.radians(25.0), math.radians(75.0))
+    azimuth = rng.uniform(-math.pi, math.pi)
+    sun_direction = (
+        math.cos(elevation) * math.cos(azimuth),
+        math.cos(elevation) * math.sin(azimuth),
+        math.sin(elevation),
+    )
+    light_colour = np.clip(1.0 + rng.normal(0.0, 0.06, 3), 0.8, 1.2)
+    sky_zenith = np.array([0.25, 0.45, 0.85]) * rng.uniform(0.7, 1.15)
+    sky_horizon = np.clip(
+        np.array([0.75, 0.82, 0.92]) * rng.uniform(0.8, 1.1) + rng.normal(0, 0.03, 3), 0, 1
+    )
+    fog_colour = np.clip(sky_horizon * rng.uniform(0.6, 1.0), 0.0, 1.0)
+    return Lighting(
+        sun_direction=sun_direction,
+        sun_intensity=float(rng.uniform(0.35, 0.6) if indoor else rng.uniform(0.55, 0.9)),
+        ambient=float(rng.uniform(0.35, 0.55) if indoor else rng.uniform(0.25, 0.4)),
+        light_colour=tuple(float(c) for c in light_colour),
+        fog_distance=float(rng.uniform(12.0, 45.0)),
+        fog_colour=tuple(float(c) for c in fog_colour),
+        sky_horizon=tuple(float(c) for c in sky_horizon),
+        sky_zenith=tuple(float(c) for c in np.clip(sky_zenith, 0.0, 1.0)),
+    )
+
+
+def _random_object(
+    rng: np.random.Generator, centre_xy: np.ndarray, wall_height: float
+) -> Box | Sphere | Cylinder:
+    """Draw one object standing on the floor at ``centre_xy``."""
+    material = _random_material(rng, (0.05, 0.6))
+    kind = rng.choice(["box", "box", "sphere", "cylinder"])
+    if kind == "box":
+        size = (
+            float(rng.uniform(0.2, 1.3)),
+            float(rng.uniform(0.2, 1.3)),
+            float(min(rng.uniform(0.2, 2.0), wall_height)),
+        )
+        # Now and then a box hovers like a table top or a shelf, so not every object touches
+        # the floor.
+        base_height = float(rng.uniform(0.3, 1.0)) if rng.uniform() < 0.12 else 0.0
+        return Box(
+            centre_xy=(float(centre_xy[0]), float(centre_xy[1])),
+            size=size,
+            yaw=float(rng.uniform(0.0, math.pi)),
+            base_height=base_height,
+            material=material,
+        )
+    if kind == "sphere":
+        radius = float(rng.uniform(0.12, 0.6))
+        lift = float(rng.uniform(0.2, 1.2)) if rng.uniform() < 0.15 else 0.0
+        return Sphere(
+            centre=(float(centre_xy[0]), float(centre_xy[1]), radius + lift),
+            radius=radius,
+            material=material,
+        )
+    reaches_ceiling = rng.uniform() < 0.2
+    return Cylinder(
+        centre_xy=(float(centre_xy[0]), float(centre_xy[1])),
+        radius=float(rng.uniform(0.08, 0.5)),
+        height=float(wall_height if reaches_ceiling else min(rng.uniform(0.3, 2.4), wall_height)),
+        material=material,
+    )
+
+
+def generate_scene(seed: int, randomisation: SceneRandomisation | None = None) -> Scene:
+    """Build a random scene; the same seed always gives the same scene.
+
+    The camera starts inside the room, at least ``clear_radius`` plus one metre from every wall,
+    and no object comes within ``clear_radius`` of it. Most objects are placed inside the
+    camera's initial view so that frames are rarely empty rooms.
+
+    :param seed: any non-negative integer.
+    :param randomisation: ranges to draw from; the defaults when ``None``.
+    :returns: the scene, including the camera pose :func:`render_scene` uses.
+    """
+    ranges = randomisation or SceneRandomisation()
+    rng = np.random.default_rng(seed)
+    room_size = rng.uniform(*ranges.room_size, size=2)
+    room_min = -room_size / 2.0
+    room_max = room_size / 2.0
+    has_ceiling = bool(rng.uniform() < 0.5)
+    wall_height = float(rng.uniform(2.3, 3.4) if has_ceiling else rng.uniform(2.2, 5.0))
+
+    margin = 1.0 + ranges.clear_radius
+    camera_xy = rng.uniform(room_min + margin, np.maximum(room_max - margin, room_min + margin))
+    # Look roughly into the room rather than at the nearest wall, as a camera usually does.
+    towards_centre = math.atan2(-camera_xy[1], -camera_xy[0])
+    camera_pose = CameraPose(
+        position=(
+            float(camera_xy[0]),
+            float(camera_xy[1]),
+            float(rng.uniform(*ranges.camera_height)),
+        ),
+        yaw=float(towards_centre + rng.uniform(-0.8, 0.8)),
+        pitch=math.radians(float(rng.uniform(*ranges.camera_pitch_deg))),
+        roll=math.radians(float(rng.uniform(-ranges.camera_roll_deg, ranges.camera_roll_deg))),
+    )
+
+    floor = _random_material(rng, (0.15, 1.2))
+    walls = tuple(_random_material(rng, (0.1, 1.0)) for _ in range(4))
+    ceiling = _random_material(rng, (0.3, 1.5))
+    lighting = _random_lighting(rng, indoor=has_ceiling)
+
+    objects: list[Box | Sphere | Cylinder] = []
+    object_count = int(rng.integers(ranges.object_count[0], ranges.object_count[1] + 1))
+    attempts = 0
+    while len(objects) < object_count and attempts < 20 * object_count:
+        attempts += 1
+        if rng.uniform() < 0.6:
+            bearing = camera_pose.yaw + rng.uniform(-0.6, 0.6)
+            distance = rng.uniform(ranges.clear_radius + 0.6, 9.0)
+            centre_xy = camera_xy + distance * np.array([math.cos(bearing), math.sin(bearing)])
+        else:
+            centre_xy = rng.uniform(room_min, room_max)
+        candidate = _random_object(rng, centre_xy, wall_height)
+        radius = candidate.footprint_radius()
+        inside_room = np.all(centre_xy - radius > room_min) and np.all(
+            centre_xy + radius < room_max
+        )
+        clear_of_camera = np.linalg.norm(centre_xy - camera_xy) > ranges.clear_radius + radius
+        if inside_room and clear_of_camera:
+            objects.append(candidate)
+
+    return Scene(
+        room_min_xy=(float(room_min[0]), float(room_min[1])),
+        room_max_xy=(float(room_max[0]), float(room_max[1])),
+        wall_height=wall_height,
+        has_ceiling=has_ceiling,
+        floor=floor,
+        walls=walls,  # type: ignore[arg-type]
+        ceiling=ceiling,
+        objects=tuple(objects),
+        lighting=lighting,
+        camera_pose=camera_pose,
+        clear_radius=ranges.clear_radius,
+    )
+
+
+# ----------------------------------------------------------------------------- textures
+
+
+def _value_noise(u: np.ndarray, v: np.ndarray, seed: int, octaves: int = 3) -> np.ndarray:
+    """Smooth fractal value noise in [0, 1] at texture coordinates ``(u, v)`` (in cells)."""
+    lattice = np.random.default_rng(seed).uniform(0.0, 1.0, (_NOISE_LATTICE_SIZE,) * 2)
+    total = np.zeros_like(u)
+    amplitude_sum = 0.0
+    amplitude = 1.0
+    frequency = 1.0
+    for _ in range(octaves):
+        su, sv = u * frequency, v * frequency
+        iu, iv = np.floor(su), np.floor(sv)
+        fu, fv = su - iu, sv - iv
+        fu, fv = fu * fu * (3.0 - 2.0 * fu), fv * fv * (3.0 - 2.0 * fv)
+        i0 = iu.astype(np.int64) % _NOISE_LATTICE_SIZE
+        j0 = iv.astype(np.int64) % _NOISE_LATTICE_SIZE
+        i1 = (i0 + 1) % _NOISE_LATTICE_SIZE
+        j1 = (j0 + 1) % _NOISE_LATTICE_SIZE
+        top = lattice[i0, j0] * (1.0 - fu) + lattice[i1, j0] * fu
+        bottom = lattice[i0, j1] * (1.0 - fu) + lattice[i1, j1] * fu
+        total += amplitude * (top * (1.0 - fv) + bottom * fv)
+        amplitude_sum += amplitude
+        amplitude *= 0.5
+        frequency *= 2.03
+    return total / amplitude_sum
+
+
+def _albedo(material: Material, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Surface colour (N×3) of ``material`` at texture coordinates ``(u, v)`` in metres."""
+    a = np.asarray(material.colour_a)
+    b = np.asarray(material.colour_b)
+    cu, cv = u / material.cell_size, v / material.cell_size
+    if material.pattern == "checker":
+        weight = ((np.floor(cu) + np.floor(cv)) % 2.0).astype(np.float64)
+    elif material.pattern == "stripes":
+        along = cu * math.cos(material.stripe_angle) + cv * math.sin(material.stripe_angle)
+        weight = ((along % 1.0) < 0.5).astype(np.float64)
+    elif material.pattern == "bricks":
+        row = np.floor(cv * 2.0)
+        shifted = cu + 0.5 * (row % 2.0)
+        mortar = ((shifted % 1.0) < 0.06) | (((cv * 2.0) % 1.0) < 0.1)
+        weight = mortar.astype(np.float64)
+    elif material.pattern == "noise":
+        weight = _value_noise(cu, cv, material.noise_seed)
+    else:
+        weight = np.zeros_like(u)
+    colour = a[None, :] * (1.0 - weight[:, None]) + b[None, :] * weight[:, None]
+    # Large, soft blotches (dirt, uneven paint) on every surface.
+    variation = _value_noise(u / 1.7, v / 1.7, material.noise_seed + 1, octaves=2)
+    colour *= 1.0 + material.variation * (variation[:, None] - 0.5) * 2.0
+    return np.clip(colour, 0.0, 1.0)
+
+
+# ----------------------------------------------------------------------------- intersections
+
+
+def _intersect_plane(
+    origins: np.ndarray, directions: np.ndarray, axis: int, offset: float
+) -> np.ndarray:
+    """Ray parameter where rays meet the plane ``p[axis] == offset``; inf if never (forwards)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (offset - origins[:, axis]) / directions[:, axis]
+    return np.where(np.isfinite(t) & (t > _HIT_EPSILON), t, np.inf)
+
+
+def _box_frame(box: Box) -> tuple[np.ndarray, np.ndarray]:
+    """World-to-box rotation and the box centre; box axes run along its edges."""
+    cos_yaw, sin_yaw = math.cos(box.yaw), math.sin(box.yaw)
+    world_to_box = np.array([[cos_yaw, sin_yaw, 0.0], [-sin_yaw, cos_yaw, 0.0], [0.0, 0.0, 1.0]])
+    centre = np.array([box.centre_xy[0], box.centre_xy[1], box.base_height + box.size[2] / 2.0])
+    return world_to_box, centre
+
+
+def _intersect_box(origins: np.ndarray, directions: np.ndarray, box: Box) -> np.ndarray:
+    """Slab test in the box's own frame; returns the entry parameter or inf."""
+    world_to_box, centre = _box_frame(box)
+    local_origins = (origins - centre) @ world_to_box.T
+    local_dirs = directions @ world_to_box.T
+    half = np.asarray(box.size) / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse = 1.0 / local_dirs
+        t_low = (-half - local_origins) * inverse
+        t_high = (half - local_origins) * inverse
+    # 0 * inf gives NaN for rays parallel to a face and starting on it; they do not enter.
+    t_low = np.nan_to_num(t_low, nan=-np.inf)
+    t_high = np.nan_to_num(t_high, nan=np.inf)
+    t_near = np.max(np.minimum(t_low, t_high), axis=1)
+    t_far = np.min(np.maximum(t_low, t_high), axis=1)
+    return np.where((t_near <= t_far) & (t_near > _HIT_EPSILON), t_near, np.inf)
+
+
+def _intersect_sphere(origins: np.ndarray, directions: np.ndarray, sphere: Sphere) -> np.ndarray:
+    """Nearest forward intersection with a sphere, or inf."""
+    offset = origins - np.asarray(sphere.centre)
+    a = np.einsum("ij,ij->i", directions, directions)
+    half_b = np.einsum("ij,ij->i", directions, offset)
+    c = np.einsum("ij,ij->i", offset, offset) - sphere.radius**2
+    discriminant = half_b * half_b - a * c
+    with np.errstate(invalid="ignore"):
+        t = (-half_b - np.sqrt(discriminant)) / a
+    return np.where((discriminant >= 0.0) & (t > _HIT_EPSILON), t, np.inf)
+
+
+def _intersect_cylinder(
+    origins: np.ndarray, directions: np.ndarray, cylinder: Cylinder
+) -> np.ndarray:
+    """Nearest forward intersection with the side or the top of an upright cylinder, or inf."""
+    ox = origins[:, 0] - cylinder.centre_xy[0]
+    oy = origins[:, 1] - cylinder.centre_xy[1]
+    dx, dy, dz = directions[:, 0], directions[:, 1], directions[:, 2]
+    a = dx * dx + dy * dy
+    half_b = dx * ox + dy * oy
+    c = ox * ox + oy * oy - cylinder.radius**2
+    discriminant = half_b * half_b - a * c
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_side = (-half_b - np.sqrt(discriminant)) / a
+        z_side = origins[:, 2] + t_side * dz
+    side_ok = (
+        (discriminant >= 0) & (t_side > _HIT_EPSILON) & (z_side >= 0) & (z_side <= cylinder.height)
+    )
+    t_top = _intersect_plane(origins, directions, 2, cylinder.height)
+    with np.errstate(invalid="ignore"):
+        top_x = ox + t_top * dx
+        top_y = oy + t_top * dy
+    top_ok = np.isfinite(t_top) & (top_x * top_x + top_y * top_y <= cylinder.radius**2)
+    return np.minimum(np.where(side_ok, t_side, np.inf), np.where(top_ok, t_top, np.inf))
+
+
+def _bounding_sphere(obj: Box | Sphere | Cylinder) -> tuple[np.ndarray, float]:
+    """Centre and radius of a sphere that encloses the object."""
+    if isinstance(obj, Sphere):
+        return np.asarray(obj.centre), obj.radius
+    if isinstance(obj, Box):
+        _, centre = _box_frame(obj)
+        return centre, 0.5 * float(np.linalg.norm(obj.size))
+    centre = np.array([obj.centre_xy[0], obj.centre_xy[1], obj.height / 2.0])
+    return centre, math.hypot(obj.radius, obj.height / 2.0)
+
+
+def _may_hit_sphere(
+    origins: np.ndarray, directions: np.ndarray, centre: np.ndarray, radius: float
+) -> np.ndarray:
+    """Rays whose forward half-line meets a sphere (rays starting inside it included)."""
+    offset = origins - centre
+    a = np.einsum("ij,ij->i", directions, directions)
+    half_b = np.einsum("ij,ij->i", directions, offset)
+    c = np.einsum("ij,ij->i", offset, offset) - radius**2
+    discriminant = half_b * half_b - a * c
+    with np.errstate(invalid="ignore"):
+        far = (-half_b + np.sqrt(discriminant)) / a
+    return (discriminant >= 0.0) & (far > _HIT_EPSILON)
+
+
+def _intersect_object(
+    origins: np.ndarray, directions: np.ndarray, obj: Box | Sphere | Cylinder
+) -> np.ndarray:
+    """Intersect rays (one origin per ray) with one object; inf where they miss."""
+    if isinstance(obj, Sphere):
+        return _intersect_sphere(origins, directions, obj)
+    # Most rays miss a given object; a cheap bounding-sphere test spares them the exact test,
+    # which makes rendering several times faster.
+    candidates = np.flatnonzero(_may_hit_sphere(origins, directions, *_bounding_sphere(obj)))
+    t = np.full(len(directions), np.inf)
+    if len(candidates):
+        exact = _intersect_box if isinstance(obj, Box) else _intersect_cylinder
+        t[candidates] = exact(origins[candidates], directions[candidates], obj)
+    return t
+
+
+def _object_normals_and_uv(
+    points: np.ndarray, obj: Box | Sphere | Cylinder
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Outward normals and texture coordinates (metres) at hit points on an object."""
+    if isinstance(obj, Box):
+        world_to_box, centre = _box_frame(obj)
+        local = (points - centre) @ world_to_box.T
+        half = np.asarray(obj.size) / 2.0
+        # The face hit is the one whose plane the point lies closest to, relative to the size.
+        face_axis = np.argmax(np.abs(local) / half, axis=1)
+        local_normals = np.zeros_like(local)
+        rows = np.arange(len(local))
+        local_normals[rows, face_axis] = np.sign(local[rows, face_axis])
+        normals = local_normals @ world_to_box
+        u = np.where(face_axis == 0, local[:, 1], local[:, 0])
+        v = np.where(face_axis == 2, local[:, 1], local[:, 2])
+        return normals, u, v
+    if isinstance(obj, Sphere):
+        normals = (points - np.asarray(obj.centre)) / obj.radius
+        u = np.arctan2(normals[:, 1], normals[:, 0]) * obj.radius
+        v = np.arcsin(np.clip(normals[:, 2], -1.0, 1.0)) * obj.radius
+        return normals, u, v
+    rel_x = points[:, 0] - obj.centre_xy[0]
+    rel_y = points[:, 1] - obj.centre_xy[1]
+    on_top = points[:, 2] > obj.height - 1e-6
+    normals = np.stack([rel_x, rel_y, np.zeros_like(rel_x)], axis=1) / obj.radius
+    normals[on_top] = (0.0, 0.0, 1.0)
+    u = np.where(on_top, rel_x, np.arctan2(rel_y, rel_x) * obj.radius)
+    v = np.where(on_top, rel_y, points[:, 2])
+    return normals, u, v
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def _camera_rays(intrinsics: CameraIntrinsics) -> np.ndarray:
+    """Camera-frame rays (H·W×3) with unit z, row-major over the image."""
+    columns = (np.arange(intrinsics.width, dtype=np.float64) - intrinsics.cx) / intrinsics.fx
+    rows = (np.arange(intrinsics.height, dtype=np.float64) - intrinsics.cy) / intrinsics.fy
+    x, y = np.meshgrid(columns, rows)
+    return np.stack([x.ravel(), y.ravel(), np.ones(x.size)], axis=1)
+
+
+def _room_surfaces(scene: Scene) -> list[tuple[int, float, Material]]:
+    """Planes bounding the room as ``(axis, offset, material)``, floor first."""
+    surfaces = [
+        (2, 0.0, scene.floor),
+        (0, scene.room_min_xy[0], scene.walls[0]),
+        (0, scene.room_max_xy[0], scene.walls[1]),
+        (1, scene.room_min_xy[1], scene.walls[2]),
+        (1, scene.room_max_xy[1], scene.walls[3]),
+    ]
+    if scene.has_ceiling:
+        surfaces.append((2, scene.wall_height, scene.ceiling))
+    return surfaces
+
+
+def _sky_colour(lighting: Lighting, directions: np.ndarray) -> np.ndarray:
+    """Vertical gradient from horizon to zenith, with faint clouds."""
+    unit = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    elevation = np.clip(unit[:, 2], 0.0, 1.0)
+    blend = np.sqrt(elevation)[:, None]
+    sky = np.asarray(lighting.sky_horizon) * (1.0 - blend) + np.asarray(lighting.sky_zenith) * blend
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cloud_u = np.nan_to_num(unit[:, 0] / np.maximum(unit[:, 2], 0.05)) * 3.0
+        cloud_v = np.nan_to_num(unit[:, 1] / np.maximum(unit[:, 2], 0.05)) * 3.0
+    clouds = np.clip(_value_noise(cloud_u, cloud_v, 7, octaves=4) * 1.6 - 0.7, 0.0, 1.0)
+    return sky * (1.0 - 0.6 * clouds[:, None]) + 0.6 * clouds[:, None]
+
+
+def render(
+    scene: Scene,
+    intrinsics: CameraIntrinsics,
+    pose: CameraPose | None = None,
+    noise_seed: int = 0,
+) -> SceneRender:
+    """Render a scene from a pose.
+
+    :param scene: what to render.
+    :param intrinsics: camera model and image size.
+    :param pose: camera pose; ``scene.camera_pose`` when ``None``.
+    :param noise_seed: seed of the small sensor noise added to the colour image.
+    :returns: colour image, z-depth and the camera that took them.
+    """
+    pose = pose or scene.camera_pose
+    rotation = pose.rotation()
+    camera_centre = np.asarray(pose.position, dtype=np.float64)
+    directions = _camera_rays(intrinsics) @ rotation.T
+    origins = np.broadcast_to(camera_centre, directions.shape)
+    ray_count = len(directions)
+
+    room_surfaces = _room_surfaces(scene)
+    nearest_t = np.full(ray_count, np.inf)
+    nearest_id = np.full(ray_count, -1, dtype=np.int64)
+    for surface_id, (axis, offset, _) in enumerate(room_surfaces):
+        t = _intersect_plane(origins, directions, axis, offset)
+        closer = t < nearest_t
+        nearest_t[closer] = t[closer]
+        nearest_id[closer] = surface_id
+    # Walls end at the wall height; above them (no ceiling) the sky is seen.
+    with np.errstate(invalid="ignore"):
+        hit_height = camera_centre[2] + nearest_t * directions[:, 2]
+    nearest_id[np.isfinite(nearest_t) & (hit_height > scene.wall_height + 1e-9)] = -1
+    nearest_t[nearest_id == -1] = np.inf
+
+    object_base = len(room_surfaces)
+    for index, obj in enumerate(scene.objects):
+        t = _intersect_object(origins, directions, obj)
+        closer = t < nearest_t
+        nearest_t[closer] = t[closer]
+        nearest_id[closer] = object_base + index
+
+    surface = nearest_id >= 0
+    points = np.zeros((ray_count, 3))
+    points[surface] = camera_centre + nearest_t[surface, None] * directions[surface]
+    normals = np.zeros((ray_count, 3))
+    albedo = np.zeros((ray_count, 3))
+    for surface_id, (axis, _, material) in enumerate(room_surfaces):
+        mask = nearest_id == surface_id
+        if not np.any(mask):
+            continue
+        # Room surfaces face inwards, towards the camera.
+        normals[mask, axis] = np.sign(-directions[mask, axis])
+        in_plane = [a for a in range(3) if a != axis]
+        albedo[mask] = _albedo(material, points[mask, in_plane[0]], points[mask, in_plane[1]])
+    for index, obj in enumerate(scene.objects):
+        mask = nearest_id == object_base + index
+        if not np.any(mask):
+            continue
+        object_normals, u, v = _object_normals_and_uv(points[mask], obj)
+        normals[mask] = object_normals
+        albedo[mask] = _albedo(obj.material, u, v)
+
+    lighting = scene.lighting
+    sun = np.asarray(lighting.sun_direction)
+    lit = np.zeros(ray_count)
+    lit[surface] = np.clip(normals[surface] @ sun, 0.0, None)
+    # Shadows: only objects cast them; the sun is treated as coming in over the walls.
+    shadow_candidates = np.flatnonzero(surface & (lit > 0.0))
+    if len(shadow_candidates) and scene.objects:
+        shadow_origins = points[shadow_candidates] + 1e-3 * normals[shadow_candidates]
+        in_shadow = np.zeros(len(shadow_candidates), dtype=bool)
+        sun_dirs = np.broadcast_to(sun, shadow_origins.shape)
+        for obj in scene.objects:
+            in_shadow |= np.isfinite(_intersect_object(shadow_origins, sun_dirs, obj))
+        lit[shadow_candidates[in_shadow]] = 0.0
+    light = lighting.ambient + lighting.sun_intensity * lit
+    colour = albedo * light[:, None] * np.asarray(lighting.light_colour)
+
+    distance = np.where(surface, nearest_t, 0.0) * np.linalg.norm(directions, axis=1)
+    fog = np.exp(-distance / lighting.fog_distance)[:, None]
+    colour = colour * fog + np.asarray(lighting.fog_colour) * (1.0 - fog)
+    colour[~surface] = _sky_colour(lighting, directions[~surface])
+
+    rng = np.random.default_rng(noise_seed)
+    colour_255 = colour * 255.0 + rng.normal(0.0, 1.5, colour.shape)
+    rgb = np.clip(np.rint(colour_255), 0, 255).astype(np.uint8)
+
+    # Camera rays have unit z, so the ray parameter is the z-depth.
+    depth = np.where(surface, nearest_t, SKY_DEPTH).astype(np.float32)
+    shape = (intrinsics.height, intrinsics.width)
+    return SceneRender(
+        rgb=rgb.reshape(*shape, 3), depth=depth.reshape(shape), intrinsics=intrinsics, pose=pose
+    )
+
+
+def render_scene(
+    seed: int,
+    intrinsics: CameraIntrinsics,
+    randomisation: SceneRandomisation | None = None,
+) -> SceneRender:
+    """Generate the scene for ``seed`` and render it from its own camera pose.
+
+    :param seed: scene seed; equal seeds give bit-identical frames.
+    :param intrinsics: camera model and image size.
+    :param randomisation: ranges to draw the scene from; the defaults when ``None``.
+    :returns: the rendered frame.
+    """
+    return render(generate_scene(seed, randomisation), intrinsics, noise_seed=seed)
+
+
+def camera_trajectory(scene: Scene, frame_count: int) -> list[CameraPose]:
+    """Plan a smooth camera path through a scene that stays inside its object-free circle.
+
+    The camera glides along a gentle arc while panning about 40 degrees and nodding slightly, the
+    way a robot turning on the spot would see a room. It never leaves the circle of
+    ``scene.clear_radius`` around the start, so it cannot enter an object.
+
+    :param scene: the scene; its camera pose is the start of the path.
+    :param frame_count: number of poses.
+    :returns: ``frame_count`` poses.
+    """
+    start = scene.camera_pose
+    poses = []
+    travel = 0.8 * scene.clear_radius
+    for index in range(frame_count):
+        phase = index / max(frame_count - 1, 1)
+        # Smoothstep keeps the start and the end of the motion gentle.
+        eased = phase * phase * (3.0 - 2.0 * phase)
+        yaw = start.yaw - math.radians(20.0) + math.radians(40.0) * eased
+        # Move sideways-forwards along a shallow arc of chord length ``travel``.
+        offset_forward = travel * (eased - 0.5)
+        offset_side = 0.3 * travel * math.sin(math.pi * eased)
+        x = (
+            start.position[0]
+            + offset_forward * math.cos(start.yaw)
+            - offset_side * math.sin(start.yaw)
+        )
+        y = (
+            start.position[1]
+            + offset_forward * math.sin(start.yaw)
+            + offset_side * math.cos(start.yaw)
+        )
+        pitch = start.pitch + math.radians(2.0) * math.sin(2.0 * math.pi * phase)
+        poses.append(
+            CameraPose(position=(x, y, start.position[2]), yaw=yaw, pitch=pitch, roll=start.roll)
+        )
+    return poses
+
+
+def render_trajectory(
+    seed: int,
+    intrinsics: CameraIntrinsics,
+    frame_count: int,
+    randomisation: SceneRandomisation | None = None,
+) -> list[SceneRender]:
+    """Render ``frame_count`` frames of one scene along :func:`camera_trajectory`.
+
+    :param seed: scene seed.
+    :param intrinsics: camera model and image size.
+    :param frame_count: number of frames.
+    :param randomisation: ranges to draw the scene from; the defaults when ``None``.
+    :returns: the frames in order.
+    """
+    scene = generate_scene(seed, randomisation)
+    return [
+        render(scene, intrinsics, pose, noise_seed=seed * 100_003 + index)
+        for index, pose in enumerate(camera_trajectory(scene, frame_count))
+    ]

@@ -1,0 +1,434 @@
+"""Train FastDepth on synthetic scenes on the CPU and export it as OpenVINO IR (FP16 weights).
+
+Run ``python -m edge_perception.training.train_fastdepth --help`` for the options;
+``docs/fastdepth.md`` has the command that produced the shipped model.
+
+Steps: render (or load from the cache) a deterministic dataset with disjoint training and
+validation seeds; train at a low input size first, then at 224×224; evaluate on the held-out
+scenes; export ``fastdepth.xml``/``.bin`` with input ``image`` (N×3×224×224 float32, normalised
+RGB) and output ``depth`` (N×1×224×224 metres); evaluate the exported IR through OpenVINO on the
+same scenes; write ``fastdepth_metrics.json`` beside the IR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+# OpenMP threads that wait actively spin while a sibling is descheduled: on a 2-core machine
+# shared with another CPU-bound job, 2 torch threads then ran 8x slower than 1 (7.0 s vs 0.86 s
+# per batch). Passive waiting keeps 2 threads as fast as 1 under contention and faster when idle.
+# It must be set before torch starts its thread pool, hence before the import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import openvino as ov  # noqa: E402
+import torch  # noqa: E402
+
+from edge_perception.metrics import DepthMetrics, compute_depth_metrics  # noqa: E402
+from edge_perception.training.fastdepth import (  # noqa: E402
+    INPUT_SIZE,
+    FastDepth,
+    count_multiply_accumulates,
+    count_parameters,
+)
+from edge_perception.training.synthetic_dataset import (  # noqa: E402
+    FULL_SIZE_SHARE,
+    HORIZONTAL_FOV_RANGE_DEG,
+    INPUT_MEAN,
+    INPUT_SCALE,
+    DepthDataset,
+    load_or_build_datasets,
+    normalise_image,
+    seed_ranges,
+)
+
+IR_INPUT_NAME = "image"
+IR_OUTPUT_NAME = "depth"
+IR_FILE_NAME = "fastdepth.xml"
+METRICS_FILE_NAME = "fastdepth_metrics.json"
+
+# Weight of the gradient-matching term relative to the log-depth L1 term. It sharpens depth
+# edges at object boundaries, which the pixel-wise term alone blurs.
+_GRADIENT_LOSS_WEIGHT = 0.5
+
+# Share of the schedule spent on linear learning-rate warm-up (from scratch, BN statistics are
+# wild in the first steps and a full learning rate can blow them up).
+_WARMUP_SHARE = 0.03
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options.
+
+    :param argv: arguments without the program name; ``sys.argv[1:]`` when ``None``.
+    :returns: parsed options.
+    """
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("models/fastdepth"),
+        help="where fastdepth.xml/.bin and the metrics JSON are written",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(".training_cache"),
+        help="where rendered datasets are cached as .npz (git-ignored)",
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="render without reading or writing the dataset cache",
+    )
+    parser.add_argument(
+        "--train-scenes", type=int, default=4000, help="number of training scenes (seeds 0..N-1)"
+    )
+    parser.add_argument(
+        "--validation-scenes",
+        type=int,
+        default=200,
+        help="number of held-out scenes (seeds from 1e9)",
+    )
+    parser.add_argument(
+        "--render-workers", type=int, default=2, help="processes rendering the dataset"
+    )
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=6000,
+        help="total optimiser steps (both phases); training also ends when "
+        "--time-budget-minutes runs out, whichever comes first",
+    )
+    parser.add_argument(
+        "--time-budget-minutes",
+        type=float,
+        default=0.0,
+        help="wall-clock budget for the optimisation; 0 for none. The learning "
+        "rate schedule and the phase switch follow whichever of steps and time "
+        "is further along",
+    )
+    parser.add_argument(
+        "--warmup-size",
+        type=int,
+        default=160,
+        help=f"input side length of the first phase (multiple of 32); {INPUT_SIZE} skips it",
+    )
+    parser.add_argument(
+        "--warmup-share",
+        type=float,
+        default=0.55,
+        help="share of the schedule spent at --warmup-size",
+    )
+    parser.add_argument("--warmup-batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=8, help=f"batch size at {INPUT_SIZE}")
+    parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak AdamW rate")
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights and batch order")
+    parser.add_argument("--log-every", type=int, default=50, help="steps between log lines")
+    arguments = parser.parse_args(argv)
+    if arguments.warmup_size % 32 or arguments.warmup_size <= 0:
+        parser.error("--warmup-size must be a positive multiple of 32")
+    return arguments
+
+
+def _augmented_batch(
+    dataset: DepthDataset, indices: np.ndarray, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw a normalised image batch (N×3×S×S) and its depth (N×1×S×S), randomly augmented.
+
+    Horizontal flips are exact for these cameras (principal point in the centre). Brightness,
+    contrast and per-channel gain changes mimic exposure and white balance differences.
+    """
+    images = dataset.images[indices].astype(np.float32)
+    depths = dataset.depths[indices].astype(np.float32)
+    flip = rng.uniform(size=len(indices)) < 0.5
+    images[flip] = images[flip, :, ::-1]
+    depths[flip] = depths[flip, :, ::-1]
+    count = len(indices)
+    gain = rng.uniform(0.75, 1.25, (count, 1, 1, 1)) * rng.uniform(0.9, 1.1, (count, 1, 1, 3))
+    contrast = rng.uniform(0.8, 1.2, (count, 1, 1, 1))
+    mean = images.mean(axis=(1, 2, 3), keepdims=True)
+    images = np.clip(((images - mean) * contrast + mean) * gain, 0.0, 255.0)
+    normalised = ((images - INPUT_MEAN) / INPUT_SCALE).astype(np.float32)
+    image_tensor = torch.from_numpy(np.ascontiguousarray(normalised.transpose(0, 3, 1, 2)))
+    depth_tensor = torch.from_numpy(np.ascontiguousarray(depths[:, None]))
+    return image_tensor.contiguous(memory_format=torch.channels_last), depth_tensor
+
+
+def depth_loss(prediction: torch.Tensor, ground_truth: torch.Tensor) -> torch.Tensor:
+    """L1 of log depth plus gradient matching of the log-depth error, over valid pixels.
+
+    Log depth makes the loss relative (a 10 cm error matters more at 1 m than at 8 m), like the
+    δ and AbsRel metrics the model is judged by.
+
+    :param prediction: N×1×H×W predicted depth, metres, > 0.
+    :param ground_truth: N×1×H×W depth, metres; non-finite where unknown (sky).
+    :returns: scalar loss.
+    """
+    valid = torch.isfinite(ground_truth) & (ground_truth > 0)
+    safe_truth = torch.where(valid, ground_truth, torch.ones_like(ground_truth))
+    error = torch.where(valid, torch.log(prediction) - torch.log(safe_truth), 0.0)
+    pixel_term = error.abs().sum() / valid.sum().clamp(min=1)
+    valid_x = valid[..., 1:] & valid[..., :-1]
+    valid_y = valid[..., 1:, :] & valid[..., :-1, :]
+    gradient_x = (error[..., 1:] - error[..., :-1]).abs() * valid_x
+    gradient_y = (error[..., 1:, :] - error[..., :-1, :]).abs() * valid_y
+    gradient_term = gradient_x.sum() / valid_x.sum().clamp(min=1) + gradient_y.sum() / (
+        valid_y.sum().clamp(min=1)
+    )
+    return pixel_term + _GRADIENT_LOSS_WEIGHT * gradient_term
+
+
+def learning_rate_at(progress: float, peak: float) -> float:
+    """Linear warm-up then cosine decay to zero.
+
+    :param progress: share of the schedule done, 0-1.
+    :param peak: rate at the end of warm-up.
+    :returns: the learning rate.
+    """
+    if progress < _WARMUP_SHARE:
+        return peak * max(progress / _WARMUP_SHARE, 0.01)
+    decay_progress = (progress - _WARMUP_SHARE) / (1.0 - _WARMUP_SHARE)
+    return peak * 0.5 * (1.0 + math.cos(math.pi * min(decay_progress, 1.0)))
+
+
+def predict_with_torch(model: FastDepth, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    """Depth for uint8 RGB images that are already squashed to the input size.
+
+    :param model: the network (switched to eval mode).
+    :param images: N×S×S×3 uint8 RGB.
+    :param batch_size: images per forward pass.
+    :returns: N×S×S float32 depth, metres.
+    """
+    model.eval()
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            batch = torch.from_numpy(normalise_image(images[start : start + batch_size]))
+            outputs.append(model(batch)[:, 0].numpy())
+    return np.concatenate(outputs)
+
+
+def predict_with_openvino(
+    compiled: ov.CompiledModel, images: np.ndarray, batch_size: int = 16
+) -> np.ndarray:
+    """Depth from a compiled IR for uint8 RGB images squashed to the input size.
+
+    :param compiled: the compiled FastDepth IR.
+    :param images: N×S×S×3 uint8 RGB.
+    :param batch_size: images per inference.
+    :returns: N×S×S float32 depth, metres.
+    """
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        batch = normalise_image(images[start : start + batch_size])
+        outputs.append(compiled(batch)[IR_OUTPUT_NAME][:, 0])
+    return np.concatenate(outputs)
+
+
+def evaluate(predictions: np.ndarray, dataset: DepthDataset) -> DepthMetrics:
+    """Metrics of predictions against the dataset's depth, pooled over all valid pixels.
+
+    :param predictions: N×S×S depth, metres.
+    :param dataset: the samples that were predicted.
+    :returns: the metrics.
+    """
+    return compute_depth_metrics(predictions, dataset.depths.astype(np.float32))
+
+
+def export_openvino(model: FastDepth, xml_path: Path) -> ov.Model:
+    """Convert the model to OpenVINO and save it with FP16 weights.
+
+    The batch dimension is dynamic; the spatial size is fixed at 224×224.
+
+    :param model: the trained network.
+    :param xml_path: destination ``.xml``; the ``.bin`` goes beside it.
+    :returns: the converted (FP32) model, before compression.
+    """
+    model = model.eval().to(memory_format=torch.contiguous_format)
+    converted = ov.convert_model(
+        model,
+        example_input=torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE),
+        input=[(ov.PartialShape([-1, 3, INPUT_SIZE, INPUT_SIZE]), ov.Type.f32)],
+    )
+    converted.inputs[0].get_tensor().set_names({IR_INPUT_NAME})
+    converted.outputs[0].get_tensor().set_names({IR_OUTPUT_NAME})
+    converted.set_rt_info("FastDepth (MobileNet v1 + NNConv5), metres", ["model_info", "title"])
+    xml_path.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(converted, xml_path, compress_to_fp16=True)
+    return converted
+
+
+def train(
+    model: FastDepth,
+    datasets: dict[int, DepthDataset],
+    arguments: argparse.Namespace,
+) -> dict[str, float | int]:
+    """Optimise ``model`` in two phases (``warmup_size``, then 224) and return a summary.
+
+    :param model: the network, updated in place.
+    :param datasets: training samples keyed by input size.
+    :param arguments: options from :func:`parse_arguments`.
+    :returns: steps per phase and wall time.
+    """
+    rng = np.random.default_rng(arguments.seed)
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=arguments.learning_rate, weight_decay=arguments.weight_decay
+    )
+    model.train()
+    model.to(memory_format=torch.channels_last)
+    budget_seconds = arguments.time_budget_minutes * 60.0
+    has_warmup_phase = arguments.warmup_size != INPUT_SIZE
+    steps_per_phase = {arguments.warmup_size: 0, INPUT_SIZE: 0}
+    start = time.monotonic()
+    running_loss = 0.0
+    step = 0
+    while True:
+        elapsed = time.monotonic() - start
+        progress = step / arguments.steps
+        if budget_seconds > 0:
+            progress = max(progress, elapsed / budget_seconds)
+        if progress >= 1.0:
+            break
+        in_warmup = has_warmup_phase and progress < arguments.warmup_share
+        size = arguments.warmup_size if in_warmup else INPUT_SIZE
+        batch_size = arguments.warmup_batch_size if in_warmup else arguments.batch_size
+        dataset = datasets[size]
+        indices = rng.choice(len(dataset), size=min(batch_size, len(dataset)), replace=False)
+        images, depths = _augmented_batch(dataset, indices, rng)
+        for group in optimiser.param_groups:
+            group["lr"] = learning_rate_at(progress, arguments.learning_rate)
+        loss = depth_loss(model(images), depths)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        running_loss += loss.item()
+        step += 1
+        steps_per_phase[size] += 1
+        if step % arguments.log_every == 0:
+            print(
+                f"step {step:6d}  size {size}  progress {progress:5.3f}  "
+                f"lr {optimiser.param_groups[0]['lr']:.2e}  "
+                f"loss {running_loss / arguments.log_every:.4f}  {elapsed:7.1f} s",
+                flush=True,
+            )
+            running_loss = 0.0
+    model.eval()
+    return {
+        "steps": step,
+        "steps_at_warmup_size": steps_per_phase[arguments.warmup_size] if has_warmup_phase else 0,
+        "steps_at_224": steps_per_phase[INPUT_SIZE],
+        "seconds": round(time.monotonic() - start, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: dataset, training, evaluation, export, metrics JSON.
+
+    :param argv: arguments without the program name; ``sys.argv[1:]`` when ``None``.
+    """
+    arguments = parse_arguments(argv)
+    torch.set_num_threads(arguments.threads)
+    torch.manual_seed(arguments.seed)
+    run_start = time.monotonic()
+
+    sizes = tuple(sorted({arguments.warmup_size, INPUT_SIZE}))
+    train_seeds, validation_seeds = seed_ranges(arguments.train_scenes, arguments.validation_scenes)
+    cache_dir = None if arguments.no_cache else arguments.cache_dir
+    sizes_tag = "_".join(str(size) for size in sizes)
+    dataset_start = time.monotonic()
+    train_sets = load_or_build_datasets(
+        cache_dir / f"train_{arguments.train_scenes}_{sizes_tag}.npz" if cache_dir else None,
+        train_seeds,
+        sizes,
+        arguments.render_workers,
+    )
+    validation_set = load_or_build_datasets(
+        cache_dir / f"validation_{arguments.validation_scenes}.npz" if cache_dir else None,
+        validation_seeds,
+        (INPUT_SIZE,),
+        arguments.render_workers,
+    )[INPUT_SIZE]
+    dataset_seconds = time.monotonic() - dataset_start
+    print(
+        f"dataset: {len(train_seeds)} training / {len(validation_seeds)} validation scenes "
+        f"ready in {dataset_seconds:.1f} s",
+        flush=True,
+    )
+
+    model = FastDepth()
+    training_summary = train(model, train_sets, arguments)
+    torch_metrics = evaluate(predict_with_torch(model, validation_set.images), validation_set)
+    print(f"held-out (torch, FP32): {torch_metrics}", flush=True)
+
+    xml_path = arguments.output_dir / IR_FILE_NAME
+    export_openvino(model, xml_path)
+    compiled = ov.Core().compile_model(xml_path, "CPU")
+    ir_predictions = predict_with_openvino(compiled, validation_set.images)
+    ir_metrics = evaluate(ir_predictions, validation_set)
+    print(f"held-out (OpenVINO IR, FP16 weights): {ir_metrics}", flush=True)
+
+    report = {
+        "model": "FastDepth: MobileNet v1 (width 1.0) encoder + NNConv5 decoder, additive skips",
+        "parameters": count_parameters(model),
+        "multiply_accumulates": count_multiply_accumulates(model, (1, 3, INPUT_SIZE, INPUT_SIZE)),
+        "ir": {
+            "xml": IR_FILE_NAME,
+            "weights": "FP16",
+            "input": {
+                "name": IR_INPUT_NAME,
+                "shape": [-1, 3, INPUT_SIZE, INPUT_SIZE],
+                "type": "f32",
+                "layout": "NCHW",
+                "channel_order": "RGB",
+                "normalisation": "(pixel_0_255 - mean) / scale, not inside the IR",
+                "mean": [round(float(value), 3) for value in INPUT_MEAN],
+                "scale": [round(float(value), 3) for value in INPUT_SCALE],
+                "resize": "4:3 camera image squashed to 224x224, bilinear",
+            },
+            "output": {
+                "name": IR_OUTPUT_NAME,
+                "shape": [-1, 1, INPUT_SIZE, INPUT_SIZE],
+                "type": "f32",
+                "unit": "metres",
+            },
+        },
+        "dataset": {
+            "train_scenes": arguments.train_scenes,
+            "train_seeds": f"0..{arguments.train_scenes - 1}",
+            "validation_scenes": arguments.validation_scenes,
+            "validation_seeds": f"{validation_seeds.start}..{validation_seeds.stop - 1}",
+            "horizontal_fov_deg": list(HORIZONTAL_FOV_RANGE_DEG),
+            "render_sizes": {"320x240": 1.0 - FULL_SIZE_SHARE, "640x480": FULL_SIZE_SHARE},
+            "seconds_to_render_or_load": round(dataset_seconds, 1),
+        },
+        "training": {
+            "arguments": {
+                key: (str(value) if isinstance(value, Path) else value)
+                for key, value in vars(arguments).items()
+            },
+            **training_summary,
+            "torch_threads": torch.get_num_threads(),
+            "torch_version": torch.__version__,
+        },
+        "held_out_metrics_torch_fp32": torch_metrics.as_dict(),
+        "held_out_metrics_openvino_fp16": ir_metrics.as_dict(),
+        "openvino_version": ov.get_version(),
+        "total_seconds": round(time.monotonic() - run_start, 1),
+    }
+    metrics_path = arguments.output_dir / METRICS_FILE_NAME
+    metrics_path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {xml_path} and {metrics_path}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
