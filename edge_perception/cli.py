@@ -3,12 +3,13 @@
 import argparse
 import sys
 
-from . import demo, profile_command, quantize_command
+from . import convert_command, demo, profile_command, quantize_command
 from .engine import DeviceUnavailableError, ModelLoadError
 from .labelled_frames import DataError
 from .quantization import QuantizationError
 
 SUBCOMMANDS = {
+    'convert': (convert_command, 'ONNX, PyTorch or TensorFlow model -> OpenVINO IR, validated'),
     'demo': (demo, 'run a bundled model (depth or classifier) on its bundled recording'),
     'profile': (profile_command, 'per-layer time, precision and MFLOPs of a model on a device'),
     'quantize': (quantize_command, 'INT8 post-training quantisation (NNCF) and its accuracy'),
