@@ -19,6 +19,8 @@ import numpy as np
 from rosbags.rosbag2 import CompressionFormat, CompressionMode, Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+from .image_codec import array_to_image_fields, message_to_array
+
 #: Message definitions written into and read from bags.
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 
@@ -31,16 +33,6 @@ DEFAULT_DEPTH_TOPIC = "/camera/depth/ground_truth"
 DEFAULT_FRAME_ID = "camera_optical_frame"
 
 _NANOSECONDS_PER_SECOND = 1_000_000_000
-
-# Numpy dtype (little-endian) and channel count of the encodings this module handles.
-_ENCODINGS = {
-    "rgb8": (np.dtype(np.uint8), 3),
-    "bgr8": (np.dtype(np.uint8), 3),
-    "mono8": (np.dtype(np.uint8), 1),
-    "32FC1": (np.dtype("<f4"), 1),
-    "16UC1": (np.dtype("<u2"), 1),
-}
-
 
 @dataclass
 class DepthFrame:
@@ -68,19 +60,17 @@ def _header(stamp_ns: int, frame_id: str):
     return TYPESTORE.types["std_msgs/msg/Header"](stamp=stamp, frame_id=frame_id)
 
 
-def _image_message(array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str):
+def image_message(array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str):
     """Build a ``sensor_msgs/Image`` holding ``array`` without row padding."""
-    dtype, _ = _ENCODINGS[encoding]
-    contiguous = np.ascontiguousarray(array, dtype=dtype)
-    height, width = contiguous.shape[:2]
+    height, width, step, is_bigendian, data = array_to_image_fields(array, encoding)
     return TYPESTORE.types[IMAGE_TYPE](
         header=_header(stamp_ns, frame_id),
         height=height,
         width=width,
         encoding=encoding,
-        is_bigendian=0,
-        step=contiguous.strides[0],
-        data=contiguous.view(np.uint8).reshape(-1),
+        is_bigendian=int(is_bigendian),
+        step=step,
+        data=np.frombuffer(data, dtype=np.uint8),
     )
 
 
@@ -105,33 +95,6 @@ def _camera_info_message(
             x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
         ),
     )
-
-
-def image_message_to_array(message) -> np.ndarray:
-    """Pixels of a deserialised ``sensor_msgs/Image`` as an H×W(×C) array.
-
-    Honours ``step`` (padded rows) and ``is_bigendian``.
-
-    :param message: a rosbags ``sensor_msgs/msg/Image``.
-    :returns: uint8 for 8-bit encodings, float32 for ``32FC1``, uint16 for ``16UC1``.
-    :raises ValueError: for an encoding this module does not handle.
-    """
-    if message.encoding not in _ENCODINGS:
-        raise ValueError(
-            f"unsupported image encoding {message.encoding!r}; supported: {', '.join(_ENCODINGS)}"
-        )
-    dtype, channels = _ENCODINGS[message.encoding]
-    if message.is_bigendian:
-        dtype = dtype.newbyteorder(">")
-    row_bytes = message.width * channels * dtype.itemsize
-    rows = np.frombuffer(message.data, dtype=np.uint8).reshape(message.height, message.step)
-    pixels = np.ascontiguousarray(rows[:, :row_bytes]).view(dtype)
-    shape = (
-        (message.height, message.width, channels)
-        if channels > 1
-        else (message.height, message.width)
-    )
-    return pixels.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
 def write_depth_bag(
@@ -164,11 +127,11 @@ def write_depth_bag(
         depth_connection = writer.add_connection(depth_topic, IMAGE_TYPE, typestore=TYPESTORE)
         for frame in frames:
             height, width = frame.rgb.shape[:2]
-            image = _image_message(frame.rgb, "rgb8", frame.stamp_ns, frame.frame_id)
+            image = image_message(frame.rgb, "rgb8", frame.stamp_ns, frame.frame_id)
             info = _camera_info_message(
                 frame.camera_matrix, width, height, frame.stamp_ns, frame.frame_id
             )
-            depth = _image_message(frame.depth, "32FC1", frame.stamp_ns, frame.frame_id)
+            depth = image_message(frame.depth, "32FC1", frame.stamp_ns, frame.frame_id)
             writer.write(
                 image_connection, frame.stamp_ns, TYPESTORE.serialize_cdr(image, IMAGE_TYPE)
             )
@@ -211,14 +174,14 @@ def read_depth_bag(
             message = TYPESTORE.deserialize_cdr(raw, connection.msgtype)
             stamp = _stamp_ns(message)
             if connection.topic == image_topic:
-                pixels = image_message_to_array(message)
+                pixels = message_to_array(message)
                 if message.encoding == "bgr8":
                     pixels = np.ascontiguousarray(pixels[..., ::-1])
                 images[stamp] = (pixels, message.header.frame_id)
             elif connection.topic == camera_info_topic:
                 matrices[stamp] = np.asarray(message.k, dtype=np.float64).reshape(3, 3)
             else:
-                depth = image_message_to_array(message)
+                depth = message_to_array(message)
                 if message.encoding == "16UC1":
                     depth = np.where(depth > 0, depth.astype(np.float32) / 1000.0, np.nan)
                 depths[stamp] = depth.astype(np.float32, copy=False)

@@ -23,7 +23,7 @@ from edge_perception.msg import Classification, InferenceTiming
 from .bag_player import FramePublisher, read_frames
 from .dds_profile import apply_large_message_profile
 from .depth_geometry import depth_in_metres
-from .image_codec import as_rgb8, image_to_array
+from .image_codec import as_rgb8, message_to_array
 from .metrics import compute_depth_metrics
 from .node_process import NodeProcess
 from .package_paths import shared_file
@@ -183,15 +183,15 @@ def _report_depth(args, frames, sent, received):
     written = 0
     for stamp, (_, depth_msg) in sorted(received.items()):
         frame = frames[sent[stamp][1]]
-        depth = _message_array(depth_msg)
+        depth = message_to_array(depth_msg)
         truth_msg = frame.messages.get(head.truth_topic)
         truth = None
         if truth_msg is not None:
-            truth = depth_in_metres(_message_array(truth_msg), truth_msg.encoding)
+            truth = depth_in_metres(message_to_array(truth_msg), truth_msg.encoding)
             scores.append(compute_depth_metrics(depth, truth))
         if written < args.pngs:
             image_msg = frame.messages[IMAGE_TOPIC]
-            camera = as_rgb8(_message_array(image_msg), image_msg.encoding)[:, :, ::-1]
+            camera = as_rgb8(message_to_array(image_msg), image_msg.encoding)[:, :, ::-1]
             panels = [labelled(camera, 'camera'),
                       labelled(colorize_depth(depth, 0.0, 10.0), 'FastDepth (0-10 m)')]
             if truth is not None:
@@ -224,11 +224,6 @@ def _report_classes(frames, sent, received, truth_topic):
 
 def _first_loop(sent, frame_count):
     return set(sorted(sent)[:frame_count])
-
-
-def _message_array(msg):
-    return image_to_array(msg.height, msg.width, msg.encoding, bool(msg.is_bigendian),
-                          msg.step, msg.data)
 
 
 def _latencies(sent, received):

@@ -105,6 +105,12 @@ def image_to_array(height, width, encoding, is_bigendian, step, data):
     return values
 
 
+def message_to_array(message):
+    """:func:`image_to_array` of an Image message object (rclpy's or a ``rosbags`` one)."""
+    return image_to_array(message.height, message.width, message.encoding,
+                          bool(message.is_bigendian), message.step, message.data)
+
+
 def array_to_image_fields(array, encoding):
     """Pack an array into Image fields: ``(height, width, step, is_bigendian, data)``.
 

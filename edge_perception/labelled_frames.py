@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from .depth_geometry import depth_in_metres
-from .image_codec import as_rgb8, image_to_array
+from .image_codec import as_rgb8, message_to_array
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.pgm', '.ppm')
 DEFAULT_IMAGE_TOPIC = '/camera/image_raw'
@@ -90,16 +90,12 @@ def _bag_frames(bag, image_topic, label_topic, depth_topic):
         image = messages.get(image_topic)
         if image is None:
             continue
-        rgb = as_rgb8(_pixels(image), image.encoding)
+        rgb = as_rgb8(message_to_array(image), image.encoding)
         label = messages.get(label_topic)
         depth = messages.get(depth_topic)
         frames.append(LabelledFrame(
             np.ascontiguousarray(rgb),
             None if label is None else int(label.data),
-            None if depth is None else depth_in_metres(_pixels(depth), depth.encoding)))
+            None if depth is None else depth_in_metres(message_to_array(depth), depth.encoding)))
     return frames
 
-
-def _pixels(message):
-    return image_to_array(message.height, message.width, message.encoding,
-                          bool(message.is_bigendian), message.step, message.data)

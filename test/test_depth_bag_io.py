@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
+from edge_perception.image_codec import message_to_array
 from edge_perception.bag_io import (
     DEFAULT_FRAME_ID,
     TYPESTORE,
     DepthFrame,
-    image_message_to_array,
     read_depth_bag,
     write_depth_bag,
 )
@@ -61,7 +61,7 @@ def test_padded_rows_and_big_endian_depth_are_decoded():
         step=12,
         data=padded.reshape(-1),
     )
-    decoded = image_message_to_array(message)
+    decoded = message_to_array(message)
     assert decoded.dtype == np.float32
     np.testing.assert_array_equal(decoded, depth.astype(np.float32))
 
@@ -79,7 +79,7 @@ def test_unknown_encoding_is_rejected():
         data=np.zeros(2, np.uint8),
     )
     with pytest.raises(ValueError, match="yuv422"):
-        image_message_to_array(message)
+        message_to_array(message)
 
 
 def test_demo_bag_command_writes_a_readable_deterministic_recording(tmp_path):

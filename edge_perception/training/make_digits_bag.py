@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 from rosbags.rosbag2 import CompressionFormat, CompressionMode, Reader, StoragePlugin, Writer
 
+from edge_perception.image_codec import message_to_array
 from edge_perception.bag_io import (
     DEFAULT_FRAME_ID,
     DEFAULT_IMAGE_TOPIC,
     IMAGE_TYPE,
     TYPESTORE,
-    _image_message,
-    image_message_to_array,
+    image_message,
 )
 from edge_perception.training.digits import (
     CLASS_COUNT,
@@ -134,7 +134,7 @@ def write_digits_bag(
         image_connection = writer.add_connection(image_topic, IMAGE_TYPE, typestore=TYPESTORE)
         label_connection = writer.add_connection(label_topic, LABEL_TYPE, typestore=TYPESTORE)
         for frame in frames:
-            image = _image_message(frame.rgb, "rgb8", frame.stamp_ns, frame.frame_id)
+            image = image_message(frame.rgb, "rgb8", frame.stamp_ns, frame.frame_id)
             label = TYPESTORE.types[LABEL_TYPE](data=frame.label)
             writer.write(
                 image_connection, frame.stamp_ns, TYPESTORE.serialize_cdr(image, IMAGE_TYPE)
@@ -166,7 +166,7 @@ def read_digits_bag(
         for connection, timestamp, raw in reader.messages(connections=connections):
             message = TYPESTORE.deserialize_cdr(raw, connection.msgtype)
             if connection.topic == image_topic:
-                pixels = image_message_to_array(message)
+                pixels = message_to_array(message)
                 if message.encoding == "bgr8":
                     pixels = np.ascontiguousarray(pixels[..., ::-1])
                 images[timestamp] = pixels
