@@ -3,12 +3,13 @@
 import argparse
 import sys
 
-from . import convert_command, demo, profile_command, quantize_command
+from . import benchmark_command, convert_command, demo, profile_command, quantize_command
 from .engine import DeviceUnavailableError, ModelLoadError
 from .labelled_frames import DataError
 from .quantization import QuantizationError
 
 SUBCOMMANDS = {
+    'benchmark': (benchmark_command, 'latency and throughput of a model, beside other engines'),
     'convert': (convert_command, 'ONNX, PyTorch or TensorFlow model -> OpenVINO IR, validated'),
     'demo': (demo, 'run a bundled model (depth or classifier) on its bundled recording'),
     'profile': (profile_command, 'per-layer time, precision and MFLOPs of a model on a device'),
