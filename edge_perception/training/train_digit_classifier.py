@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 import torch
+
+from edge_perception.training.export import export_ir
 from torch import nn
 
 from edge_perception.training.digits import (
@@ -286,27 +288,11 @@ def predict_with_openvino(compiled: ov.CompiledModel, inputs: np.ndarray) -> np.
 
 
 def export_openvino(model: DigitClassifier, xml_path: Path) -> ov.Model:
-    """Convert the model to OpenVINO and save it with FP16 weights.
-
-    The input ``image`` is static 1×1×32×32 float32; the output ``logits`` is 1×10 raw scores
-    (the node adds the softmax to the graph).
-
-    :param model: the trained network.
-    :param xml_path: destination ``.xml``; the ``.bin`` goes beside it.
-    :returns: the converted (FP32) model, before compression.
+    """Export the classifier: input ``image`` 1×1×32×32, output ``logits`` 1×10 raw scores
+    (the node adds the softmax to the graph), FP16 weights.
     """
-    model = model.eval()
-    converted = ov.convert_model(
-        model,
-        example_input=torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE),
-        input=[1, 1, INPUT_SIZE, INPUT_SIZE],
-    )
-    converted.inputs[0].get_tensor().set_names({IR_INPUT_NAME})
-    converted.outputs[0].get_tensor().set_names({IR_OUTPUT_NAME})
-    converted.set_rt_info("Handwritten digit classifier (0-9), logits", ["model_info", "title"])
-    xml_path.parent.mkdir(parents=True, exist_ok=True)
-    ov.save_model(converted, xml_path, compress_to_fp16=True)
-    return converted
+    return export_ir(model, [1, 1, INPUT_SIZE, INPUT_SIZE], xml_path, IR_INPUT_NAME,
+                     IR_OUTPUT_NAME, "Handwritten digit classifier (0-9), logits")
 
 
 def write_labels(path: Path) -> None:

@@ -30,6 +30,7 @@ import openvino as ov  # noqa: E402
 import torch  # noqa: E402
 
 from edge_perception.metrics import DepthMetrics, compute_depth_metrics  # noqa: E402
+from edge_perception.training.export import export_ir  # noqa: E402
 from edge_perception.training.fastdepth import (  # noqa: E402
     INPUT_SIZE,
     FastDepth,
@@ -246,26 +247,11 @@ def evaluate(predictions: np.ndarray, dataset: DepthDataset) -> DepthMetrics:
 
 
 def export_openvino(model: FastDepth, xml_path: Path) -> ov.Model:
-    """Convert the model to OpenVINO and save it with FP16 weights.
-
-    The batch dimension is dynamic; the spatial size is fixed at 224×224.
-
-    :param model: the trained network.
-    :param xml_path: destination ``.xml``; the ``.bin`` goes beside it.
-    :returns: the converted (FP32) model, before compression.
+    """Export FastDepth: input ``image`` ?×3×224×224 (dynamic batch), output ``depth`` in
+    metres, FP16 weights.
     """
-    model = model.eval().to(memory_format=torch.contiguous_format)
-    converted = ov.convert_model(
-        model,
-        example_input=torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE),
-        input=[(ov.PartialShape([-1, 3, INPUT_SIZE, INPUT_SIZE]), ov.Type.f32)],
-    )
-    converted.inputs[0].get_tensor().set_names({IR_INPUT_NAME})
-    converted.outputs[0].get_tensor().set_names({IR_OUTPUT_NAME})
-    converted.set_rt_info("FastDepth (MobileNet v1 + NNConv5), metres", ["model_info", "title"])
-    xml_path.parent.mkdir(parents=True, exist_ok=True)
-    ov.save_model(converted, xml_path, compress_to_fp16=True)
-    return converted
+    return export_ir(model, [-1, 3, INPUT_SIZE, INPUT_SIZE], xml_path, IR_INPUT_NAME,
+                     IR_OUTPUT_NAME, "FastDepth (MobileNet v1 + NNConv5), metres")
 
 
 def train(
