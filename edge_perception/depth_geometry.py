@@ -39,6 +39,20 @@ class PinholeIntrinsics:
         intrinsics.validate()
         return intrinsics
 
+    @classmethod
+    def from_horizontal_fov(cls, width, height, horizontal_fov_deg):
+        """Square-pixel intrinsics with the principal point in the image centre.
+
+        :param horizontal_fov_deg: full horizontal field of view, degrees.
+        """
+        focal = (width / 2.0) / math.tan(math.radians(horizontal_fov_deg) / 2.0)
+        return cls(focal, focal, (width - 1) / 2.0, (height - 1) / 2.0, width, height)
+
+    def matrix(self):
+        """Return the 3×3 camera matrix ``K`` (float64)."""
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]],
+                        dtype=np.float64)
+
     def validate(self):
         """Raise :class:`IntrinsicsError` unless the focal lengths and size are usable."""
         values = (self.fx, self.fy, self.cx, self.cy)

@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
+from edge_perception.depth_geometry import PinholeIntrinsics
 from edge_perception.training.synthetic_scenes import (
     Box,
-    CameraIntrinsics,
     CameraPose,
     Sphere,
     camera_trajectory,
@@ -18,7 +18,7 @@ from edge_perception.training.synthetic_scenes import (
     render_trajectory,
 )
 
-SMALL_CAMERA = CameraIntrinsics.from_horizontal_fov(64, 48, 65.0)
+SMALL_CAMERA = PinholeIntrinsics.from_horizontal_fov(64, 48, 65.0)
 
 
 def _empty_open_scene(camera_pose: CameraPose, objects=()):
@@ -36,7 +36,7 @@ def _empty_open_scene(camera_pose: CameraPose, objects=()):
 
 
 def test_intrinsics_from_field_of_view():
-    intrinsics = CameraIntrinsics.from_horizontal_fov(640, 480, 90.0)
+    intrinsics = PinholeIntrinsics.from_horizontal_fov(640, 480, 90.0)
     assert intrinsics.fx == pytest.approx(320.0)
     assert intrinsics.fy == intrinsics.fx
     assert (intrinsics.cx, intrinsics.cy) == (319.5, 239.5)
@@ -111,7 +111,7 @@ def test_sphere_front_point_depth():
     sphere = Sphere(
         centre=(distance + radius, 0.0, 1.0), radius=radius, material=generate_scene(2).floor
     )
-    intrinsics = CameraIntrinsics.from_horizontal_fov(65, 49, 65.0)
+    intrinsics = PinholeIntrinsics.from_horizontal_fov(65, 49, 65.0)
     pose = CameraPose(position=(0.0, 0.0, 1.0), yaw=0.0, pitch=0.0)
     frame = render(_empty_open_scene(pose, [sphere]), intrinsics, pose)
     assert frame.depth[24, 32] == pytest.approx(distance, abs=1e-5)

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from edge_perception.bag_io import DEFAULT_FRAME_ID, DepthFrame, write_depth_bag
-from edge_perception.training.synthetic_scenes import CameraIntrinsics, render_trajectory
+from edge_perception.depth_geometry import PinholeIntrinsics
+from edge_perception.training.synthetic_scenes import render_trajectory
 
 #: Scene of the demo bag. Outside the training (0..) and validation (1e9..) seed ranges, so the
 #: demo is a scene the model has never seen.
@@ -60,7 +61,7 @@ def demo_frames(
         shrink the depth messages about ninefold, which keeps the bag small enough for the
         repository.
     """
-    intrinsics = CameraIntrinsics.from_horizontal_fov(width, height, horizontal_fov_deg)
+    intrinsics = PinholeIntrinsics.from_horizontal_fov(width, height, horizontal_fov_deg)
     period_ns = round(1e9 / rate_hz)
     frames = []
     for index, render in enumerate(render_trajectory(seed, intrinsics, frame_count)):

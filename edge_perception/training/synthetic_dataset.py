@@ -22,7 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_perception.training.synthetic_scenes import CameraIntrinsics, render_scene
+from edge_perception.depth_geometry import PinholeIntrinsics
+from edge_perception.training.synthetic_scenes import render_scene
 
 #: Per-channel mean subtracted from RGB pixel values in 0-255 (ImageNet statistics).
 INPUT_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
@@ -86,7 +87,7 @@ class DepthDataset:
         return len(self.seeds)
 
 
-def camera_for_seed(seed: int) -> CameraIntrinsics:
+def camera_for_seed(seed: int) -> PinholeIntrinsics:
     """Return the camera a training sample is rendered with; fixed by the seed.
 
     :param seed: scene seed.
@@ -96,7 +97,7 @@ def camera_for_seed(seed: int) -> CameraIntrinsics:
     rng = np.random.default_rng([seed, 0xCA3E7A])
     horizontal_fov = rng.uniform(*HORIZONTAL_FOV_RANGE_DEG)
     width, height = (640, 480) if rng.uniform() < FULL_SIZE_SHARE else (320, 240)
-    return CameraIntrinsics.from_horizontal_fov(width, height, horizontal_fov)
+    return PinholeIntrinsics.from_horizontal_fov(width, height, horizontal_fov)
 
 
 def render_sample(seed: int, sizes: tuple[int, ...]) -> list[tuple[np.ndarray, np.ndarray]]:

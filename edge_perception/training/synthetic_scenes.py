@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge_perception.depth_geometry import PinholeIntrinsics
+
 #: Depth given to pixels that see no surface (the sky).
 SKY_DEPTH = np.inf
 
@@ -39,53 +41,6 @@ _HIT_EPSILON = 1e-4
 # Side of the square lattice behind the value noise; textures repeat after this many cells, far
 # more than is visible in one scene.
 _NOISE_LATTICE_SIZE = 64
-
-
-@dataclass(frozen=True)
-class CameraIntrinsics:
-    """Pinhole intrinsics of an undistorted camera.
-
-    :param fx: focal length along x, pixels.
-    :param fy: focal length along y, pixels.
-    :param cx: principal point column, pixels (pixel centres at integer coordinates).
-    :param cy: principal point row, pixels.
-    :param width: image width, pixels.
-    :param height: image height, pixels.
-    """
-
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-    width: int
-    height: int
-
-    @classmethod
-    def from_horizontal_fov(
-        cls, width: int, height: int, horizontal_fov_deg: float
-    ) -> CameraIntrinsics:
-        """Square-pixel intrinsics with the principal point in the image centre.
-
-        :param width: image width, pixels.
-        :param height: image height, pixels.
-        :param horizontal_fov_deg: full horizontal field of view, degrees.
-        :returns: the intrinsics.
-        """
-        focal = (width / 2.0) / math.tan(math.radians(horizontal_fov_deg) / 2.0)
-        return cls(
-            fx=focal,
-            fy=focal,
-            cx=(width - 1) / 2.0,
-            cy=(height - 1) / 2.0,
-            width=width,
-            height=height,
-        )
-
-    def matrix(self) -> np.ndarray:
-        """Return the 3×3 camera matrix ``K`` (float64)."""
-        return np.array(
-            [[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]], dtype=np.float64
-        )
 
 
 @dataclass(frozen=True)
@@ -269,7 +224,7 @@ class SceneRender:
 
     rgb: np.ndarray
     depth: np.ndarray
-    intrinsics: CameraIntrinsics
+    intrinsics: PinholeIntrinsics
     pose: CameraPose
 
 
@@ -676,7 +631,7 @@ def _object_normals_and_uv(
 # ----------------------------------------------------------------------------- rendering
 
 
-def _camera_rays(intrinsics: CameraIntrinsics) -> np.ndarray:
+def _camera_rays(intrinsics: PinholeIntrinsics) -> np.ndarray:
     """Camera-frame rays (H·W×3) with unit z, row-major over the image."""
     columns = (np.arange(intrinsics.width, dtype=np.float64) - intrinsics.cx) / intrinsics.fx
     rows = (np.arange(intrinsics.height, dtype=np.float64) - intrinsics.cy) / intrinsics.fy
@@ -713,7 +668,7 @@ def _sky_colour(lighting: Lighting, directions: np.ndarray) -> np.ndarray:
 
 def render(
     scene: Scene,
-    intrinsics: CameraIntrinsics,
+    intrinsics: PinholeIntrinsics,
     pose: CameraPose | None = None,
     noise_seed: int = 0,
 ) -> SceneRender:
@@ -809,7 +764,7 @@ def render(
 
 def render_scene(
     seed: int,
-    intrinsics: CameraIntrinsics,
+    intrinsics: PinholeIntrinsics,
     randomisation: SceneRandomisation | None = None,
 ) -> SceneRender:
     """Generate the scene for ``seed`` and render it from its own camera pose.
@@ -863,7 +818,7 @@ def camera_trajectory(scene: Scene, frame_count: int) -> list[CameraPose]:
 
 def render_trajectory(
     seed: int,
-    intrinsics: CameraIntrinsics,
+    intrinsics: PinholeIntrinsics,
     frame_count: int,
     randomisation: SceneRandomisation | None = None,
 ) -> list[SceneRender]:
