@@ -19,7 +19,8 @@ import numpy as np
 from rosbags.rosbag2 import CompressionFormat, CompressionMode, Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
-from .image_codec import array_to_image_fields, message_to_array
+from .depth_geometry import depth_in_metres
+from .image_codec import array_to_image_fields, as_rgb8, message_to_array
 
 #: Message definitions written into and read from bags.
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
@@ -116,31 +117,41 @@ def write_depth_bag(
         (``metadata.yaml`` lists no compression), which ``ros2 bag`` and other MCAP readers
         decompress transparently.
     """
+    records = []
+    for frame in frames:
+        height, width = frame.rgb.shape[:2]
+        records += [
+            (image_topic, frame.stamp_ns,
+             image_message(frame.rgb, "rgb8", frame.stamp_ns, frame.frame_id)),
+            (camera_info_topic, frame.stamp_ns, _camera_info_message(
+                frame.camera_matrix, width, height, frame.stamp_ns, frame.frame_id)),
+            (depth_topic, frame.stamp_ns,
+             image_message(frame.depth, "32FC1", frame.stamp_ns, frame.frame_id)),
+        ]
+    topic_types = {image_topic: IMAGE_TYPE, camera_info_topic: CAMERA_INFO_TYPE,
+                   depth_topic: IMAGE_TYPE}
+    write_mcap_bag(path, topic_types, records, compress)
+
+
+def write_mcap_bag(path: Path, topic_types: dict, records: Iterable, compress: bool = True):
+    """Write messages to a new rosbag2 directory (MCAP storage, ROS 2 Kilted types).
+
+    :param path: bag directory to create; it must not exist yet.
+    :param topic_types: ``{topic: message type name}``, e.g. ``sensor_msgs/msg/Image``.
+    :param records: ``(topic, bag timestamp in ns, rosbags message)`` in time order.
+    :param compress: compress MCAP chunks with zstd. This is MCAP's own chunk compression
+        (``metadata.yaml`` lists no compression), which ``ros2 bag`` and other MCAP readers
+        decompress transparently.
+    """
     writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
     if compress:
         writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
     with writer:
-        image_connection = writer.add_connection(image_topic, IMAGE_TYPE, typestore=TYPESTORE)
-        info_connection = writer.add_connection(
-            camera_info_topic, CAMERA_INFO_TYPE, typestore=TYPESTORE
-        )
-        depth_connection = writer.add_connection(depth_topic, IMAGE_TYPE, typestore=TYPESTORE)
-        for frame in frames:
-            height, width = frame.rgb.shape[:2]
-            image = image_message(frame.rgb, "rgb8", frame.stamp_ns, frame.frame_id)
-            info = _camera_info_message(
-                frame.camera_matrix, width, height, frame.stamp_ns, frame.frame_id
-            )
-            depth = image_message(frame.depth, "32FC1", frame.stamp_ns, frame.frame_id)
-            writer.write(
-                image_connection, frame.stamp_ns, TYPESTORE.serialize_cdr(image, IMAGE_TYPE)
-            )
-            writer.write(
-                info_connection, frame.stamp_ns, TYPESTORE.serialize_cdr(info, CAMERA_INFO_TYPE)
-            )
-            writer.write(
-                depth_connection, frame.stamp_ns, TYPESTORE.serialize_cdr(depth, IMAGE_TYPE)
-            )
+        connections = {topic: writer.add_connection(topic, message_type, typestore=TYPESTORE)
+                       for topic, message_type in topic_types.items()}
+        for topic, timestamp, message in records:
+            writer.write(connections[topic], timestamp,
+                         TYPESTORE.serialize_cdr(message, topic_types[topic]))
 
 
 def _stamp_ns(message) -> int:
@@ -174,16 +185,14 @@ def read_depth_bag(
             message = TYPESTORE.deserialize_cdr(raw, connection.msgtype)
             stamp = _stamp_ns(message)
             if connection.topic == image_topic:
-                pixels = message_to_array(message)
-                if message.encoding == "bgr8":
-                    pixels = np.ascontiguousarray(pixels[..., ::-1])
+                pixels = np.ascontiguousarray(as_rgb8(message_to_array(message), message.encoding))
                 images[stamp] = (pixels, message.header.frame_id)
             elif connection.topic == camera_info_topic:
                 matrices[stamp] = np.asarray(message.k, dtype=np.float64).reshape(3, 3)
             else:
                 depth = message_to_array(message)
                 if message.encoding == "16UC1":
-                    depth = np.where(depth > 0, depth.astype(np.float32) / 1000.0, np.nan)
+                    depth = depth_in_metres(depth, message.encoding)
                 depths[stamp] = depth.astype(np.float32, copy=False)
     return [
         DepthFrame(

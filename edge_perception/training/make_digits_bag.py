@@ -20,15 +20,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from rosbags.rosbag2 import CompressionFormat, CompressionMode, Reader, StoragePlugin, Writer
+from rosbags.rosbag2 import Reader
 
-from edge_perception.image_codec import message_to_array
+from edge_perception.image_codec import as_rgb8, message_to_array
 from edge_perception.bag_io import (
     DEFAULT_FRAME_ID,
     DEFAULT_IMAGE_TOPIC,
     IMAGE_TYPE,
     TYPESTORE,
     image_message,
+    write_mcap_bag,
 )
 from edge_perception.training.digits import (
     CLASS_COUNT,
@@ -127,21 +128,14 @@ def write_digits_bag(
     :param compress: compress MCAP chunks with zstd (MCAP's own chunk compression, which
         ``ros2 bag`` and other MCAP readers decompress transparently).
     """
-    writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
-    if compress:
-        writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
-    with writer:
-        image_connection = writer.add_connection(image_topic, IMAGE_TYPE, typestore=TYPESTORE)
-        label_connection = writer.add_connection(label_topic, LABEL_TYPE, typestore=TYPESTORE)
-        for frame in frames:
-            image = image_message(frame.rgb, "rgb8", frame.stamp_ns, frame.frame_id)
-            label = TYPESTORE.types[LABEL_TYPE](data=frame.label)
-            writer.write(
-                image_connection, frame.stamp_ns, TYPESTORE.serialize_cdr(image, IMAGE_TYPE)
-            )
-            writer.write(
-                label_connection, frame.stamp_ns, TYPESTORE.serialize_cdr(label, LABEL_TYPE)
-            )
+    records = []
+    for frame in frames:
+        records += [
+            (image_topic, frame.stamp_ns,
+             image_message(frame.rgb, "rgb8", frame.stamp_ns, frame.frame_id)),
+            (label_topic, frame.stamp_ns, TYPESTORE.types[LABEL_TYPE](data=frame.label)),
+        ]
+    write_mcap_bag(path, {image_topic: IMAGE_TYPE, label_topic: LABEL_TYPE}, records, compress)
 
 
 def read_digits_bag(
@@ -166,10 +160,9 @@ def read_digits_bag(
         for connection, timestamp, raw in reader.messages(connections=connections):
             message = TYPESTORE.deserialize_cdr(raw, connection.msgtype)
             if connection.topic == image_topic:
-                pixels = message_to_array(message)
-                if message.encoding == "bgr8":
-                    pixels = np.ascontiguousarray(pixels[..., ::-1])
-                images[timestamp] = pixels
+                images[timestamp] = np.ascontiguousarray(
+                    as_rgb8(message_to_array(message), message.encoding)
+                )
             else:
                 labels[timestamp] = int(message.data)
     return [(images[stamp], labels[stamp]) for stamp in sorted(images) if stamp in labels]
