@@ -133,7 +133,27 @@ def write_depth_bag(
     write_mcap_bag(path, topic_types, records, compress)
 
 
-def write_mcap_bag(path: Path, topic_types: dict, records: Iterable, compress: bool = True):
+#: ``--storage`` choices: rosbags storage plugins by their ``ros2 bag`` names.
+STORAGE_PLUGINS = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+
+
+def open_bag_writer(path: Path, storage: str = "mcap", compress: bool = True) -> Writer:
+    """Return a rosbags ``Writer`` for a new rosbag2 directory (format version 9), unopened.
+
+    :param path: bag directory to create; it must not exist yet.
+    :param storage: ``mcap`` or ``sqlite3``.
+    :param compress: zstd chunk compression; MCAP's own (``metadata.yaml`` lists no
+        compression, ``ros2 bag`` and other MCAP readers decompress transparently). Ignored
+        for sqlite3, which has no per-chunk compression.
+    """
+    writer = Writer(path, version=9, storage_plugin=STORAGE_PLUGINS[storage])
+    if compress and storage == "mcap":
+        writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    return writer
+
+
+def write_mcap_bag(path: Path, topic_types: dict, records: Iterable, compress: bool = True,
+                   typestore=TYPESTORE):
     """Write messages to a new rosbag2 directory (MCAP storage, ROS 2 Kilted types).
 
     :param path: bag directory to create; it must not exist yet.
@@ -142,16 +162,15 @@ def write_mcap_bag(path: Path, topic_types: dict, records: Iterable, compress: b
     :param compress: compress MCAP chunks with zstd. This is MCAP's own chunk compression
         (``metadata.yaml`` lists no compression), which ``ros2 bag`` and other MCAP readers
         decompress transparently.
+    :param typestore: rosbags type store the messages belong to
+        (:func:`edge_perception.bag_types.package_typestore` for the package's own messages).
     """
-    writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
-    if compress:
-        writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
-    with writer:
-        connections = {topic: writer.add_connection(topic, message_type, typestore=TYPESTORE)
+    with open_bag_writer(path, "mcap", compress) as writer:
+        connections = {topic: writer.add_connection(topic, message_type, typestore=typestore)
                        for topic, message_type in topic_types.items()}
         for topic, timestamp, message in records:
             writer.write(connections[topic], timestamp,
-                         TYPESTORE.serialize_cdr(message, topic_types[topic]))
+                         typestore.serialize_cdr(message, topic_types[topic]))
 
 
 def _stamp_ns(message) -> int:

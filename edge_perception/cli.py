@@ -3,10 +3,14 @@
 import argparse
 import sys
 
-from . import benchmark_command, convert_command, demo, profile_command, quantize_command
+from . import benchmark_command, convert_command, demo, profile_command, quantize_command, \
+    regress_command, replay_command
 from .engine import DeviceUnavailableError, ModelLoadError
 from .labelled_frames import DataError
+from .node_config import ConfigError
 from .quantization import QuantizationError
+from .regression import RegressionError
+from .replay import ReplayError
 
 SUBCOMMANDS = {
     'benchmark': (benchmark_command, 'latency and throughput of a model, beside other engines'),
@@ -14,6 +18,9 @@ SUBCOMMANDS = {
     'demo': (demo, 'run a bundled model (depth or classifier) on its bundled recording'),
     'profile': (profile_command, 'per-layer time, precision and MFLOPs of a model on a device'),
     'quantize': (quantize_command, 'INT8 post-training quantisation (NNCF) and its accuracy'),
+    'replay': (replay_command, 'play a camera bag through a configured node, record its outputs'),
+    'regress': (regress_command, 'replay a bag in lockstep, score against ground truth and '
+                                 'golden outputs'),
 }
 
 
@@ -27,6 +34,7 @@ def main(argv=None):
     module, _ = SUBCOMMANDS[args.subcommand]
     try:
         return module.run(args)
-    except (DeviceUnavailableError, ModelLoadError, DataError, QuantizationError) as error:
+    except (DeviceUnavailableError, ModelLoadError, DataError, QuantizationError, ConfigError,
+            RegressionError, ReplayError) as error:
         print(f'edge-perception {args.subcommand}: {error}', file=sys.stderr)
         return 1

@@ -10,6 +10,12 @@ import math
 import cv2
 import numpy as np
 
+# Bounds outside which intrinsics are corrupt rather than an unusual lens: ray directions are
+# float32, where a focal length below a thousandth of a pixel or coordinates beyond a billion
+# pixels lose all meaning.
+MIN_FOCAL_PX = 1e-3
+MAX_PIXEL_COORDINATE = 1e9
+
 
 class IntrinsicsError(ValueError):
     """Camera intrinsics that cannot project depth into 3-D."""
@@ -59,8 +65,13 @@ class PinholeIntrinsics:
         if not all(math.isfinite(value) for value in values):
             raise IntrinsicsError(f'non-finite intrinsics fx={self.fx} fy={self.fy} '
                                   f'cx={self.cx} cy={self.cy}')
-        if self.fx <= 0 or self.fy <= 0:
-            raise IntrinsicsError(f'focal lengths must be positive (fx={self.fx}, fy={self.fy})')
+        if not (MIN_FOCAL_PX <= self.fx <= MAX_PIXEL_COORDINATE and
+                MIN_FOCAL_PX <= self.fy <= MAX_PIXEL_COORDINATE):
+            raise IntrinsicsError(f'focal lengths must lie in [{MIN_FOCAL_PX:g}, '
+                                  f'{MAX_PIXEL_COORDINATE:g}] pixels (fx={self.fx}, '
+                                  f'fy={self.fy})')
+        if max(abs(self.cx), abs(self.cy)) > MAX_PIXEL_COORDINATE:
+            raise IntrinsicsError(f'principal point ({self.cx}, {self.cy}) is off any image')
         if self.width <= 0 or self.height <= 0:
             raise IntrinsicsError(f'camera size {self.width}x{self.height} is empty')
 
@@ -68,12 +79,17 @@ class PinholeIntrinsics:
         """Return the intrinsics for the same camera imaging at ``width`` x ``height``.
 
         Used when images arrive binned or resized relative to the calibrated resolution.
+
+        :raises IntrinsicsError: when the rescaled camera is not usable (e.g. a calibration
+            for an absurd resolution).
         """
         if (width, height) == (self.width, self.height):
             return self
         sx, sy = width / self.width, height / self.height
-        return PinholeIntrinsics(self.fx * sx, self.fy * sy, (self.cx + 0.5) * sx - 0.5,
-                                 (self.cy + 0.5) * sy - 0.5, width, height)
+        scaled = PinholeIntrinsics(self.fx * sx, self.fy * sy, (self.cx + 0.5) * sx - 0.5,
+                                   (self.cy + 0.5) * sy - 0.5, width, height)
+        scaled.validate()
+        return scaled
 
 
 @dataclass(frozen=True)

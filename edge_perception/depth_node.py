@@ -52,6 +52,7 @@ class DepthNode(InferenceNode):
         self._cloud_packer = CloudPacker()
         self._depth_buffer = ImageBuffer('32FC1')
         self._intrinsics = None
+        self.camera_infos_received = 0
         self.depth_publisher = self.create_output_publisher(Image, 'depth')
         self.points_publisher = self.create_output_publisher(PointCloud2, 'points')
         self.camera_info_subscription = self.create_subscription(
@@ -75,6 +76,7 @@ class DepthNode(InferenceNode):
                                      values['max_depth'])
 
     def _on_camera_info(self, msg):
+        self.camera_infos_received += 1
         try:
             self._intrinsics = PinholeIntrinsics.from_camera_info(msg.k, msg.width, msg.height)
         except IntrinsicsError as error:
@@ -109,7 +111,14 @@ class DepthNode(InferenceNode):
                                          bool(image_msg.is_bigendian), image_msg.step,
                                          image_msg.data), image_msg.encoding)
         xyz = self._cloud_packer.xyz_buffer(depth.shape[0], depth.shape[1], rgb is not None)
-        self._projector.project(depth, intrinsics, out=xyz)
+        try:
+            self._projector.project(depth, intrinsics, out=xyz)
+        except IntrinsicsError as error:
+            self.get_logger().warning(
+                f'CameraInfo for {intrinsics.width}x{intrinsics.height} does not fit the '
+                f'{depth.shape[1]}x{depth.shape[0]} image: {error}; publishing depth without '
+                'points', throttle_duration_sec=WARN_PERIOD_S)
+            return
         cloud = self._cloud_packer.pack(rgb)
         msg = PointCloud2()
         msg.header = image_msg.header

@@ -16,6 +16,9 @@ from .openvino_compat import AsyncInferQueue, Core, openvino_version
 # Device names that combine other devices: 'HETERO:GPU,CPU', 'AUTO:NPU,CPU', 'MULTI:...'.
 VIRTUAL_DEVICES = ('AUTO', 'HETERO', 'MULTI', 'BATCH')
 PERFORMANCE_HINTS = ('LATENCY', 'THROUGHPUT')
+# 'default' keeps the device's choice (bf16 on CPUs with AMX/AVX-512 BF16, f16 on GPUs); 'f32'
+# gives outputs that agree across CPUs, which regression against golden outputs needs.
+INFERENCE_PRECISIONS = ('default', 'f32', 'bf16', 'f16')
 MODEL_SUFFIXES = ('.xml', '.onnx')
 
 
@@ -103,15 +106,22 @@ def with_batch_of_one(model):
     return model
 
 
-def compile_model(core, model, device, performance_hint='LATENCY', extra_config=None):
+def compile_model(core, model, device, performance_hint='LATENCY', extra_config=None,
+                  inference_precision='default'):
     """Compile ``model`` for ``device`` with an OpenVINO performance hint.
 
     :param extra_config: further OpenVINO properties, e.g. ``{'PERF_COUNT': True}``.
+    :param inference_precision: one of :data:`INFERENCE_PRECISIONS`; 'default' sends no
+        property (plugins such as MYRIAD reject it) and leaves the device's choice.
     """
     if performance_hint not in PERFORMANCE_HINTS:
         raise ValueError(f"performance_hint must be one of: {', '.join(PERFORMANCE_HINTS)}")
-    return core.compile_model(model, device,
-                              {'PERFORMANCE_HINT': performance_hint, **(extra_config or {})})
+    if inference_precision not in INFERENCE_PRECISIONS:
+        raise ValueError('inference_precision must be one of: ' + ', '.join(INFERENCE_PRECISIONS))
+    config = {'PERFORMANCE_HINT': performance_hint}
+    if inference_precision != 'default':
+        config['INFERENCE_PRECISION_HINT'] = inference_precision
+    return core.compile_model(model, device, {**config, **(extra_config or {})})
 
 
 def create_core():
@@ -128,9 +138,12 @@ class AsyncEngine:
     :param on_error: called as ``on_error(context, error)`` when a request fails to start or
         its result handling raises.
     :param num_requests: parallel infer requests; 0 asks the device for its optimal number.
+    :param fault_injector: test hook at the boundary with OpenVINO, called with each finished
+        ``ov.InferRequest`` before its outputs are read; what it raises takes the path of a
+        failed inference. None in production.
     """
 
-    def __init__(self, compiled_model, on_result, on_error, num_requests=0):
+    def __init__(self, compiled_model, on_result, on_error, num_requests=0, fault_injector=None):
         if num_requests <= 0:
             num_requests = int(compiled_model.get_property('OPTIMAL_NUMBER_OF_INFER_REQUESTS'))
         self.num_requests = max(1, num_requests)
@@ -138,6 +151,7 @@ class AsyncEngine:
         self._queue.set_callback(self._finished)
         self._on_result = on_result
         self._on_error = on_error
+        self.fault_injector = fault_injector
         self._condition = threading.Condition()
         self._waiting = None
         self._closing = False
@@ -184,6 +198,8 @@ class AsyncEngine:
         context, started = userdata
         inference_ms = (time.perf_counter() - started) * 1e3
         try:
+            if self.fault_injector is not None:
+                self.fault_injector(request)
             outputs = [request.get_output_tensor(index).data.copy()
                        for index in range(len(request.model_outputs))]
             self._on_result(context, outputs, inference_ms)

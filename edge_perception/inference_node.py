@@ -1,5 +1,5 @@
 """What every edge_perception node shares: model parameters, the image subscription, the
-inference pipeline, timing messages and start-up error handling.
+inference pipeline, timing messages, ``/diagnostics`` and start-up error handling.
 
 A head (depth, classification) subclasses :class:`InferenceNode`, adds its own parameters
 and publishers, and turns model outputs into its messages in :meth:`publish_outputs`.
@@ -8,6 +8,7 @@ and publishers, and turns model outputs into its messages in :meth:`publish_outp
 import os
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
@@ -18,7 +19,9 @@ from sensor_msgs.msg import Image
 
 from edge_perception.msg import InferenceTiming
 from .dds_profile import apply_large_message_profile
-from .engine import DeviceUnavailableError, ModelLoadError, PERFORMANCE_HINTS
+from .engine import (DeviceUnavailableError, INFERENCE_PRECISIONS, ModelLoadError,
+                     PERFORMANCE_HINTS)
+from .health import HealthMonitor, LEVEL_NAMES, NodeCounters, OK
 from .image_codec import ImageFormatError
 from .node_parameters import choice_validator, declare_parameters, ParameterSpec
 from .pipeline import ImagePipeline, PipelineConfig, PREPROCESSING_MODES
@@ -59,6 +62,17 @@ def model_parameters(default_model, default_mean, default_scale):
         ParameterSpec('num_requests', 0,
                       'Parallel inference requests; 0 lets the device choose.',
                       value_range=(0, 16), read_only=True),
+        ParameterSpec('inference_precision', 'default',
+                      "Arithmetic precision on the device: default (the device's choice, bf16 "
+                      'on CPUs that have it), f32 (the same outputs on every CPU, for '
+                      'regression), bf16, f16.', choices=INFERENCE_PRECISIONS, read_only=True),
+        ParameterSpec('fallback_devices', [],
+                      "Devices tried in order when 'device' is absent or cannot compile the "
+                      "model, e.g. ['CPU']; the node warns and reports it on /diagnostics. "
+                      'Unset: a device failure stops the node.', read_only=True),
+        ParameterSpec('diagnostic_period', 1.0,
+                      'Seconds between status reports on /diagnostics.',
+                      value_range=(0.1, 60.0), read_only=True),
     )
 
 
@@ -91,28 +105,41 @@ class InferenceNode(Node):
         values = self.parameter_values
         model_path = values['model'] or str(default_model)
         self.model_name = os.path.basename(model_path)
-        self.device = values['device']
         self.pipeline = ImagePipeline(
             PipelineConfig(
-                model_path=model_path, device=self.device,
+                model_path=model_path, device=values['device'],
                 preprocessing=values['preprocessing'],
                 normalisation=Normalisation(tuple(values['mean']), tuple(values['scale']),
                                             values['color_order']),
                 performance_hint=values['performance_hint'],
                 num_requests=values['num_requests'],
-                output_postprocessing=self.output_postprocessing()),
+                output_postprocessing=self.output_postprocessing(),
+                inference_precision=values['inference_precision'],
+                fallback_devices=tuple(values['fallback_devices'])),
             self._on_result, self._on_inference_error)
+        if self.pipeline.fallback_reason:
+            self.get_logger().warning(self.pipeline.fallback_reason)
+        self.frames_received = 0
         self.frames_rejected = 0
         self.frames_processed = 0
         self._rate_meter = RateMeter()
+        self._health = HealthMonitor()
+        self._reported_level = OK
         self.timing_publisher = self.create_output_publisher(InferenceTiming, 'inference_timing')
+        self.diagnostics_publisher = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_outputs()
         self.image_subscription = self.create_subscription(
             Image, 'image', self._on_image, _sensor_data_qos(depth=1))
+        self.create_timer(values['diagnostic_period'], self._publish_diagnostics)
         self.get_logger().info(
-            f"'{model_path}' on {self.device} (OpenVINO), preprocessing "
+            f"'{model_path}' on {self.pipeline.device} (OpenVINO), preprocessing "
             f"'{values['preprocessing']}'; waiting for images on "
             f"'{self.image_subscription.topic_name}'")
+
+    @property
+    def device(self):
+        """The OpenVINO device in use (a fallback when the configured one failed)."""
+        return self.pipeline.device
 
     def output_postprocessing(self):
         """Return an ``ov.Model -> ov.Model`` function adding output steps, or None."""
@@ -157,6 +184,8 @@ class InferenceNode(Node):
         return result
 
     def _on_image(self, msg):
+        self.frames_received += 1
+        self._health.image_received()
         try:
             event = self.pipeline.process(msg.height, msg.width, msg.encoding,
                                           bool(msg.is_bigendian), msg.step, msg.data, msg)
@@ -173,8 +202,8 @@ class InferenceNode(Node):
         if event is not None:
             reason = f' ({event.reason})' if event.reason else ''
             self.get_logger().info(
-                f'compiled for {event.width}x{event.height} {event.encoding} with '
-                f'{event.preprocessing} preprocessing{reason}')
+                f'compiled for {event.width}x{event.height} {event.encoding} on '
+                f'{event.device} with {event.preprocessing} preprocessing{reason}')
 
     def _on_result(self, image_msg, outputs, timing):
         postprocess_started = time.perf_counter()
@@ -190,8 +219,32 @@ class InferenceNode(Node):
                              (published - timing.received) * 1e3)
 
     def _on_inference_error(self, image_msg, error):
-        self.get_logger().error(f'inference failed: {error}',
-                                throttle_duration_sec=WARN_PERIOD_S)
+        self.get_logger().error(
+            f'inference failed ({self.pipeline.consecutive_failures} in a row): {error}; '
+            'recreating the infer requests for the next frame',
+            throttle_duration_sec=WARN_PERIOD_S)
+
+    def _publish_diagnostics(self):
+        report = self._health.report(self.pipeline, NodeCounters(
+            self.frames_received, self.frames_processed, self.frames_rejected))
+        status = DiagnosticStatus()
+        status.level = bytes([report.level])
+        status.name = f'{self.get_name()}: inference'
+        status.message = report.message
+        status.hardware_id = self.pipeline.device
+        status.values = [KeyValue(key=key, value=value) for key, value in report.values.items()]
+        msg = DiagnosticArray()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.status = [status]
+        self.diagnostics_publisher.publish(msg)
+        if report.level != self._reported_level:
+            # rclpy fixes a log call site's severity on first use: one call per severity.
+            if report.level == OK:
+                self.get_logger().info(f'status OK: {report.message}')
+            else:
+                self.get_logger().warning(f'status {LEVEL_NAMES[report.level]}: '
+                                          f'{report.message}')
+            self._reported_level = report.level
 
     def _publish_timing(self, header, timing, postprocess_ms, total_ms):
         msg = InferenceTiming()

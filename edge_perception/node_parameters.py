@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                SetParametersResult)
+                                ParameterType, SetParametersResult)
+from rclpy.parameter import Parameter
 
 
 class ParameterError(ValueError):
@@ -17,6 +18,10 @@ class ParameterSpec:
     :param choices: allowed string values (validated here; rclpy does not enforce them).
     :param value_range: ``(low, high)`` inclusive, enforced by rclpy.
     :param read_only: True for what only applies at start (model, device, ...).
+
+    A default of ``[]`` declares a string array that is unset until given: rcl cannot type an
+    empty list (in YAML or on the command line), so such a parameter is left out of parameter
+    files unless it has values, and reads as ``[]``.
     """
 
     name: str
@@ -29,6 +34,8 @@ class ParameterSpec:
     def descriptor(self):
         descriptor = ParameterDescriptor(name=self.name, description=self.description,
                                          read_only=self.read_only)
+        if self.is_unset_string_array:
+            descriptor.type = ParameterType.PARAMETER_STRING_ARRAY
         if self.choices:
             descriptor.additional_constraints = f"Must be one of: {', '.join(self.choices)}"
         if self.value_range is not None:
@@ -40,6 +47,11 @@ class ParameterSpec:
                 descriptor.integer_range = [
                     IntegerRange(from_value=int(low), to_value=int(high), step=0)]
         return descriptor
+
+    @property
+    def is_unset_string_array(self):
+        """True for a string array whose default is empty (see the class documentation)."""
+        return isinstance(self.default, list) and not self.default
 
     def check(self, value):
         """Raise :class:`ParameterError` when ``value`` is not one of the choices."""
@@ -55,7 +67,12 @@ def declare_parameters(node, specs):
     """
     values = {}
     for spec in specs:
-        value = node.declare_parameter(spec.name, spec.default, spec.descriptor()).value
+        if spec.is_unset_string_array:
+            value = node.declare_parameter(spec.name, Parameter.Type.STRING_ARRAY,
+                                           spec.descriptor()).value
+            value = list(value or [])
+        else:
+            value = node.declare_parameter(spec.name, spec.default, spec.descriptor()).value
         spec.check(value)
         values[spec.name] = value
     return values

@@ -2,6 +2,7 @@
 
 import signal
 import subprocess
+import threading
 
 from .package_paths import share_directory
 
@@ -17,10 +18,14 @@ class NodeProcess:
     :param command: installed command name, e.g. 'depth_node'.
     :param parameters: ``{name: value}`` given as ``-p name:=value``.
     :param remappings: ``{from: to}`` given as ``-r from:=to``.
+    :param params_file: ROS 2 parameter file given as ``--params-file``; ``parameters``
+        override its values.
     """
 
-    def __init__(self, command, parameters=None, remappings=None):
+    def __init__(self, command, parameters=None, remappings=None, params_file=None):
         arguments = [str(installed_command(command)), '--ros-args']
+        if params_file is not None:
+            arguments += ['--params-file', str(params_file)]
         for name, value in (parameters or {}).items():
             arguments += ['-p', f'{name}:={_parameter_text(value)}']
         for source, target in (remappings or {}).items():
@@ -28,7 +33,20 @@ class NodeProcess:
         self.arguments = arguments
         self.process = subprocess.Popen(arguments, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True)
-        self.output = ''
+        # Drained continuously: a node that logs more than the pipe holds (64 KiB) would
+        # otherwise block in its logger.
+        self._lines = []
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
+
+    def _read_output(self):
+        for line in self.process.stdout:
+            self._lines.append(line)
+
+    @property
+    def output(self):
+        """Everything the node printed so far (stdout and stderr)."""
+        return ''.join(self._lines)
 
     def running(self):
         """Return True while the process has not exited."""
@@ -39,10 +57,11 @@ class NodeProcess:
         if self.running():
             self.process.send_signal(signal.SIGINT)
         try:
-            self.output, _ = self.process.communicate(timeout=timeout_s)
+            self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.output, _ = self.process.communicate()
+            self.process.wait()
+        self._reader.join(timeout=timeout_s)
         return self.process.returncode
 
     def __enter__(self):

@@ -3,7 +3,9 @@
 :class:`ImagePipeline` owns the model, compiles it for the camera's resolution and encoding
 (with the preprocessing in the graph, or on the host as a fallback), hands each frame's raw
 buffer to :class:`~edge_perception.engine.AsyncEngine` and reports results in frame order.
-No rclpy here.
+It also keeps the stream alive: a device that is absent or cannot compile the model gives way
+to the configured fallback devices, and a failed inference gets fresh infer requests (and,
+after several failures in a row, a fresh compilation) before the next frame. No rclpy here.
 """
 
 from dataclasses import dataclass, field
@@ -12,13 +14,17 @@ import time
 
 import numpy as np
 
-from .engine import (AsyncEngine, check_device, compile_model, create_core, load_model,
+from .engine import (AsyncEngine, check_device, compile_model, create_core,
+                     DeviceUnavailableError, INFERENCE_PRECISIONS, load_model, ModelLoadError,
                      PERFORMANCE_HINTS)
 from .image_codec import image_to_array
 from .openvino_compat import Tensor
 from .preprocessing import embed_preprocessing, HostPreprocessor, ModelInput, Normalisation
 
 PREPROCESSING_MODES = ('graph', 'host', 'auto')
+# After this many failed inferences in a row, recovery compiles the model again instead of only
+# replacing the infer requests.
+RECOMPILE_AFTER_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,9 @@ class PipelineConfig:
     :param num_requests: parallel infer requests; 0 lets the device choose.
     :param output_postprocessing: optional ``ov.Model -> ov.Model`` function adding output
         steps to the graph (e.g. a softmax), applied whichever preprocessing path runs.
+    :param inference_precision: 'default' (the device's choice), 'f32', 'bf16' or 'f16'.
+    :param fallback_devices: devices tried in order when ``device`` is absent or cannot
+        compile the model.
     """
 
     model_path: str
@@ -39,6 +48,8 @@ class PipelineConfig:
     performance_hint: str = 'LATENCY'
     num_requests: int = 0
     output_postprocessing: object = None
+    inference_precision: str = 'default'
+    fallback_devices: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class CompileEvent:
     encoding: str
     height: int
     width: int
+    device: str
     reason: str = ''
 
 
@@ -77,7 +89,9 @@ class ImagePipeline:
     """Model, device and preprocessing for one camera stream.
 
     The model is read and the device checked on construction, so a missing model or an absent
-    device fails at start; compilation waits for the first frame, which fixes the resolution.
+    device (with no fallback available) fails at start; compilation waits for the first frame,
+    which fixes the resolution. :attr:`device` is the device in use, :attr:`fallback_reason`
+    says why it is not the configured one.
 
     :param config: :class:`PipelineConfig`.
     :param on_result: ``on_result(context, outputs, timing)``, called from an OpenVINO thread
@@ -94,9 +108,15 @@ class ImagePipeline:
         if config.performance_hint not in PERFORMANCE_HINTS:
             raise ValueError(
                 f"performance_hint must be one of: {', '.join(PERFORMANCE_HINTS)}")
+        if config.inference_precision not in INFERENCE_PRECISIONS:
+            raise ValueError(
+                f"inference_precision must be one of: {', '.join(INFERENCE_PRECISIONS)}")
         self.config = config
         self._core = core or create_core()
-        check_device(self._core, config.device)
+        self._untried_devices = [config.device, *config.fallback_devices]
+        self.device = None
+        self.fallback_reason = ''
+        self._use_next_available_device('')
         model = load_model(self._core, config.model_path)
         self.model_input = ModelInput.of(model)
         self.output_shapes = [
@@ -115,6 +135,56 @@ class ImagePipeline:
         self.frames_out_of_order = 0
         self._dropped_by_closed_engines = 0
         self._failed_compile = None
+        self._compiled = None
+        self._fault_injector = None
+        self._health_lock = threading.Lock()
+        self._needs_recovery = False
+        self.inference_failures = 0
+        self.consecutive_failures = 0
+        self.recoveries = 0
+        self.last_error = ''
+
+    def _use_next_available_device(self, reason):
+        """Move to the next configured device OpenVINO has, recording ``reason`` for leaving
+        the current one.
+
+        :raises DeviceUnavailableError: naming every device tried, when none is left.
+        """
+        unavailable = []
+        while self._untried_devices:
+            device = self._untried_devices.pop(0)
+            try:
+                check_device(self._core, device)
+            except DeviceUnavailableError as error:
+                unavailable.append(str(error))
+                continue
+            if self.device is not None or unavailable:
+                why = '; '.join(([reason] if reason else []) + unavailable)
+                self.fallback_reason = f"using fallback device '{device}': {why}"
+            self.device = device
+            return
+        if reason:
+            unavailable.insert(0, reason)
+        if len(unavailable) == 1 and self.device is None:
+            raise DeviceUnavailableError(unavailable[0])
+        raise DeviceUnavailableError(
+            'no configured device can run the model: ' + ' '.join(unavailable))
+
+    @property
+    def compile_error(self):
+        """Why the current stream cannot be compiled ('' when it can)."""
+        return str(self._failed_compile[1]) if self._failed_compile is not None else ''
+
+    def inject_faults(self, injector):
+        """Test hook at the engine boundary (see :class:`AsyncEngine` ``fault_injector``).
+
+        ``injector(request)`` runs on each finished request before its outputs are read, in
+        the current engine and in those recovery creates; what it raises is handled exactly as
+        a failed inference. None removes it.
+        """
+        self._fault_injector = injector
+        if self._engine is not None:
+            self._engine.fault_injector = injector
 
     @property
     def frames_dropped(self):
@@ -132,7 +202,7 @@ class ImagePipeline:
         """
         received = time.perf_counter()
         image = image_to_array(height, width, encoding, is_bigendian, step, data)
-        event = None
+        event = self._recover() if self._needs_recovery else None
         key = (encoding, height, width)
         if self._compiled_for != key:
             if self._failed_compile is not None and self._failed_compile[0] == key:
@@ -155,37 +225,81 @@ class ImagePipeline:
         self._engine.submit(inputs, job)
         return event
 
-    def _compile(self, encoding, height, width):
+    def _compile(self, encoding, height, width, reason=''):
         previous = self._compiled_for
         self.close()
+        # Until this compilation succeeds, no stream is compiled: a failure must not leave the
+        # previous resolution looking ready without an engine.
+        self._compiled_for = None
+        while True:
+            try:
+                compiled, host_preprocessor, mode, preprocessing_reason = \
+                    self._compile_on_device(encoding, height, width)
+                break
+            except ModelLoadError:
+                raise
+            except RuntimeError as error:  # the device cannot take this model: next one
+                if not self._untried_devices:
+                    raise
+                self._use_next_available_device(
+                    f"'{self.device}' cannot compile the model: {_first_line(error)}")
+                reason = self.fallback_reason
+        self._compiled = compiled
+        self._start_engine()
+        self._host_preprocessor = host_preprocessor
+        self._compiled_for = (encoding, height, width)
+        self.preprocessing_in_use = mode
+        reason = '; '.join(part for part in (reason, preprocessing_reason) if part)
+        if previous is not None and previous != self._compiled_for and not reason:
+            reason = f'input changed from {previous[0]} {previous[2]}x{previous[1]}'
+        return CompileEvent(mode, encoding, height, width, self.device, reason)
+
+    def _compile_on_device(self, encoding, height, width):
+        """Return (compiled model, host preprocessor or None, mode, why the mode changed)."""
         mode, reason = self.config.preprocessing, ''
-        compiled = None
         if mode in ('graph', 'auto'):
             model = embed_preprocessing(self._load_model(), encoding, height, width,
                                         self.config.normalisation)
             try:
-                compiled = compile_model(self._core, model, self.config.device,
-                                         self.config.performance_hint)
-                mode = 'graph'
+                return self._compile_model(model), None, 'graph', ''
+            except ModelLoadError:
+                raise
             except RuntimeError as error:
                 if mode == 'graph':
                     raise
-                first_line = str(error).strip().splitlines()[0] if str(error).strip() else ''
-                mode = 'host'
-                reason = f'{self.config.device} rejected in-graph preprocessing: {first_line}'
-        host_preprocessor = None
-        if compiled is None:
-            model = self._load_model()
-            host_preprocessor = HostPreprocessor(model, encoding, self.config.normalisation)
-            compiled = compile_model(self._core, model, self.config.device,
-                                     self.config.performance_hint)
-        self._engine = AsyncEngine(compiled, self._deliver, self._fail, self.config.num_requests)
-        self._host_preprocessor = host_preprocessor
-        self._compiled_for = (encoding, height, width)
-        self.preprocessing_in_use = mode
-        if previous is not None and not reason:
-            reason = f'input changed from {previous[0]} {previous[2]}x{previous[1]}'
-        return CompileEvent(mode, encoding, height, width, reason)
+                reason = f'{self.device} rejected in-graph preprocessing: {_first_line(error)}'
+        model = self._load_model()
+        host_preprocessor = HostPreprocessor(model, encoding, self.config.normalisation)
+        return self._compile_model(model), host_preprocessor, 'host', reason
+
+    def _compile_model(self, model):
+        return compile_model(self._core, model, self.device, self.config.performance_hint,
+                             inference_precision=self.config.inference_precision)
+
+    def _start_engine(self):
+        self._engine = AsyncEngine(self._compiled, self._deliver, self._fail,
+                                   self.config.num_requests, self._fault_injector)
+
+    def _recover(self):
+        """Replace the infer requests after a failed inference; compile again after several
+        failures in a row.
+
+        :return: the :class:`CompileEvent` of a recompilation, else None.
+        """
+        with self._health_lock:
+            self._needs_recovery = False
+            failures = self.consecutive_failures
+            self.recoveries += 1
+        if self._engine is None:
+            return None
+        if failures < RECOMPILE_AFTER_FAILURES:
+            self._stop_engine()
+            self._start_engine()
+            return None
+        encoding, height, width = self._compiled_for
+        self._compiled_for = None
+        return self._compile(encoding, height, width,
+                             f'recompiled after {failures} failed inferences in a row')
 
     def _load_model(self):
         model = load_model(self._core, self.config.model_path)
@@ -194,6 +308,8 @@ class ImagePipeline:
         return model
 
     def _deliver(self, job, outputs, inference_ms):
+        with self._health_lock:
+            self.consecutive_failures = 0
         with self._delivery_lock:
             if job.sequence < self._delivered_sequence:
                 self.frames_out_of_order += 1
@@ -203,11 +319,25 @@ class ImagePipeline:
                             FrameTiming(job.received, job.preprocess_ms, inference_ms))
 
     def _fail(self, job, error):
+        with self._health_lock:
+            self.inference_failures += 1
+            self.consecutive_failures += 1
+            self.last_error = _first_line(error)
+            self._needs_recovery = True
         self._on_error(job.context, error)
 
-    def close(self):
-        """Finish requests in flight and release the compiled model."""
+    def _stop_engine(self):
         if self._engine is not None:
             self._engine.close()
             self._dropped_by_closed_engines += self._engine.frames_dropped
             self._engine = None
+
+    def close(self):
+        """Finish requests in flight and release the compiled model."""
+        self._stop_engine()
+        self._compiled = None
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up (scripts/setup.sh, plus the training requirements), linters,
-# every test against the installed package, then the core tests again on OpenVINO 2023.0,
+# every test against the installed package, the regression of the bundled models against
+# their golden outputs, then the core tests again on OpenVINO 2023.0,
 # the oldest release with the openvino.runtime API of the NCS2's 2022.3 LTS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,15 @@ echo "== ruff"
 echo "== pytest (OpenVINO $(.venv/bin/python -c 'import openvino; print(openvino.__version__)'))"
 # Run from test/ against the installed package; the source tree lacks the generated messages.
 (cd test && "$repo/.venv/bin/python" -m pytest -p no:cacheprovider -q "$@")
+
+echo "== regression: the bundled models on the bundled recordings (docs/regression.md)"
+# Lockstep replay through the installed nodes, computing in f32; fails (exit 3) when accuracy
+# drops below the shipped figures or an output moves from the golden outputs in data/golden/.
+.venv/bin/edge-perception regress data/demo_depth_bag --config config/regression/depth.yaml \
+  --golden data/golden/depth_outputs --tolerance 1e-3 \
+  --min-delta1 0.91 --max-abs-rel 0.14 --max-rmse 0.85
+.venv/bin/edge-perception regress data/demo_digits_bag --config config/regression/classifier.yaml \
+  --golden data/golden/digits_outputs --tolerance 1e-3 --min-top1 1.0
 
 echo "== core tests on OpenVINO 2023.0 (openvino.runtime API)"
 old_venv=$repo/.venv-openvino-2023.0

@@ -40,12 +40,21 @@ def test_intrinsics_follow_binned_images():
 
 
 @pytest.mark.parametrize('k, message', [
-    ([0.0, 0, 1, 0, 0.0, 1, 0, 0, 1], 'positive'),
+    ([0.0, 0, 1, 0, 0.0, 1, 0, 0, 1], r'focal lengths must lie in \[0.001'),
+    ([1e-320, 0, 1, 0, 5.0, 1, 0, 0, 1], 'focal lengths must lie in'),
+    ([5.0, 0, 1e300, 0, 5.0, 1, 0, 0, 1], 'off any image'),
     ([np.nan, 0, 1, 0, 5.0, 1, 0, 0, 1], 'non-finite'),
     ([1.0] * 4, 'expected 9')])
 def test_unusable_intrinsics(k, message):
     with pytest.raises(IntrinsicsError, match=message):
         PinholeIntrinsics.from_camera_info(k, 8, 6)
+
+
+def test_a_calibration_that_collapses_when_rescaled_is_refused():
+    intrinsics = PinholeIntrinsics.from_camera_info([5.0, 0, 3.5, 0, 5.0, 2.5, 0, 0, 1],
+                                                    2**32 - 1, 6)
+    with pytest.raises(IntrinsicsError, match='focal lengths'):
+        intrinsics.scaled_to(8, 6)
 
 
 def test_point_cloud_packing_round_trip():

@@ -99,3 +99,13 @@ def test_a_failed_compilation_is_not_retried_for_every_frame_of_the_stream(run, 
         feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 2)
     assert feed(pipeline, np.zeros((12, 16, 3), np.uint8), 'rgb8', 3) is not None
     assert results.get(timeout=10)[0] == 3
+
+
+def test_a_frame_refused_at_compilation_leaves_the_stream_serving(run):
+    pipeline, results = run()
+    feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 1)
+    assert results.get(timeout=10)[0] == 1
+    with pytest.raises(ImageFormatError, match='not a camera image encoding'):
+        feed(pipeline, np.zeros((6, 8), np.uint16), '16UC1', 2)
+    feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 3)
+    assert results.get(timeout=10)[0] == 3
