@@ -37,7 +37,9 @@ def requested_devices(device):
     """
     name, _, targets = device.partition(':')
     if name in VIRTUAL_DEVICES:
-        return [target.strip() for target in targets.split(',') if target.strip()]
+        # 'BATCH:CPU(4)' names the CPU with a batch size.
+        return [target.split('(')[0].strip() for target in targets.split(',')
+                if target.strip()]
     return [device]
 
 

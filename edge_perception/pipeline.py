@@ -3,9 +3,9 @@
 :class:`ImagePipeline` owns the model, compiles it for the camera's resolution and encoding
 (with the preprocessing in the graph, or on the host as a fallback), hands each frame's raw
 buffer to :class:`~edge_perception.engine.AsyncEngine` and reports results in frame order.
-It also keeps the stream alive: a device that is absent or cannot compile the model gives way
-to the configured fallback devices, and a failed inference gets fresh infer requests (and,
-after several failures in a row, a fresh compilation) before the next frame. No rclpy here.
+It also keeps the stream alive: an absent device gives way to the configured fallback devices,
+and a failed inference gets fresh infer requests (and, after several failures in a row, a fresh
+compilation) before the next frame. No rclpy here.
 """
 
 from dataclasses import dataclass, field
@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from .engine import (AsyncEngine, check_device, compile_model, create_core,
-                     DeviceUnavailableError, INFERENCE_PRECISIONS, load_model, ModelLoadError,
+                     DeviceUnavailableError, INFERENCE_PRECISIONS, load_model,
                      PERFORMANCE_HINTS)
 from .image_codec import image_to_array
 from .openvino_compat import Tensor
@@ -37,8 +37,7 @@ class PipelineConfig:
     :param output_postprocessing: optional ``ov.Model -> ov.Model`` function adding output
         steps to the graph (e.g. a softmax), applied whichever preprocessing path runs.
     :param inference_precision: 'default' (the device's choice), 'f32', 'bf16' or 'f16'.
-    :param fallback_devices: devices tried in order when ``device`` is absent or cannot
-        compile the model.
+    :param fallback_devices: devices tried in order when ``device`` is absent.
     """
 
     model_path: str
@@ -113,10 +112,8 @@ class ImagePipeline:
                 f"inference_precision must be one of: {', '.join(INFERENCE_PRECISIONS)}")
         self.config = config
         self._core = core or create_core()
-        self._untried_devices = [config.device, *config.fallback_devices]
-        self.device = None
-        self.fallback_reason = ''
-        self._use_next_available_device('')
+        self.device, self.fallback_reason = choose_device(
+            self._core, [config.device, *config.fallback_devices])
         model = load_model(self._core, config.model_path)
         self.model_input = ModelInput.of(model)
         self.output_shapes = [
@@ -143,32 +140,6 @@ class ImagePipeline:
         self.consecutive_failures = 0
         self.recoveries = 0
         self.last_error = ''
-
-    def _use_next_available_device(self, reason):
-        """Move to the next configured device OpenVINO has, recording ``reason`` for leaving
-        the current one.
-
-        :raises DeviceUnavailableError: naming every device tried, when none is left.
-        """
-        unavailable = []
-        while self._untried_devices:
-            device = self._untried_devices.pop(0)
-            try:
-                check_device(self._core, device)
-            except DeviceUnavailableError as error:
-                unavailable.append(str(error))
-                continue
-            if self.device is not None or unavailable:
-                why = '; '.join(([reason] if reason else []) + unavailable)
-                self.fallback_reason = f"using fallback device '{device}': {why}"
-            self.device = device
-            return
-        if reason:
-            unavailable.insert(0, reason)
-        if len(unavailable) == 1 and self.device is None:
-            raise DeviceUnavailableError(unavailable[0])
-        raise DeviceUnavailableError(
-            'no configured device can run the model: ' + ' '.join(unavailable))
 
     @property
     def compile_error(self):
@@ -231,19 +202,8 @@ class ImagePipeline:
         # Until this compilation succeeds, no stream is compiled: a failure must not leave the
         # previous resolution looking ready without an engine.
         self._compiled_for = None
-        while True:
-            try:
-                compiled, host_preprocessor, mode, preprocessing_reason = \
-                    self._compile_on_device(encoding, height, width)
-                break
-            except ModelLoadError:
-                raise
-            except RuntimeError as error:  # the device cannot take this model: next one
-                if not self._untried_devices:
-                    raise
-                self._use_next_available_device(
-                    f"'{self.device}' cannot compile the model: {_first_line(error)}")
-                reason = self.fallback_reason
+        compiled, host_preprocessor, mode, preprocessing_reason = \
+            self._compile_on_device(encoding, height, width)
         self._compiled = compiled
         self._start_engine()
         self._host_preprocessor = host_preprocessor
@@ -262,8 +222,6 @@ class ImagePipeline:
                                         self.config.normalisation)
             try:
                 return self._compile_model(model), None, 'graph', ''
-            except ModelLoadError:
-                raise
             except RuntimeError as error:
                 if mode == 'graph':
                     raise
@@ -336,6 +294,28 @@ class ImagePipeline:
         """Finish requests in flight and release the compiled model."""
         self._stop_engine()
         self._compiled = None
+
+
+def choose_device(core, devices):
+    """Return the first of ``devices`` OpenVINO has, and why earlier ones were passed over.
+
+    :return: ``(device, reason)``; ``reason`` is '' when the first device is available.
+    :raises DeviceUnavailableError: naming every device, when none is available.
+    """
+    unavailable = []
+    for device in devices:
+        try:
+            check_device(core, device)
+        except DeviceUnavailableError as error:
+            unavailable.append(str(error))
+            continue
+        reason = f"using fallback device '{device}': {' '.join(unavailable)}" \
+            if unavailable else ''
+        return device, reason
+    if len(unavailable) == 1:
+        raise DeviceUnavailableError(unavailable[0])
+    raise DeviceUnavailableError('no configured device can run the model: '
+                                 + ' '.join(unavailable))
 
 
 def _first_line(error):

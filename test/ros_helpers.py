@@ -31,6 +31,12 @@ def camera_info_msg(width, height, fx, fy, cx, cy, frame_id='camera_optical_fram
     return msg
 
 
+def counter_grows(read):
+    """Return a predicate that becomes true once ``read()`` exceeds its value now."""
+    start = read()
+    return lambda: read() > start
+
+
 def depth_array(msg):
     """Return the float32 depth image of a 32FC1 ``Image``."""
     assert msg.encoding == '32FC1'

@@ -22,9 +22,11 @@ def test_requested_devices():
     assert requested_devices('HETERO:GPU,CPU') == ['GPU', 'CPU']
     assert requested_devices('AUTO') == []
     assert requested_devices('AUTO:NPU, CPU') == ['NPU', 'CPU']
+    assert requested_devices('BATCH:CPU(4)') == ['CPU']
 
 
-@pytest.mark.parametrize('device', ['CPU', 'AUTO', 'HETERO:CPU', 'AUTO:CPU', 'MULTI:CPU'])
+@pytest.mark.parametrize('device', ['CPU', 'AUTO', 'HETERO:CPU', 'AUTO:CPU', 'MULTI:CPU',
+                                    'BATCH:CPU(4)'])
 def test_available_devices_pass(core, device):
     check_device(core, device)
 

@@ -14,7 +14,7 @@ from edge_perception.depth_node import DepthNode
 from edge_perception.node_process import NodeProcess
 from edge_perception.spinning import spin_until
 from malformed_messages import camera_info, malformed_image
-from ros_helpers import camera_info_msg, depth_array, image_msg
+from ros_helpers import camera_info_msg, counter_grows, depth_array, image_msg
 from tiny_models import red_channel_depth_model, write_model
 
 WIDTH, HEIGHT = 64, 48
@@ -39,12 +39,6 @@ def deliver(graph, publisher, msg, delivered):
         if graph.wait_for(delivered, timeout_s=3.0):
             return
     raise AssertionError('the node did not take the message')
-
-
-def counter_grows(read):
-    """Return a predicate that becomes true once ``read()`` exceeds its value now."""
-    start = read()
-    return lambda: read() > start
 
 
 VALID_STAMP_NS = 1_234_567_890
