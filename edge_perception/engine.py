@@ -86,8 +86,20 @@ def load_model(core, path):
     try:
         model = core.read_model(path)
     except Exception as error:  # OpenVINO raises RuntimeError subclasses varying by release.
-        raise ModelLoadError(f"cannot read model '{path}': {error}") from error
+        raise ModelLoadError(f"cannot read model '{path}': {openvino_reason(error)}") from error
     return with_batch_of_one(model)
+
+
+def openvino_reason(error):
+    """Return the human part of an OpenVINO exception, without its source-location lines.
+
+    OpenVINO prefixes the reason with 'Exception from src/...' and 'Check ... failed at ...'
+    lines that mean nothing to a robot's operator.
+    """
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    reason = [line for line in lines
+              if not line.startswith(('Exception from src', 'Check '))]
+    return ' '.join(reason or lines[-1:]) or type(error).__name__
 
 
 def with_batch_of_one(model):
