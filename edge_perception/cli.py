@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from . import benchmark_command, convert_command, demo, profile_command, quantize_command, \
-    regress_command, replay_command
+    regress_command, replay_command, soak_command
 from .engine import DeviceUnavailableError, ModelLoadError
 from .labelled_frames import DataError
 from .node_config import ConfigError
@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     'replay': (replay_command, 'play a camera bag through a configured node, record its outputs'),
     'regress': (regress_command, 'replay a bag in lockstep, score against ground truth and '
                                  'golden outputs'),
+    'soak': (soak_command, 'overload a node for a bounded time: latency, drops, memory'),
 }
 
 

@@ -34,10 +34,10 @@ def add_node_arguments(parser):
                         help='image topic in the bag (default: %(default)s)')
     parser.add_argument('--camera-info-topic', default=DEFAULT_CAMERA_INFO_TOPIC,
                         help='camera info topic in the bag (default: %(default)s)')
-    parser.add_argument('--timeout', type=_positive, default=10.0, metavar='SECONDS',
+    parser.add_argument('--timeout', type=positive_number, default=10.0, metavar='SECONDS',
                         help='lockstep: wait this long for one frame\'s result before counting '
                              'it missing (default: %(default)s)')
-    parser.add_argument('--startup-timeout', type=_positive, default=60.0, metavar='SECONDS',
+    parser.add_argument('--startup-timeout', type=positive_number, default=60.0, metavar='SECONDS',
                         help='for the node to come up and answer the first frame '
                              '(default: %(default)s)')
     parser.add_argument('--storage', choices=tuple(STORAGE_PLUGINS), default='mcap',
@@ -48,7 +48,7 @@ def add_arguments(parser):
     """Add the replay options to an argparse parser."""
     add_node_arguments(parser)
     pace = parser.add_mutually_exclusive_group()
-    pace.add_argument('--rate', type=_positive, default=1.0,
+    pace.add_argument('--rate', type=positive_number, default=1.0,
                       help='playback speed relative to the recording, frames restamped with '
                            'the current time (default: %(default)s)')
     pace.add_argument('--as-fast-as-possible', action='store_true',
@@ -100,7 +100,8 @@ def summary(result, record):
     return '\n'.join(lines)
 
 
-def _positive(text):
+def positive_number(text):
+    """Parse an argparse value that must be a positive number."""
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f'{text} is not a positive number')

@@ -48,3 +48,18 @@ def gray_two_class_model(height, width):
     image = opset.parameter([1, 1, height, width], Type.f32, name='image')
     mean = opset.reduce_mean(image, opset.constant(np.array([2, 3], np.int64)), False)
     return Model([opset.concat([mean, opset.negative(mean)], 1)], [image], 'gray_two_class')
+
+
+def slow_depth_model(size=512, repeats=40):
+    """Depth = the first input channel (``size`` x ``size``), after ``repeats`` identity
+    matrix products: slow enough (about 50 ms on this CPU) to overload a node at 60 Hz.
+    """
+    image = opset.parameter([1, 3, size, size], Type.f32, name='image')
+    red = opset.gather(image, opset.constant(np.array([0], dtype=np.int64)),
+                       opset.constant(np.int64(1)))
+    work = opset.reshape(red, opset.constant(np.array([size, size], np.int64)), False)
+    identity = opset.constant(np.eye(size, dtype=np.float32))
+    for _ in range(repeats):
+        work = opset.matmul(identity, work, False, False)
+    depth = opset.reshape(work, opset.constant(np.array([1, 1, size, size], np.int64)), False)
+    return Model([depth], [image], 'slow_depth')
