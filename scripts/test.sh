@@ -32,7 +32,7 @@ fi
 "$old_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
   -r requirements/openvino-2023.0.txt
 core_tests=(test_image_codec.py test_preprocessing.py test_engine.py test_pipeline.py
-            test_classification.py test_visualisation.py
+            test_device_faults.py test_classification.py test_visualisation.py
             test_depth_geometry.py)
 (cd test && PYTHONPATH=$repo "$old_venv/bin/python" -m pytest -p no:cacheprovider -q \
   "${core_tests[@]}")

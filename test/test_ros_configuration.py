@@ -88,7 +88,8 @@ def test_ruff_linters_pass():
 def test_core_modules_do_not_import_rclpy():
     core = ['openvino_compat', 'image_codec', 'preprocessing', 'engine', 'pipeline',
             'depth_geometry', 'pointcloud_layout', 'rate_meter', 'dds_profile',
-            'package_paths', 'visualisation', 'metrics', 'classification']
+            'package_paths', 'visualisation', 'metrics', 'classification', 'health',
+            'node_config', 'bag_types', 'regression', 'regression_plot']
     for module in core:
         source = (REPO / 'edge_perception' / f'{module}.py').read_text()
         imported = {alias.name.split('.')[0] for node in ast.walk(ast.parse(source))
