@@ -21,7 +21,7 @@ NODE_LOG_LINES = 20
 def add_node_arguments(parser):
     """Add the options shared by ``replay`` and ``regress``: bag, node, topics, timeouts."""
     parser.add_argument('bag', help='rosbag2 directory (mcap or sqlite3) with camera images')
-    parser.add_argument('--config', required=True,
+    parser.add_argument('--config', '--launch-config', dest='config', required=True,
                         help='parameter file of the node to run, e.g. config/depth.yaml: its '
                              'top-level key (depth_node, classifier_node) picks the node')
     parser.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',

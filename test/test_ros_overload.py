@@ -4,12 +4,16 @@ Newest frame wins: stale frames are dropped and counted, latency stays bounded, 
 flat. Figures for longer soaks and the bundled model: docs/reliability.md.
 """
 
+import json
+import subprocess
+
 import pytest
 
 from edge_perception.node_config import load_node_config
+from edge_perception.node_process import installed_command
 from edge_perception.package_paths import shared_file
 from edge_perception.soak import soak, SoakOptions
-from tiny_models import slow_depth_model, write_model
+from tiny_models import red_channel_depth_model, slow_depth_model, write_model
 
 RATE_HZ = 60.0
 DURATION_S = 8.0
@@ -51,3 +55,19 @@ def test_memory_stays_flat_and_the_node_exits_cleanly(report):
     assert report.memory_growth_mib() < 20.0, report.memory
     assert report.exit_code == 0, report.node_output[-2000:]
     assert 'Traceback' not in report.node_output
+
+
+def test_the_soak_command_writes_figures_and_fails_past_its_limits(tmp_path):
+    model = write_model(red_channel_depth_model(12, 16), tmp_path, 'red')
+    figures = tmp_path / 'soak.json'
+    result = subprocess.run(
+        [str(installed_command('edge-perception')), 'soak', '--config',
+         str(shared_file('config', 'depth.yaml')), '--param', f'model={model}',
+         '--rate', '30', '--duration', '2', '--width', '64', '--height', '48',
+         '--max-p99-latency-ms', '0.001', '--max-memory-growth-mib', '1000',
+         '--json', str(figures)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert 'FAILED: p99 latency' in result.stderr and 'memory growth' not in result.stderr
+    report = json.loads(figures.read_text())
+    assert report['results'] > 10 and report['sent'] >= report['results']
+    assert 'soaked 2 s at 30 Hz (64x48)' in result.stdout
