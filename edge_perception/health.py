@@ -30,6 +30,7 @@ class NodeCounters:
     frames_received: int
     frames_processed: int
     frames_rejected: int
+    output_failures: int = 0
 
 
 class HealthMonitor:
@@ -62,6 +63,7 @@ class HealthMonitor:
             'frames_received': counters.frames_received,
             'frames_processed': counters.frames_processed,
             'frames_rejected': counters.frames_rejected,
+            'output_failures': counters.output_failures,
             'frames_dropped': pipeline.frames_dropped,
             'inference_failures': pipeline.inference_failures,
             'consecutive_failures': pipeline.consecutive_failures,
@@ -91,6 +93,10 @@ class HealthMonitor:
         if failed:
             warnings.append(f'{failed} inference(s) failed since the last report; '
                             'infer requests recreated')
+        unpublished = sample['output_failures'] - previous['output_failures']
+        if unpublished:
+            warnings.append(f'{unpublished} result(s) could not be published since the last '
+                            'report')
         rejected = sample['frames_rejected'] - previous['frames_rejected']
         if rejected:
             warnings.append(f'{rejected} image(s) rejected since the last report')

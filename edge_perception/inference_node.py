@@ -122,6 +122,7 @@ class InferenceNode(Node):
         self.frames_received = 0
         self.frames_rejected = 0
         self.frames_processed = 0
+        self.output_failures = 0
         self._rate_meter = RateMeter()
         self._health = HealthMonitor()
         self._reported_level = OK
@@ -210,6 +211,7 @@ class InferenceNode(Node):
         try:
             self.publish_outputs(image_msg, outputs)
         except Exception as error:  # one bad frame must not stop the stream
+            self.output_failures += 1
             self.get_logger().error(f'cannot publish results: {error}',
                                     throttle_duration_sec=WARN_PERIOD_S)
             return
@@ -226,7 +228,8 @@ class InferenceNode(Node):
 
     def _publish_diagnostics(self):
         report = self._health.report(self.pipeline, NodeCounters(
-            self.frames_received, self.frames_processed, self.frames_rejected))
+            self.frames_received, self.frames_processed, self.frames_rejected,
+            self.output_failures))
         status = DiagnosticStatus()
         status.level = bytes([report.level])
         status.name = f'{self.get_name()}: inference'

@@ -88,6 +88,7 @@ def test_malformed_messages_never_escape_a_callback(ros_graph, red_model):
     assert graph.wait_for(lambda: depth_of_valid_frame(depth))
     np.testing.assert_allclose(depth_array(depth_of_valid_frame(depth)), 1.5, rtol=1e-6)
     assert node.frames_rejected > 1000 and node.frames_processed > 0
+    assert node.output_failures == 0, 'a result could not be published (see the log)'
 
 
 @pytest.fixture
