@@ -292,10 +292,8 @@ def load_torch_module(spec, state_dict_path):
     return build_torch_module(spec, load_state_dict(state_dict_path))
 
 
-def _openvino_config(options):
-    if options.inference_precision is None:
-        return {}
-    return {'INFERENCE_PRECISION_HINT': options.inference_precision}
+def _precision(options):
+    return options.inference_precision or 'default'
 
 
 def _inference_precision(compiled):
@@ -448,7 +446,7 @@ def measure_interleaved(engines, iterations, warmup, round_size, progress=None):
 
 
 def measure_throughput(core, model, device, inputs, requests=0, duration_s=5.0, frames=None,
-                       progress=None, extra_config=None):
+                       progress=None, inference_precision='default'):
     """Keep an ``AsyncInferQueue`` full for ``duration_s`` seconds or ``frames`` frames.
 
     The model is compiled with the THROUGHPUT hint. One inference per request runs first,
@@ -456,10 +454,11 @@ def measure_throughput(core, model, device, inputs, requests=0, duration_s=5.0, 
 
     :param requests: parallel requests; 0 asks the device for its optimal number.
     :param progress: called with a short status text about once a second.
-    :param extra_config: further OpenVINO properties, e.g. an inference precision.
+    :param inference_precision: see :func:`~edge_perception.engine.compile_model`.
     :return: :class:`Throughput`.
     """
-    compiled = compile_model(core, model, device, 'THROUGHPUT', extra_config)
+    compiled = compile_model(core, model, device, 'THROUGHPUT',
+                             inference_precision=inference_precision)
     if requests <= 0:
         requests = int(compiled.get_property('OPTIMAL_NUMBER_OF_INFER_REQUESTS'))
     queue = AsyncInferQueue(compiled, requests)
@@ -512,7 +511,8 @@ def run_benchmark(core, model_path, device, options, progress=None):
     comparison = (_comparison_engines(core, options, model_path, inputs)
                   if options.compare else [])
     report = BenchmarkReport(model_path, device, describe_machine(core, device), specs, options)
-    compiled = compile_model(core, model, device, 'LATENCY', _openvino_config(options))
+    compiled = compile_model(core, model, device, 'LATENCY',
+                             inference_precision=_precision(options))
     report.inference_precision = _inference_precision(compiled)
     openvino = _openvino_engine(compiled, device, inputs)
     reference = np.array(openvino.infer())
@@ -537,7 +537,7 @@ def run_benchmark(core, model_path, device, options, progress=None):
     del engines, comparison, openvino, compiled  # free them before the throughput run
     report.throughput = measure_throughput(core, model, device, inputs, options.requests,
                                            options.duration_s, options.frames, progress,
-                                           _openvino_config(options))
+                                           _precision(options))
     return report
 
 

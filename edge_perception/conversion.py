@@ -429,7 +429,7 @@ def validate(core, xml_path, source, samples=3, seed=0, fp16=True, tolerance=Non
     """
     label, run_reference = source.reference_runtime()
     model = load_model(core, xml_path)
-    compiled = compile_model(core, model, 'CPU', extra_config={'INFERENCE_PRECISION_HINT': 'f32'})
+    compiled = compile_model(core, model, 'CPU', inference_precision='f32')
     request = compiled.create_infer_request()
     input_names = [port.get_names() for port in model.inputs]
     reference_runs, ir_runs = [], []

@@ -67,9 +67,9 @@ def model_parameters(default_model, default_mean, default_scale):
                       'on CPUs that have it), f32 (the same outputs on every CPU, for '
                       'regression), bf16, f16.', choices=INFERENCE_PRECISIONS, read_only=True),
         ParameterSpec('fallback_devices', [],
-                      "Devices tried in order when 'device' is absent or cannot compile the "
-                      "model, e.g. ['CPU']; the node warns and reports it on /diagnostics. "
-                      'Unset: a device failure stops the node.', read_only=True),
+                      "Devices tried in order when 'device' is absent at start, e.g. ['CPU']; "
+                      'the node warns and reports it on /diagnostics. Unset: an absent device '
+                      'stops the node.', read_only=True),
         ParameterSpec('diagnostic_period', 1.0,
                       'Seconds between status reports on /diagnostics.',
                       value_range=(0.1, 60.0), read_only=True),

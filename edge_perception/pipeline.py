@@ -203,7 +203,7 @@ class ImagePipeline:
         # previous resolution looking ready without an engine.
         self._compiled_for = None
         compiled, host_preprocessor, mode, preprocessing_reason = \
-            self._compile_on_device(encoding, height, width)
+            self._compile_for_stream(encoding, height, width)
         self._compiled = compiled
         self._start_engine()
         self._host_preprocessor = host_preprocessor
@@ -214,7 +214,7 @@ class ImagePipeline:
             reason = f'input changed from {previous[0]} {previous[2]}x{previous[1]}'
         return CompileEvent(mode, encoding, height, width, self.device, reason)
 
-    def _compile_on_device(self, encoding, height, width):
+    def _compile_for_stream(self, encoding, height, width):
         """Return (compiled model, host preprocessor or None, mode, why the mode changed)."""
         mode, reason = self.config.preprocessing, ''
         if mode in ('graph', 'auto'):
@@ -255,7 +255,6 @@ class ImagePipeline:
             self._start_engine()
             return None
         encoding, height, width = self._compiled_for
-        self._compiled_for = None
         return self._compile(encoding, height, width,
                              f'recompiled after {failures} failed inferences in a row')
 

@@ -61,7 +61,7 @@ def evaluate(core, model, frames, normalisation, device='CPU'):
     """
     preprocess = HostPreprocessor(model, 'rgb8', normalisation)
     compiled = compile_model(core, model, device, 'LATENCY',
-                             {'INFERENCE_PRECISION_HINT': 'f32'} if device == 'CPU' else None)
+                             inference_precision='f32' if device == 'CPU' else 'default')
     output = compiled.outputs[0]
     if all(frame.label is not None for frame in frames):
         correct = sum(int(top_k(compiled(preprocess(frame.rgb))[output], 1).class_ids[0])
