@@ -262,6 +262,7 @@ class InferenceNode(Node):
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
         msg.latency_ms = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
         msg.fps = self._rate_meter.tick()
+        msg.frames_received = self.frames_received
         msg.frames_processed = self.frames_processed
         msg.frames_dropped = self.pipeline.frames_dropped
         msg.frames_rejected = self.frames_rejected

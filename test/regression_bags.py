@@ -114,7 +114,7 @@ def timing_message(typestore, stamp, inference_ms):
         header=_header(typestore, stamp), model='tiny.xml', device='CPU', preprocessing='graph',
         preprocess_ms=0.1, inference_ms=inference_ms, postprocess_ms=0.5,
         total_ms=inference_ms + 1.0, latency_ms=inference_ms + 2.0, fps=10.0,
-        frames_processed=1, frames_dropped=0, frames_rejected=0)
+        frames_received=1, frames_processed=1, frames_dropped=0, frames_rejected=0)
 
 
 def _header(typestore, stamp):

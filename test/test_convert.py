@@ -14,6 +14,7 @@ from edge_perception.conversion import compare, format_comparisons
 from edge_perception.engine import create_core
 from edge_perception.node_process import installed_command
 from edge_perception.openvino_compat import Type
+from edge_perception.preprocessing import HostPreprocessor, Normalisation
 
 TEST_DIRECTORY = Path(__file__).resolve().parent
 TORCH_FACTORY = 'test_convert:tiny_net'
@@ -151,20 +152,37 @@ def test_onnx_with_dynamic_dimensions_needs_and_takes_a_static_shape(onnx_path, 
     assert constants['f16'] > 0 and constants['f32'] == 0, constants
 
 
-def test_embedded_preprocessing_takes_the_raw_camera_buffer(onnx_path, tmp_path):
+def test_embedded_preprocessing_matches_host_preprocessing_and_the_plain_model(onnx_path,
+                                                                              tmp_path):
+    mean, scale = (123.675, 116.28, 103.53), (58.4, 57.1, 57.4)
     output = tmp_path / 'camera.xml'
-    result = convert(onnx_path, '--input-shape', '1,3,16,16', '-o', output,
+    result = convert(onnx_path, '--input-shape', '1,3,16,16', '-o', output, '--fp32',
                      '--embed-preprocessing', '--encoding', 'bgr8', '--camera-size', '40x30',
-                     '--mean', '123.675', '116.28', '103.53', '--scale', '58.4', '57.1', '57.4')
+                     '--mean', *mean, '--scale', *scale)
     assert result.returncode == 0, result.stderr
     assert 'validation before embedding the preprocessing' in result.stdout
+    plain = tmp_path / 'plain.xml'
+    assert convert(onnx_path, '--input-shape', '1,3,16,16', '-o', plain, '--fp32').returncode == 0
     model = read_ir(output)
     assert model.inputs[0].get_element_type() == Type.u8
     assert list(model.inputs[0].get_partial_shape().to_shape()) == [1, 30, 40, 3]
-    compiled = create_core().compile_model(model, 'CPU')
-    frame = np.random.default_rng(2).integers(0, 256, (1, 30, 40, 3), dtype=np.uint8)
-    features = compiled.create_infer_request().infer({0: frame})[compiled.outputs[0]]
-    assert features.shape == (1, 4, 16, 16) and np.all(np.isfinite(features))
+    # A camera-like frame (smooth, with texture): the graph's bilinear resize and OpenCV's
+    # agree on it to well under a grey level.
+    rows, columns = np.mgrid[0:30, 0:40]
+    frame = np.stack([rows * 8, columns * 6, 128 + 60 * np.sin(rows / 3 + columns / 5)],
+                     axis=-1).astype(np.uint8)
+    core = create_core()
+    embedded = core.compile_model(model, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})
+    features = embedded.create_infer_request().infer({0: frame[None]})[embedded.outputs[0]]
+    plain_model = read_ir(plain)
+    host_input = HostPreprocessor(plain_model, 'bgr8', Normalisation(mean, scale, 'RGB'))(frame)
+    compiled_plain = core.compile_model(plain_model, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})
+    expected = compiled_plain.create_infer_request().infer(
+        {0: host_input})[compiled_plain.outputs[0]]
+    assert features.shape == expected.shape == (1, 4, 16, 16)
+    # Colour order, mean, scale and layout all matter: any one wrong moves the features by
+    # about their own size.
+    np.testing.assert_allclose(features, expected, atol=0.02 * np.abs(expected).max())
 
 
 def test_impossible_tolerance_fails_validation_with_exit_3(onnx_path, tmp_path):

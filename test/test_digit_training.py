@@ -46,7 +46,11 @@ def test_toy_run_writes_ir_labels_and_metrics(toy_run):
     assert xml.exists() and xml.with_suffix(".bin").exists()
     report = json.loads((toy_run / train_digit_classifier.METRICS_FILE_NAME).read_text())
     assert report["training"]["steps"] == 2
-    assert report["parameters"] == 42_938
+    # From the architecture: 3x3 convolutions 1->16, 16->32, 32->32, 32->64 without bias, batch
+    # norm (2 per channel) after each, and a linear layer over 64 x 4 x 4 features to 10 logits.
+    convolutions = [(1, 16), (16, 32), (32, 32), (32, 64)]
+    expected = sum(9 * c_in * c_out + 2 * c_out for c_in, c_out in convolutions) + 64 * 16 * 10 + 10
+    assert report["parameters"] == expected
     assert report["ir"]["input"]["name"] == "image"
     assert report["ir"]["output"]["name"] == "logits"
     for key in ("test_torch_fp32", "test_openvino_cpu_fp16"):

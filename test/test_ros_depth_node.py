@@ -68,9 +68,9 @@ def test_depth_values_header_and_nan_range(graph, tmp_path):
 def test_points_follow_camera_info_and_depth(graph, tmp_path):
     graph, probe, start = graph
     model = write_model(constant_depth_model(24, 32, 2.0), tmp_path, 'constant')
-    start(model=str(model), points_rgb=True)
+    node = start(model=str(model), points_rgb=True)
     probe['info'].publish(camera_info_msg(WIDTH, HEIGHT, 50.0, 40.0, 31.5, 23.5))
-    graph.spin_for(0.3)
+    assert graph.wait_for(lambda: node.camera_infos_received > 0)
     colours = np.random.default_rng(1).integers(0, 255, (HEIGHT, WIDTH, 3), dtype=np.uint8)
     probe['image'].publish(image_msg(colours[:, :, ::-1].copy(), 'bgr8'))
     assert graph.wait_for(lambda: probe['points'])
@@ -113,12 +113,12 @@ def test_bad_frames_are_dropped_and_the_node_keeps_serving(graph, tmp_path):
 def test_no_camera_info_or_zero_focal_length_gives_depth_without_points(graph, tmp_path):
     graph, probe, start = graph
     model = write_model(constant_depth_model(24, 32, 1.0), tmp_path, 'constant')
-    start(model=str(model))
+    node = start(model=str(model))
     frame = image_msg(np.zeros((HEIGHT, WIDTH), np.uint8), 'mono8')
     probe['image'].publish(frame)
     assert graph.wait_for(lambda: probe['depth'])
     probe['info'].publish(camera_info_msg(WIDTH, HEIGHT, 0.0, 0.0, 32.0, 24.0))
-    graph.spin_for(0.3)
+    assert graph.wait_for(lambda: node.camera_infos_received > 0)
     probe['image'].publish(frame)
     assert graph.wait_for(lambda: len(probe['depth']) == 2)
     graph.spin_for(0.3)

@@ -1,7 +1,12 @@
 """Tiny OpenVINO models with outputs known exactly, written as IR for the tests."""
 
+import math
+import statistics
+import time
+
 import numpy as np
 
+from edge_perception.engine import compile_model, create_core
 from edge_perception.openvino_compat import Model, opset, save_model, Type
 
 
@@ -52,7 +57,7 @@ def gray_two_class_model(height, width):
 
 def slow_depth_model(size=512, repeats=40):
     """Depth = the first input channel (``size`` x ``size``), after ``repeats`` identity
-    matrix products: slow enough (about 50 ms on this CPU) to overload a node at 60 Hz.
+    matrix products: as slow as :func:`repeats_for` makes it, the depth still exact.
     """
     image = opset.parameter([1, 3, size, size], Type.f32, name='image')
     red = opset.gather(image, opset.constant(np.array([0], dtype=np.int64)),
@@ -63,3 +68,24 @@ def slow_depth_model(size=512, repeats=40):
         work = opset.matmul(identity, work, False, False)
     depth = opset.reshape(work, opset.constant(np.array([1, 1, size, size], np.int64)), False)
     return Model([depth], [image], 'slow_depth')
+
+
+def repeats_for(target_ms, size=512, probe_repeats=8, samples=7):
+    """Return how many matrix products make :func:`slow_depth_model` take ``target_ms`` here.
+
+    Measured on this machine now (f32, as the overload tests run it), so a test that needs a
+    model slower than a camera period gets one on any CPU, fast or slow.
+    """
+    core = create_core()
+    compiled = compile_model(core, slow_depth_model(size, probe_repeats), 'CPU',
+                             inference_precision='f32')
+    request = compiled.create_infer_request()
+    image = np.zeros((1, 3, size, size), np.float32)
+    durations = []
+    for index in range(samples + 2):
+        started = time.perf_counter()
+        request.infer({0: image})
+        if index >= 2:  # the first runs allocate
+            durations.append(time.perf_counter() - started)
+    per_repeat_ms = statistics.median(durations) * 1e3 / probe_repeats
+    return max(1, math.ceil(target_ms / per_repeat_ms))
