@@ -14,8 +14,7 @@ def share_directory():
     ``AMENT_PREFIX_PATH`` is set).
     """
     if os.environ.get('AMENT_PREFIX_PATH'):
-        from ament_index_python.packages import get_package_share_directory, \
-            PackageNotFoundError
+        from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
         try:
             return Path(get_package_share_directory(PACKAGE_NAME))
         except PackageNotFoundError:

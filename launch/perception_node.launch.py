@@ -8,11 +8,12 @@ ros2 launch edge_perception perception_node.launch.py node:=classifier_node \
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.descriptions import ParameterFile
+
+from launch import LaunchDescription
 
 
 def generate_launch_description():

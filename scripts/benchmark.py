@@ -19,28 +19,26 @@ import time
 
 import numpy as np
 
-from edge_perception.dds_profile import apply_large_message_profile
+from edge_perception.nodes.dds_profile import apply_large_message_profile
 
 apply_large_message_profile()
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
 import rclpy  # noqa: E402
-from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField  # noqa: E402
 
-from edge_perception.depth_geometry import (DepthDecoder, PinholeIntrinsics,  # noqa: E402
-                                            PointProjector)
-from edge_perception import classifier_node, depth_node  # noqa: E402
-from edge_perception.engine import compile_model, create_core, load_model  # noqa: E402
-from edge_perception.image_codec import array_to_image_fields  # noqa: E402
+from edge_perception.core.depth_geometry import DepthDecoder, PinholeIntrinsics, PointProjector  # noqa: E402
+from edge_perception.core.engine import compile_model, create_core, load_model  # noqa: E402
+from edge_perception.core.image_codec import array_to_image_fields  # noqa: E402
+from edge_perception.core.openvino_compat import openvino_version  # noqa: E402
+from edge_perception.core.pointcloud_layout import CloudPacker  # noqa: E402
+from edge_perception.core.preprocessing import embed_preprocessing, HostPreprocessor, Normalisation  # noqa: E402
 from edge_perception.msg import Classification  # noqa: E402
-from edge_perception.node_process import NodeProcess  # noqa: E402
-from edge_perception.openvino_compat import openvino_version  # noqa: E402
+from edge_perception.nodes import classifier_node, depth_node  # noqa: E402
 from edge_perception.package_paths import shared_file  # noqa: E402
-from edge_perception.pointcloud_layout import CloudPacker  # noqa: E402
-from edge_perception.spinning import spin_until  # noqa: E402
-from edge_perception.preprocessing import (embed_preprocessing, HostPreprocessor,  # noqa: E402
-                                           Normalisation)
+from edge_perception.replay.graph import spin_until  # noqa: E402
+from edge_perception.replay.node_process import NodeProcess  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
 NORMALISATION = Normalisation(depth_node.IMAGENET_MEAN, depth_node.IMAGENET_SCALE, 'RGB')

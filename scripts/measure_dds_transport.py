@@ -26,8 +26,8 @@ def run_case(profile, reliable, model):
     from rclpy.qos import QoSProfile, QoSReliabilityPolicy
     from sensor_msgs.msg import Image
 
-    from edge_perception.image_codec import array_to_image_fields
-    from edge_perception.node_process import NodeProcess
+    from edge_perception.core.image_codec import array_to_image_fields
+    from edge_perception.replay.node_process import NodeProcess
 
     policy = QoSReliabilityPolicy.RELIABLE if reliable else QoSReliabilityPolicy.BEST_EFFORT
     qos = QoSProfile(depth=1, reliability=policy)
@@ -82,7 +82,7 @@ def main():
         return
     import subprocess
 
-    from edge_perception.dds_profile import PROFILE_FILE
+    from edge_perception.nodes.dds_profile import PROFILE_FILE
     from edge_perception.package_paths import shared_file
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'test'))
     from tiny_models import constant_depth_model, write_model

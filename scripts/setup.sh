@@ -27,6 +27,8 @@ cmake -S . -B build/venv -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
   || { cat build/venv-configure.log; exit 1; }
 cmake --build build/venv -j "$(nproc)" > build/venv-build.log 2>&1 \
   || { cat build/venv-build.log; exit 1; }
+# A fresh copy of the package: modules that moved or went must not linger from an earlier install.
+rm -rf "$venv"/lib/python3*/site-packages/edge_perception
 cmake --install build/venv > build/venv-install.log 2>&1 \
   || { cat build/venv-install.log; exit 1; }
 echo "== ready: $venv/bin/depth_node, $venv/bin/edge-perception"

@@ -10,7 +10,7 @@ import pytest
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random().randint(1, 100)))
 
-from edge_perception.dds_profile import apply_large_message_profile  # noqa: E402
+from edge_perception.nodes.dds_profile import apply_large_message_profile  # noqa: E402
 
 apply_large_message_profile()
 

@@ -3,7 +3,7 @@
 from hypothesis import strategies as st
 from sensor_msgs.msg import CameraInfo, Image
 
-from edge_perception.image_codec import ENCODINGS
+from edge_perception.core.image_codec import ENCODINGS
 
 # Resolutions a near-valid frame is drawn from: switching between them recompiles the model.
 RESOLUTIONS = ((48, 64), (6, 8), (1, 1), (2, 3), (31, 17))

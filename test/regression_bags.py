@@ -4,9 +4,13 @@ import dataclasses
 
 import numpy as np
 
-from edge_perception.bag_io import DepthFrame, image_message, write_depth_bag, write_mcap_bag
-from edge_perception.bag_types import (CLASSIFICATION_TYPE, IMAGE_TYPE, INFERENCE_TIMING_TYPE,
-                                       package_typestore)
+from edge_perception.bags.types import (
+    CLASSIFICATION_TYPE,
+    IMAGE_TYPE,
+    INFERENCE_TIMING_TYPE,
+    package_typestore,
+)
+from edge_perception.bags.writer import DepthFrame, image_message, write_depth_bag, write_mcap_bag
 
 WIDTH, HEIGHT = 32, 24
 PERIOD_NS = 100_000_000

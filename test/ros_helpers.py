@@ -3,8 +3,8 @@
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 
-from edge_perception.image_codec import array_to_image_fields
-from edge_perception.spinning import spin_until
+from edge_perception.core.image_codec import array_to_image_fields
+from edge_perception.replay.graph import spin_until
 
 
 def image_msg(array, encoding, stamp_ns=0, frame_id='camera_optical_frame'):

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 
-from edge_perception.engine import compile_model, create_core
-from edge_perception.openvino_compat import Model, opset, save_model, Type
+from edge_perception.core.engine import compile_model, create_core
+from edge_perception.core.openvino_compat import Model, opset, save_model, Type
 
 
 def write_model(model, directory, name):

@@ -1,1 +1,4 @@
-"""Offline tooling for the depth model: synthetic scenes, FastDepth training and the demo bag."""
+"""Training the bundled models on data this package makes: FastDepth on synthetic scenes, the
+digit classifier on scikit-learn digits rendered as camera frames; their export to IR and the
+demo recordings. PyTorch is needed here only; no ROS.
+"""

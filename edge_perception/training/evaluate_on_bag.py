@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
+import time
 
 import cv2
 import numpy as np
 import openvino as ov
 
-from edge_perception.bag_io import DEFAULT_DEPTH_TOPIC, DEFAULT_IMAGE_TOPIC, read_depth_bag
-from edge_perception.metrics import DepthMetrics, compute_depth_metrics
+from edge_perception.bags.writer import DEFAULT_DEPTH_TOPIC, DEFAULT_IMAGE_TOPIC, read_depth_bag
+from edge_perception.core.metrics import compute_depth_metrics, DepthMetrics
 from edge_perception.training.fastdepth import INPUT_SIZE
 from edge_perception.training.synthetic_dataset import normalise_image, resize_image_for_model
 
@@ -37,7 +37,7 @@ def predict_at_camera_resolution(compiled: ov.CompiledModel, rgb: np.ndarray) ->
     :returns: H×W float32 depth, metres.
     """
     batch = normalise_image(resize_image_for_model(rgb, INPUT_SIZE))[None]
-    depth = compiled(batch)["depth"][0, 0]
+    depth = compiled(batch)['depth'][0, 0]
     height, width = rgb.shape[:2]
     return cv2.resize(depth, (width, height), interpolation=cv2.INTER_LINEAR)
 
@@ -45,7 +45,7 @@ def predict_at_camera_resolution(compiled: ov.CompiledModel, rgb: np.ndarray) ->
 def evaluate_on_bag(
     model_path: Path,
     bag_path: Path,
-    device: str = "CPU",
+    device: str = 'CPU',
     image_topic: str = DEFAULT_IMAGE_TOPIC,
     depth_topic: str = DEFAULT_DEPTH_TOPIC,
 ) -> tuple[DepthMetrics, int, float]:
@@ -78,31 +78,31 @@ def main(argv: list[str] | None = None) -> None:
     :param argv: arguments without the program name; ``sys.argv[1:]`` when ``None``.
     """
     parser = argparse.ArgumentParser(
-        description="Evaluate a FastDepth IR on a bag with ground-truth depth.",
+        description='Evaluate a FastDepth IR on a bag with ground-truth depth.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--model", type=Path, default=Path("models/fastdepth/fastdepth.xml"))
-    parser.add_argument("--bag", type=Path, default=Path("data/demo_depth_bag"))
-    parser.add_argument("--device", default="CPU", help="OpenVINO device")
-    parser.add_argument("--output", type=Path, help="also write the metrics to this JSON file")
+    parser.add_argument('--model', type=Path, default=Path('models/fastdepth/fastdepth.xml'))
+    parser.add_argument('--bag', type=Path, default=Path('data/demo_depth_bag'))
+    parser.add_argument('--device', default='CPU', help='OpenVINO device')
+    parser.add_argument('--output', type=Path, help='also write the metrics to this JSON file')
     arguments = parser.parse_args(argv)
     metrics, frame_count, median_ms = evaluate_on_bag(
         arguments.model, arguments.bag, arguments.device
     )
     report = {
-        "model": str(arguments.model),
-        "bag": str(arguments.bag),
-        "frames": frame_count,
-        "device": arguments.device,
-        "evaluated_at": "camera resolution, model output resized bilinearly",
-        "median_inference_and_resize_ms": round(median_ms, 1),
-        "metrics": metrics.as_dict(),
+        'model': str(arguments.model),
+        'bag': str(arguments.bag),
+        'frames': frame_count,
+        'device': arguments.device,
+        'evaluated_at': 'camera resolution, model output resized bilinearly',
+        'median_inference_and_resize_ms': round(median_ms, 1),
+        'metrics': metrics.as_dict(),
     }
     text = json.dumps(report, indent=2)
     print(text)
     if arguments.output:
-        arguments.output.write_text(text + "\n")
+        arguments.output.write_text(text + '\n')
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     main()

@@ -114,7 +114,7 @@ class FastDepth(nn.Module):
         """He initialisation for convolutions (the network is trained from scratch)."""
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.kaiming_normal_(module.weight, mode='fan_out', nonlinearity='relu')
             elif isinstance(module, nn.BatchNorm2d):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
@@ -135,7 +135,7 @@ class FastDepth(nn.Module):
             features = layer(features)
             skips[index] = features
         for stage, layer in enumerate(self.decoder, start=1):
-            features = functional.interpolate(layer(features), scale_factor=2, mode="nearest")
+            features = functional.interpolate(layer(features), scale_factor=2, mode='nearest')
             if stage in _SKIP_SOURCE_FOR_DECODER_STAGE:
                 features = features + skips[_SKIP_SOURCE_FOR_DECODER_STAGE[stage]]
         # Softplus rather than ReLU: it is smooth and never has zero gradient, so no output pixel

@@ -13,13 +13,13 @@ The output is deterministic (same options, same message contents and timestamps)
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
+import shutil
 
 import numpy as np
 
-from edge_perception.bag_io import DEFAULT_FRAME_ID, DepthFrame, write_depth_bag
-from edge_perception.depth_geometry import PinholeIntrinsics
+from edge_perception.bags.writer import DEFAULT_FRAME_ID, DepthFrame, write_depth_bag
+from edge_perception.core.depth_geometry import PinholeIntrinsics
 from edge_perception.training.synthetic_scenes import render_trajectory
 
 #: Scene of the demo bag. Outside the training (0..) and validation (1e9..) seed ranges, so the
@@ -83,26 +83,26 @@ def main(argv: list[str] | None = None) -> None:
     :param argv: arguments without the program name; ``sys.argv[1:]`` when ``None``.
     """
     parser = argparse.ArgumentParser(
-        description="Write the synthetic demo rosbag2 (MCAP) with ground-truth depth.",
+        description='Write the synthetic demo rosbag2 (MCAP) with ground-truth depth.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
-        "--output", type=Path, default=Path("data/demo_depth_bag"), help="bag directory to create"
+        '--output', type=Path, default=Path('data/demo_depth_bag'), help='bag directory to create'
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing bag")
-    parser.add_argument("--frames", type=int, default=12, help="number of frames")
-    parser.add_argument("--rate", type=float, default=10.0, help="frame rate, Hz")
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--hfov", type=float, default=65.0, help="horizontal field of view, deg")
-    parser.add_argument("--seed", type=int, default=DEMO_SCENE_SEED, help="scene seed")
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing bag')
+    parser.add_argument('--frames', type=int, default=12, help='number of frames')
+    parser.add_argument('--rate', type=float, default=10.0, help='frame rate, Hz')
+    parser.add_argument('--width', type=int, default=640)
+    parser.add_argument('--height', type=int, default=480)
+    parser.add_argument('--hfov', type=float, default=65.0, help='horizontal field of view, deg')
+    parser.add_argument('--seed', type=int, default=DEMO_SCENE_SEED, help='scene seed')
     parser.add_argument(
-        "--no-compression", action="store_true", help="do not zstd-compress the MCAP chunks"
+        '--no-compression', action='store_true', help='do not zstd-compress the MCAP chunks'
     )
     arguments = parser.parse_args(argv)
     if arguments.output.exists():
         if not arguments.overwrite:
-            parser.error(f"{arguments.output} exists; pass --overwrite to replace it")
+            parser.error(f'{arguments.output} exists; pass --overwrite to replace it')
         shutil.rmtree(arguments.output)
     frames = demo_frames(
         arguments.seed,
@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     write_depth_bag(arguments.output, frames, compress=not arguments.no_compression)
     size = sum(path.stat().st_size for path in arguments.output.iterdir())
-    print(f"wrote {len(frames)} frames to {arguments.output} ({size / 1e6:.1f} MB)")
+    print(f'wrote {len(frames)} frames to {arguments.output} ({size / 1e6:.1f} MB)')
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     main()

@@ -14,32 +14,32 @@ carry the same bag timestamp, which is also the image's header stamp.
 from __future__ import annotations
 
 import argparse
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+import shutil
 
 import numpy as np
 from rosbags.rosbag2 import Reader
 
-from edge_perception.image_codec import as_rgb8, message_to_array
-from edge_perception.bag_io import (
+from edge_perception.bags.writer import (
     DEFAULT_FRAME_ID,
     DEFAULT_IMAGE_TOPIC,
+    image_message,
     IMAGE_TYPE,
     TYPESTORE,
-    image_message,
     write_mcap_bag,
 )
+from edge_perception.core.image_codec import as_rgb8, message_to_array
 from edge_perception.training.digits import (
-    CLASS_COUNT,
     CAMERA_STYLE,
+    CLASS_COUNT,
     load_digit_split,
     render_camera_frame,
 )
 
-LABEL_TYPE = "std_msgs/msg/UInt8"
-DEFAULT_LABEL_TOPIC = "/camera/digit_label"
+LABEL_TYPE = 'std_msgs/msg/UInt8'
+DEFAULT_LABEL_TOPIC = '/camera/digit_label'
 
 #: Seed of the digit choice and of the frames' looks; outside the seeds used in training and
 #: in the reported test accuracy, so the demo frames are new renders.
@@ -132,7 +132,7 @@ def write_digits_bag(
     for frame in frames:
         records += [
             (image_topic, frame.stamp_ns,
-             image_message(frame.rgb, "rgb8", frame.stamp_ns, frame.frame_id)),
+             image_message(frame.rgb, 'rgb8', frame.stamp_ns, frame.frame_id)),
             (label_topic, frame.stamp_ns, TYPESTORE.types[LABEL_TYPE](data=frame.label)),
         ]
     write_mcap_bag(path, {image_topic: IMAGE_TYPE, label_topic: LABEL_TYPE}, records, compress)
@@ -174,33 +174,33 @@ def main(argv: list[str] | None = None) -> None:
     :param argv: arguments without the program name; ``sys.argv[1:]`` when ``None``.
     """
     parser = argparse.ArgumentParser(
-        description="Write the handwritten-digit demo rosbag2 (MCAP) with true labels.",
+        description='Write the handwritten-digit demo rosbag2 (MCAP) with true labels.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
-        "--output", type=Path, default=Path("data/demo_digits_bag"), help="bag directory to create"
+        '--output', type=Path, default=Path('data/demo_digits_bag'), help='bag directory to create'
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing bag")
-    parser.add_argument("--frames", type=int, default=20, help="number of frames")
-    parser.add_argument("--rate", type=float, default=2.0, help="frame rate, Hz")
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--seed", type=int, default=DEMO_SEED, help="digit choice and look seed")
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing bag')
+    parser.add_argument('--frames', type=int, default=20, help='number of frames')
+    parser.add_argument('--rate', type=float, default=2.0, help='frame rate, Hz')
+    parser.add_argument('--width', type=int, default=640)
+    parser.add_argument('--height', type=int, default=480)
+    parser.add_argument('--seed', type=int, default=DEMO_SEED, help='digit choice and look seed')
     parser.add_argument(
-        "--no-compression", action="store_true", help="do not zstd-compress the MCAP chunks"
+        '--no-compression', action='store_true', help='do not zstd-compress the MCAP chunks'
     )
     arguments = parser.parse_args(argv)
     if arguments.output.exists():
         if not arguments.overwrite:
-            parser.error(f"{arguments.output} exists; pass --overwrite to replace it")
+            parser.error(f'{arguments.output} exists; pass --overwrite to replace it')
         shutil.rmtree(arguments.output)
     frames = demo_frames(
         arguments.frames, arguments.width, arguments.height, arguments.rate, arguments.seed
     )
     write_digits_bag(arguments.output, frames, compress=not arguments.no_compression)
     size = sum(path.stat().st_size for path in arguments.output.iterdir())
-    print(f"wrote {len(frames)} frames to {arguments.output} ({size / 1e6:.1f} MB)")
+    print(f'wrote {len(frames)} frames to {arguments.output} ({size / 1e6:.1f} MB)')
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     main()

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_perception.depth_geometry import PinholeIntrinsics
+from edge_perception.core.depth_geometry import PinholeIntrinsics
 from edge_perception.training.synthetic_scenes import render_scene
 
 #: Per-channel mean subtracted from RGB pixel values in 0-255 (ImageNet statistics).
@@ -163,14 +163,14 @@ def load_or_build_datasets(
     seed_array = np.asarray(list(seeds), dtype=np.int64)
     if cache_path is not None and cache_path.exists():
         with np.load(cache_path) as cached:
-            matches = np.array_equal(cached["seeds"], seed_array) and all(
-                f"images_{size}" in cached for size in sizes
+            matches = np.array_equal(cached['seeds'], seed_array) and all(
+                f'images_{size}' in cached for size in sizes
             )
             if matches:
                 return {
                     size: DepthDataset(
-                        images=cached[f"images_{size}"],
-                        depths=cached[f"depths_{size}"],
+                        images=cached[f'images_{size}'],
+                        depths=cached[f'depths_{size}'],
                         seeds=seed_array,
                     )
                     for size in sizes
@@ -178,12 +178,12 @@ def load_or_build_datasets(
     datasets = build_datasets(seed_array, sizes, workers)
     if cache_path is not None:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {"seeds": seed_array}
+        arrays = {'seeds': seed_array}
         for size, dataset in datasets.items():
-            arrays[f"images_{size}"] = dataset.images
-            arrays[f"depths_{size}"] = dataset.depths
+            arrays[f'images_{size}'] = dataset.images
+            arrays[f'depths_{size}'] = dataset.depths
         # Write then rename, so an interrupted run never leaves a truncated cache behind.
-        partial = cache_path.with_name(cache_path.name + ".partial.npz")
+        partial = cache_path.with_name(cache_path.name + '.partial.npz')
         np.savez(partial, **arrays)
         partial.replace(cache_path)
     return datasets
@@ -202,5 +202,5 @@ def seed_ranges(train_count: int, validation_count: int) -> tuple[range, range]:
     """
     validation_start = 1_000_000_000
     if train_count > validation_start:
-        raise ValueError(f"at most {validation_start} training scenes")
+        raise ValueError(f'at most {validation_start} training scenes')
     return range(train_count), range(validation_start, validation_start + validation_count)

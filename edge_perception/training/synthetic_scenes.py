@@ -24,12 +24,12 @@ haze) are present.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+import math
 
 import numpy as np
 
-from edge_perception.depth_geometry import PinholeIntrinsics
+from edge_perception.core.depth_geometry import PinholeIntrinsics
 
 #: Depth given to pixels that see no surface (the sky).
 SKY_DEPTH = np.inf
@@ -268,7 +268,7 @@ def _random_colour(rng: np.random.Generator, saturation_max: float = 0.8) -> np.
 
 def _random_material(rng: np.random.Generator, cell_size_range: tuple[float, float]) -> Material:
     """Draw a material: a pattern, two related colours and a cell size."""
-    pattern = str(rng.choice(["checker", "stripes", "bricks", "noise", "noise", "plain"]))
+    pattern = str(rng.choice(['checker', 'stripes', 'bricks', 'noise', 'noise', 'plain']))
     colour_a = _random_colour(rng)
     if rng.uniform() < 0.5:
         # A darker or lighter shade of the same colour, the common case in real materials.
@@ -318,8 +318,8 @@ def _random_object(
 ) -> Box | Sphere | Cylinder:
     """Draw one object standing on the floor at ``centre_xy``."""
     material = _random_material(rng, (0.05, 0.6))
-    kind = rng.choice(["box", "box", "sphere", "cylinder"])
-    if kind == "box":
+    kind = rng.choice(['box', 'box', 'sphere', 'cylinder'])
+    if kind == 'box':
         size = (
             float(rng.uniform(0.2, 1.3)),
             float(rng.uniform(0.2, 1.3)),
@@ -335,7 +335,7 @@ def _random_object(
             base_height=base_height,
             material=material,
         )
-    if kind == "sphere":
+    if kind == 'sphere':
         radius = float(rng.uniform(0.12, 0.6))
         lift = float(rng.uniform(0.2, 1.2)) if rng.uniform() < 0.15 else 0.0
         return Sphere(
@@ -459,17 +459,17 @@ def _albedo(material: Material, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     a = np.asarray(material.colour_a)
     b = np.asarray(material.colour_b)
     cu, cv = u / material.cell_size, v / material.cell_size
-    if material.pattern == "checker":
+    if material.pattern == 'checker':
         weight = ((np.floor(cu) + np.floor(cv)) % 2.0).astype(np.float64)
-    elif material.pattern == "stripes":
+    elif material.pattern == 'stripes':
         along = cu * math.cos(material.stripe_angle) + cv * math.sin(material.stripe_angle)
         weight = ((along % 1.0) < 0.5).astype(np.float64)
-    elif material.pattern == "bricks":
+    elif material.pattern == 'bricks':
         row = np.floor(cv * 2.0)
         shifted = cu + 0.5 * (row % 2.0)
         mortar = ((shifted % 1.0) < 0.06) | (((cv * 2.0) % 1.0) < 0.1)
         weight = mortar.astype(np.float64)
-    elif material.pattern == "noise":
+    elif material.pattern == 'noise':
         weight = _value_noise(cu, cv, material.noise_seed)
     else:
         weight = np.zeros_like(u)
@@ -487,7 +487,7 @@ def _intersect_plane(
     origins: np.ndarray, directions: np.ndarray, axis: int, offset: float
 ) -> np.ndarray:
     """Ray parameter where rays meet the plane ``p[axis] == offset``; inf if never (forwards)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide='ignore', invalid='ignore'):
         t = (offset - origins[:, axis]) / directions[:, axis]
     return np.where(np.isfinite(t) & (t > _HIT_EPSILON), t, np.inf)
 
@@ -506,7 +506,7 @@ def _intersect_box(origins: np.ndarray, directions: np.ndarray, box: Box) -> np.
     local_origins = (origins - centre) @ world_to_box.T
     local_dirs = directions @ world_to_box.T
     half = np.asarray(box.size) / 2.0
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide='ignore', invalid='ignore'):
         inverse = 1.0 / local_dirs
         t_low = (-half - local_origins) * inverse
         t_high = (half - local_origins) * inverse
@@ -521,11 +521,11 @@ def _intersect_box(origins: np.ndarray, directions: np.ndarray, box: Box) -> np.
 def _intersect_sphere(origins: np.ndarray, directions: np.ndarray, sphere: Sphere) -> np.ndarray:
     """Nearest forward intersection with a sphere, or inf."""
     offset = origins - np.asarray(sphere.centre)
-    a = np.einsum("ij,ij->i", directions, directions)
-    half_b = np.einsum("ij,ij->i", directions, offset)
-    c = np.einsum("ij,ij->i", offset, offset) - sphere.radius**2
+    a = np.einsum('ij,ij->i', directions, directions)
+    half_b = np.einsum('ij,ij->i', directions, offset)
+    c = np.einsum('ij,ij->i', offset, offset) - sphere.radius**2
     discriminant = half_b * half_b - a * c
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid='ignore'):
         t = (-half_b - np.sqrt(discriminant)) / a
     return np.where((discriminant >= 0.0) & (t > _HIT_EPSILON), t, np.inf)
 
@@ -541,14 +541,14 @@ def _intersect_cylinder(
     half_b = dx * ox + dy * oy
     c = ox * ox + oy * oy - cylinder.radius**2
     discriminant = half_b * half_b - a * c
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid='ignore', divide='ignore'):
         t_side = (-half_b - np.sqrt(discriminant)) / a
         z_side = origins[:, 2] + t_side * dz
     side_ok = (
         (discriminant >= 0) & (t_side > _HIT_EPSILON) & (z_side >= 0) & (z_side <= cylinder.height)
     )
     t_top = _intersect_plane(origins, directions, 2, cylinder.height)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid='ignore'):
         top_x = ox + t_top * dx
         top_y = oy + t_top * dy
     top_ok = np.isfinite(t_top) & (top_x * top_x + top_y * top_y <= cylinder.radius**2)
@@ -571,11 +571,11 @@ def _may_hit_sphere(
 ) -> np.ndarray:
     """Rays whose forward half-line meets a sphere (rays starting inside it included)."""
     offset = origins - centre
-    a = np.einsum("ij,ij->i", directions, directions)
-    half_b = np.einsum("ij,ij->i", directions, offset)
-    c = np.einsum("ij,ij->i", offset, offset) - radius**2
+    a = np.einsum('ij,ij->i', directions, directions)
+    half_b = np.einsum('ij,ij->i', directions, offset)
+    c = np.einsum('ij,ij->i', offset, offset) - radius**2
     discriminant = half_b * half_b - a * c
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid='ignore'):
         far = (-half_b + np.sqrt(discriminant)) / a
     return (discriminant >= 0.0) & (far > _HIT_EPSILON)
 
@@ -659,7 +659,7 @@ def _sky_colour(lighting: Lighting, directions: np.ndarray) -> np.ndarray:
     elevation = np.clip(unit[:, 2], 0.0, 1.0)
     blend = np.sqrt(elevation)[:, None]
     sky = np.asarray(lighting.sky_horizon) * (1.0 - blend) + np.asarray(lighting.sky_zenith) * blend
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide='ignore', invalid='ignore'):
         cloud_u = np.nan_to_num(unit[:, 0] / np.maximum(unit[:, 2], 0.05)) * 3.0
         cloud_v = np.nan_to_num(unit[:, 1] / np.maximum(unit[:, 2], 0.05)) * 3.0
     clouds = np.clip(_value_noise(cloud_u, cloud_v, 7, octaves=4) * 1.6 - 0.7, 0.0, 1.0)
@@ -696,7 +696,7 @@ def render(
         nearest_t[closer] = t[closer]
         nearest_id[closer] = surface_id
     # Walls end at the wall height; above them (no ceiling) the sky is seen.
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid='ignore'):
         hit_height = camera_centre[2] + nearest_t * directions[:, 2]
     nearest_id[np.isfinite(nearest_t) & (hit_height > scene.wall_height + 1e-9)] = -1
     nearest_t[nearest_id == -1] = np.inf

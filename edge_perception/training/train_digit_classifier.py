@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 from pathlib import Path
+import time
 
 import numpy as np
 import openvino as ov
 import torch
-
-from edge_perception.training.export import export_ir
 from torch import nn
 
 from edge_perception.training.digits import (
@@ -33,22 +31,23 @@ from edge_perception.training.digits import (
     INPUT_SCALE,
     INPUT_SIZE,
     LABELS,
-    SPLIT_SEED,
-    TEST_SHARE,
-    TRAINING_STYLE,
     load_digit_split,
     model_input,
     model_inputs,
     render_camera_frame,
     render_camera_frames,
+    SPLIT_SEED,
+    TEST_SHARE,
+    TRAINING_STYLE,
 )
+from edge_perception.training.export import export_ir
 from edge_perception.training.fastdepth import count_multiply_accumulates, count_parameters
 
-IR_INPUT_NAME = "image"
-IR_OUTPUT_NAME = "logits"
-IR_FILE_NAME = "digit_classifier.xml"
-LABELS_FILE_NAME = "labels.txt"
-METRICS_FILE_NAME = "metrics.json"
+IR_INPUT_NAME = 'image'
+IR_OUTPUT_NAME = 'logits'
+IR_FILE_NAME = 'digit_classifier.xml'
+LABELS_FILE_NAME = 'labels.txt'
+METRICS_FILE_NAME = 'metrics.json'
 
 #: Seed of the camera frames the test digits are rendered into for the reported accuracy.
 EVALUATION_SEED = 1_000_000
@@ -90,13 +89,13 @@ class DigitClassifier(nn.Module):
 
 def _parse_size(text: str) -> tuple[int, int]:
     """Parse ``WIDTHxHEIGHT``."""
-    width, _, height = text.lower().partition("x")
+    width, _, height = text.lower().partition('x')
     try:
         size = (int(width), int(height))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT") from None
+        raise argparse.ArgumentTypeError(f'{text!r} is not WIDTHxHEIGHT') from None
     if min(size) < 8:
-        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be at least 8 pixels")
+        raise argparse.ArgumentTypeError(f'{text!r}: both sides must be at least 8 pixels')
     return size
 
 
@@ -107,50 +106,50 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     :returns: parsed options.
     """
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
+        description=__doc__.split('\n\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
-        "--output-dir",
+        '--output-dir',
         type=Path,
-        default=Path("models/digits"),
-        help="where the IR, labels.txt and metrics.json are written",
+        default=Path('models/digits'),
+        help='where the IR, labels.txt and metrics.json are written',
     )
-    parser.add_argument("--epochs", type=int, default=40, help="passes over the training digits")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=3e-3, help="peak AdamW rate")
-    parser.add_argument("--weight-decay", type=float, default=5e-4)
-    parser.add_argument("--label-smoothing", type=float, default=0.05)
+    parser.add_argument('--epochs', type=int, default=40, help='passes over the training digits')
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--learning-rate', type=float, default=3e-3, help='peak AdamW rate')
+    parser.add_argument('--weight-decay', type=float, default=5e-4)
+    parser.add_argument('--label-smoothing', type=float, default=0.05)
     parser.add_argument(
-        "--render-sizes",
+        '--render-sizes',
         type=_parse_size,
-        nargs="+",
+        nargs='+',
         default=[(128, 96), (160, 120)],
-        metavar="WxH",
-        help="camera frame sizes training frames are rendered at (one drawn per frame)",
+        metavar='WxH',
+        help='camera frame sizes training frames are rendered at (one drawn per frame)',
     )
     parser.add_argument(
-        "--evaluation-size",
+        '--evaluation-size',
         type=_parse_size,
         default=(640, 480),
-        metavar="WxH",
-        help="camera frame size the test digits are rendered at",
+        metavar='WxH',
+        help='camera frame size the test digits are rendered at',
     )
     parser.add_argument(
-        "--train-limit",
+        '--train-limit',
         type=int,
         default=0,
-        help="use only the first N training digits (0: all); for quick trials",
+        help='use only the first N training digits (0: all); for quick trials',
     )
     parser.add_argument(
-        "--test-limit",
+        '--test-limit',
         type=int,
         default=0,
-        help="evaluate only the first N test digits (0: all); for quick trials",
+        help='evaluate only the first N test digits (0: all); for quick trials',
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights, order and renders")
-    parser.add_argument("--log-every", type=int, default=5, help="epochs between log lines")
+    parser.add_argument('--threads', type=int, default=1, help='torch CPU threads')
+    parser.add_argument('--seed', type=int, default=0, help='seed of weights, order and renders')
+    parser.add_argument('--log-every', type=int, default=5, help='epochs between log lines')
     return parser.parse_args(argv)
 
 
@@ -234,7 +233,7 @@ def train(
         for batch_start in range(0, len(order), arguments.batch_size):
             batch = torch.from_numpy(order[batch_start : batch_start + arguments.batch_size])
             for group in optimiser.param_groups:
-                group["lr"] = learning_rate_at(step / total_steps, arguments.learning_rate)
+                group['lr'] = learning_rate_at(step / total_steps, arguments.learning_rate)
             logits = model(inputs[batch])
             loss = loss_function(logits, label_tensor[batch])
             optimiser.zero_grad(set_to_none=True)
@@ -247,18 +246,18 @@ def train(
         epoch_accuracy = correct / len(images)
         if (epoch + 1) % arguments.log_every == 0 or epoch + 1 == arguments.epochs:
             print(
-                f"epoch {epoch + 1:3d}/{arguments.epochs}  step {step:5d}  "
-                f"loss {epoch_loss:.4f}  train accuracy {epoch_accuracy:.4f}  "
-                f"{time.monotonic() - start:6.1f} s",
+                f'epoch {epoch + 1:3d}/{arguments.epochs}  step {step:5d}  '
+                f'loss {epoch_loss:.4f}  train accuracy {epoch_accuracy:.4f}  '
+                f'{time.monotonic() - start:6.1f} s',
                 flush=True,
             )
     model.eval()
     return {
-        "steps": step,
-        "final_epoch_loss": round(epoch_loss, 5),
-        "final_epoch_train_accuracy": round(epoch_accuracy, 5),
-        "render_seconds": round(render_seconds, 1),
-        "seconds": round(time.monotonic() - start, 1),
+        'steps': step,
+        'final_epoch_loss': round(epoch_loss, 5),
+        'final_epoch_train_accuracy': round(epoch_accuracy, 5),
+        'render_seconds': round(render_seconds, 1),
+        'seconds': round(time.monotonic() - start, 1),
     }
 
 
@@ -292,7 +291,7 @@ def export_openvino(model: DigitClassifier, xml_path: Path) -> ov.Model:
     (the node adds the softmax to the graph), FP16 weights.
     """
     return export_ir(model, [1, 1, INPUT_SIZE, INPUT_SIZE], xml_path, IR_INPUT_NAME,
-                     IR_OUTPUT_NAME, "Handwritten digit classifier (0-9), logits")
+                     IR_OUTPUT_NAME, 'Handwritten digit classifier (0-9), logits')
 
 
 def write_labels(path: Path) -> None:
@@ -301,7 +300,7 @@ def write_labels(path: Path) -> None:
     :param path: destination file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{label}\n" for label in LABELS))
+    path.write_text(''.join(f'{label}\n' for label in LABELS))
 
 
 def confusion_matrix(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -327,12 +326,12 @@ def _classification_report(truth: np.ndarray, logits: np.ndarray) -> dict:
         if row != column and matrix[row, column]
     ]
     return {
-        "accuracy": round(float(np.mean(predicted == truth)), 5),
-        "correct": int(np.sum(predicted == truth)),
-        "total": len(truth),
-        "confusion_matrix_rows_true_columns_predicted": matrix.tolist(),
-        "confusions": [
-            {"true": LABELS[row], "predicted": LABELS[column], "count": count}
+        'accuracy': round(float(np.mean(predicted == truth)), 5),
+        'correct': int(np.sum(predicted == truth)),
+        'total': len(truth),
+        'confusion_matrix_rows_true_columns_predicted': matrix.tolist(),
+        'confusions': [
+            {'true': LABELS[row], 'predicted': LABELS[column], 'count': count}
             for count, row, column in sorted(off_diagonal, key=lambda item: (-item[0], item[1:]))
         ],
     }
@@ -357,7 +356,7 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.test_limit:
         test_images = test_images[: arguments.test_limit]
         test_labels = test_labels[: arguments.test_limit]
-    print(f"digits: {len(train_images)} training, {len(test_images)} test", flush=True)
+    print(f'digits: {len(train_images)} training, {len(test_images)} test', flush=True)
 
     model = DigitClassifier()
     training_summary = train(model, train_images, train_labels, arguments)
@@ -372,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     test_inputs = model_inputs(test_frames)
     torch_logits = predict_with_torch(model, test_inputs)
-    compiled = ov.Core().compile_model(xml_path, "CPU")
+    compiled = ov.Core().compile_model(xml_path, 'CPU')
     openvino_logits = predict_with_openvino(compiled, test_inputs)
     torch_report = _classification_report(test_labels, torch_logits)
     openvino_report = _classification_report(test_labels, openvino_logits)
@@ -380,66 +379,66 @@ def main(argv: list[str] | None = None) -> None:
     print(f"test accuracy (OpenVINO CPU, FP16 IR): {openvino_report['accuracy']:.4f}", flush=True)
 
     report = {
-        "model": "DigitClassifier: 4 conv3x3+BN+ReLU (16, 32, 32, 64), 3 max-pools, linear",
-        "parameters": count_parameters(model),
-        "multiply_accumulates": count_multiply_accumulates(
+        'model': 'DigitClassifier: 4 conv3x3+BN+ReLU (16, 32, 32, 64), 3 max-pools, linear',
+        'parameters': count_parameters(model),
+        'multiply_accumulates': count_multiply_accumulates(
             model, (1, 1, INPUT_SIZE, INPUT_SIZE)
         ),
-        "ir": {
-            "xml": IR_FILE_NAME,
-            "labels": LABELS_FILE_NAME,
-            "weights": "FP16",
-            "input": {
-                "name": IR_INPUT_NAME,
-                "shape": [1, 1, INPUT_SIZE, INPUT_SIZE],
-                "type": "f32",
-                "layout": "NCHW",
-                "gray": f"{GRAY_WEIGHTS_RGB[0]} R + {GRAY_WEIGHTS_RGB[1]} G + "
-                f"{GRAY_WEIGHTS_RGB[2]} B of the rgb8 frame, float",
-                "resize": f"whole frame squashed to {INPUT_SIZE}x{INPUT_SIZE}, bilinear "
-                "(cv2.INTER_LINEAR), aspect ratio not kept",
-                "normalisation": f"(gray - {INPUT_MEAN}) / {INPUT_SCALE}, not inside the IR",
+        'ir': {
+            'xml': IR_FILE_NAME,
+            'labels': LABELS_FILE_NAME,
+            'weights': 'FP16',
+            'input': {
+                'name': IR_INPUT_NAME,
+                'shape': [1, 1, INPUT_SIZE, INPUT_SIZE],
+                'type': 'f32',
+                'layout': 'NCHW',
+                'gray': f'{GRAY_WEIGHTS_RGB[0]} R + {GRAY_WEIGHTS_RGB[1]} G + '
+                f'{GRAY_WEIGHTS_RGB[2]} B of the rgb8 frame, float',
+                'resize': f'whole frame squashed to {INPUT_SIZE}x{INPUT_SIZE}, bilinear '
+                '(cv2.INTER_LINEAR), aspect ratio not kept',
+                'normalisation': f'(gray - {INPUT_MEAN}) / {INPUT_SCALE}, not inside the IR',
             },
-            "output": {
-                "name": IR_OUTPUT_NAME,
-                "shape": [1, CLASS_COUNT],
-                "type": "f32",
-                "meaning": "raw logits, no softmax; index i is line i of labels.txt",
+            'output': {
+                'name': IR_OUTPUT_NAME,
+                'shape': [1, CLASS_COUNT],
+                'type': 'f32',
+                'meaning': 'raw logits, no softmax; index i is line i of labels.txt',
             },
         },
-        "dataset": {
-            "source": "sklearn.datasets.load_digits (1797 8x8 images, bundled with scikit-learn)",
-            "split": f"stratified per class, {TEST_SHARE:.0%} test, seed {SPLIT_SEED}",
-            "train_digits": len(train_images),
-            "test_digits": len(test_images),
-            "training_render_sizes": [f"{w}x{h}" for w, h in arguments.render_sizes],
-            "test_frames": f"{evaluation_width}x{evaluation_height}, render seed "
-            f"{EVALUATION_SEED} (frame i: seed ({EVALUATION_SEED}, i))",
+        'dataset': {
+            'source': 'sklearn.datasets.load_digits (1797 8x8 images, bundled with scikit-learn)',
+            'split': f'stratified per class, {TEST_SHARE:.0%} test, seed {SPLIT_SEED}',
+            'train_digits': len(train_images),
+            'test_digits': len(test_images),
+            'training_render_sizes': [f'{w}x{h}' for w, h in arguments.render_sizes],
+            'test_frames': f'{evaluation_width}x{evaluation_height}, render seed '
+            f'{EVALUATION_SEED} (frame i: seed ({EVALUATION_SEED}, i))',
         },
-        "training": {
-            "arguments": {
+        'training': {
+            'arguments': {
                 key: (str(value) if isinstance(value, Path) else value)
                 for key, value in vars(arguments).items()
             },
             **training_summary,
-            "torch_threads": torch.get_num_threads(),
-            "torch_version": torch.__version__,
+            'torch_threads': torch.get_num_threads(),
+            'torch_version': torch.__version__,
         },
-        "test_torch_fp32": torch_report,
-        "test_openvino_cpu_fp16": openvino_report,
-        "torch_openvino_prediction_agreement": round(
+        'test_torch_fp32': torch_report,
+        'test_openvino_cpu_fp16': openvino_report,
+        'torch_openvino_prediction_agreement': round(
             float(np.mean(torch_logits.argmax(1) == openvino_logits.argmax(1))), 5
         ),
-        "torch_openvino_max_abs_logit_difference": round(
+        'torch_openvino_max_abs_logit_difference': round(
             float(np.max(np.abs(torch_logits - openvino_logits))), 5
         ),
-        "openvino_version": ov.get_version(),
-        "total_seconds": round(time.monotonic() - run_start, 1),
+        'openvino_version': ov.get_version(),
+        'total_seconds': round(time.monotonic() - run_start, 1),
     }
     metrics_path = arguments.output_dir / METRICS_FILE_NAME
-    metrics_path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {xml_path}, {LABELS_FILE_NAME} and {metrics_path}", flush=True)
+    metrics_path.write_text(json.dumps(report, indent=2) + '\n')
+    print(f'wrote {xml_path}, {LABELS_FILE_NAME} and {metrics_path}', flush=True)
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     main()

@@ -16,42 +16,42 @@ import argparse
 import json
 import math
 import os
-import time
 from pathlib import Path
+import time
 
 # OpenMP threads that wait actively spin while a sibling is descheduled: on a 2-core machine
 # shared with another CPU-bound job, 2 torch threads then ran 8x slower than 1 (7.0 s vs 0.86 s
 # per batch). Passive waiting keeps 2 threads as fast as 1 under contention and faster when idle.
 # It must be set before torch starts its thread pool, hence before the import.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 import numpy as np  # noqa: E402
 import openvino as ov  # noqa: E402
 import torch  # noqa: E402
 
-from edge_perception.metrics import DepthMetrics, compute_depth_metrics  # noqa: E402
+from edge_perception.core.metrics import compute_depth_metrics, DepthMetrics  # noqa: E402
 from edge_perception.training.export import export_ir  # noqa: E402
 from edge_perception.training.fastdepth import (  # noqa: E402
-    INPUT_SIZE,
-    FastDepth,
     count_multiply_accumulates,
     count_parameters,
+    FastDepth,
+    INPUT_SIZE,
 )
 from edge_perception.training.synthetic_dataset import (  # noqa: E402
+    DepthDataset,
     FULL_SIZE_SHARE,
     HORIZONTAL_FOV_RANGE_DEG,
     INPUT_MEAN,
     INPUT_SCALE,
-    DepthDataset,
     load_or_build_datasets,
     normalise_image,
     seed_ranges,
 )
 
-IR_INPUT_NAME = "image"
-IR_OUTPUT_NAME = "depth"
-IR_FILE_NAME = "fastdepth.xml"
-METRICS_FILE_NAME = "fastdepth_metrics.json"
+IR_INPUT_NAME = 'image'
+IR_OUTPUT_NAME = 'depth'
+IR_FILE_NAME = 'fastdepth.xml'
+METRICS_FILE_NAME = 'fastdepth_metrics.json'
 
 # Weight of the gradient-matching term relative to the log-depth L1 term. It sharpens depth
 # edges at object boundaries, which the pixel-wise term alone blurs.
@@ -69,75 +69,75 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     :returns: parsed options.
     """
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
+        description=__doc__.split('\n\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
-        "--output-dir",
+        '--output-dir',
         type=Path,
-        default=Path("models/fastdepth"),
-        help="where fastdepth.xml/.bin and the metrics JSON are written",
+        default=Path('models/fastdepth'),
+        help='where fastdepth.xml/.bin and the metrics JSON are written',
     )
     parser.add_argument(
-        "--cache-dir",
+        '--cache-dir',
         type=Path,
-        default=Path(".training_cache"),
-        help="where rendered datasets are cached as .npz (git-ignored)",
+        default=Path('.training_cache'),
+        help='where rendered datasets are cached as .npz (git-ignored)',
     )
     parser.add_argument(
-        "--no-cache",
-        action="store_true",
-        help="render without reading or writing the dataset cache",
+        '--no-cache',
+        action='store_true',
+        help='render without reading or writing the dataset cache',
     )
     parser.add_argument(
-        "--train-scenes", type=int, default=4000, help="number of training scenes (seeds 0..N-1)"
+        '--train-scenes', type=int, default=4000, help='number of training scenes (seeds 0..N-1)'
     )
     parser.add_argument(
-        "--validation-scenes",
+        '--validation-scenes',
         type=int,
         default=200,
-        help="number of held-out scenes (seeds from 1e9)",
+        help='number of held-out scenes (seeds from 1e9)',
     )
     parser.add_argument(
-        "--render-workers", type=int, default=2, help="processes rendering the dataset"
+        '--render-workers', type=int, default=2, help='processes rendering the dataset'
     )
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
     parser.add_argument(
-        "--steps",
+        '--steps',
         type=int,
         default=6000,
-        help="total optimiser steps (both phases); training also ends when "
-        "--time-budget-minutes runs out, whichever comes first",
+        help='total optimiser steps (both phases); training also ends when '
+        '--time-budget-minutes runs out, whichever comes first',
     )
     parser.add_argument(
-        "--time-budget-minutes",
+        '--time-budget-minutes',
         type=float,
         default=0.0,
-        help="wall-clock budget for the optimisation; 0 for none. The learning "
-        "rate schedule and the phase switch follow whichever of steps and time "
-        "is further along",
+        help='wall-clock budget for the optimisation; 0 for none. The learning '
+        'rate schedule and the phase switch follow whichever of steps and time '
+        'is further along',
     )
     parser.add_argument(
-        "--warmup-size",
+        '--warmup-size',
         type=int,
         default=160,
-        help=f"input side length of the first phase (multiple of 32); {INPUT_SIZE} skips it",
+        help=f'input side length of the first phase (multiple of 32); {INPUT_SIZE} skips it',
     )
     parser.add_argument(
-        "--warmup-share",
+        '--warmup-share',
         type=float,
         default=0.55,
-        help="share of the schedule spent at --warmup-size",
+        help='share of the schedule spent at --warmup-size',
     )
-    parser.add_argument("--warmup-batch-size", type=int, default=16)
-    parser.add_argument("--batch-size", type=int, default=8, help=f"batch size at {INPUT_SIZE}")
-    parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak AdamW rate")
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights and batch order")
-    parser.add_argument("--log-every", type=int, default=50, help="steps between log lines")
+    parser.add_argument('--warmup-batch-size', type=int, default=16)
+    parser.add_argument('--batch-size', type=int, default=8, help=f'batch size at {INPUT_SIZE}')
+    parser.add_argument('--learning-rate', type=float, default=2e-3, help='peak AdamW rate')
+    parser.add_argument('--weight-decay', type=float, default=1e-4)
+    parser.add_argument('--seed', type=int, default=0, help='seed of weights and batch order')
+    parser.add_argument('--log-every', type=int, default=50, help='steps between log lines')
     arguments = parser.parse_args(argv)
     if arguments.warmup_size % 32 or arguments.warmup_size <= 0:
-        parser.error("--warmup-size must be a positive multiple of 32")
+        parser.error('--warmup-size must be a positive multiple of 32')
     return arguments
 
 
@@ -251,7 +251,7 @@ def export_openvino(model: FastDepth, xml_path: Path) -> ov.Model:
     metres, FP16 weights.
     """
     return export_ir(model, [-1, 3, INPUT_SIZE, INPUT_SIZE], xml_path, IR_INPUT_NAME,
-                     IR_OUTPUT_NAME, "FastDepth (MobileNet v1 + NNConv5), metres")
+                     IR_OUTPUT_NAME, 'FastDepth (MobileNet v1 + NNConv5), metres')
 
 
 def train(
@@ -292,7 +292,7 @@ def train(
         indices = rng.choice(len(dataset), size=min(batch_size, len(dataset)), replace=False)
         images, depths = _augmented_batch(dataset, indices, rng)
         for group in optimiser.param_groups:
-            group["lr"] = learning_rate_at(progress, arguments.learning_rate)
+            group['lr'] = learning_rate_at(progress, arguments.learning_rate)
         loss = depth_loss(model(images), depths)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -310,10 +310,10 @@ def train(
             running_loss = 0.0
     model.eval()
     return {
-        "steps": step,
-        "steps_at_warmup_size": steps_per_phase[arguments.warmup_size] if has_warmup_phase else 0,
-        "steps_at_224": steps_per_phase[INPUT_SIZE],
-        "seconds": round(time.monotonic() - start, 1),
+        'steps': step,
+        'steps_at_warmup_size': steps_per_phase[arguments.warmup_size] if has_warmup_phase else 0,
+        'steps_at_224': steps_per_phase[INPUT_SIZE],
+        'seconds': round(time.monotonic() - start, 1),
     }
 
 
@@ -330,91 +330,91 @@ def main(argv: list[str] | None = None) -> None:
     sizes = tuple(sorted({arguments.warmup_size, INPUT_SIZE}))
     train_seeds, validation_seeds = seed_ranges(arguments.train_scenes, arguments.validation_scenes)
     cache_dir = None if arguments.no_cache else arguments.cache_dir
-    sizes_tag = "_".join(str(size) for size in sizes)
+    sizes_tag = '_'.join(str(size) for size in sizes)
     dataset_start = time.monotonic()
     train_sets = load_or_build_datasets(
-        cache_dir / f"train_{arguments.train_scenes}_{sizes_tag}.npz" if cache_dir else None,
+        cache_dir / f'train_{arguments.train_scenes}_{sizes_tag}.npz' if cache_dir else None,
         train_seeds,
         sizes,
         arguments.render_workers,
     )
     validation_set = load_or_build_datasets(
-        cache_dir / f"validation_{arguments.validation_scenes}.npz" if cache_dir else None,
+        cache_dir / f'validation_{arguments.validation_scenes}.npz' if cache_dir else None,
         validation_seeds,
         (INPUT_SIZE,),
         arguments.render_workers,
     )[INPUT_SIZE]
     dataset_seconds = time.monotonic() - dataset_start
     print(
-        f"dataset: {len(train_seeds)} training / {len(validation_seeds)} validation scenes "
-        f"ready in {dataset_seconds:.1f} s",
+        f'dataset: {len(train_seeds)} training / {len(validation_seeds)} validation scenes '
+        f'ready in {dataset_seconds:.1f} s',
         flush=True,
     )
 
     model = FastDepth()
     training_summary = train(model, train_sets, arguments)
     torch_metrics = evaluate(predict_with_torch(model, validation_set.images), validation_set)
-    print(f"held-out (torch, FP32): {torch_metrics}", flush=True)
+    print(f'held-out (torch, FP32): {torch_metrics}', flush=True)
 
     xml_path = arguments.output_dir / IR_FILE_NAME
     export_openvino(model, xml_path)
-    compiled = ov.Core().compile_model(xml_path, "CPU")
+    compiled = ov.Core().compile_model(xml_path, 'CPU')
     ir_predictions = predict_with_openvino(compiled, validation_set.images)
     ir_metrics = evaluate(ir_predictions, validation_set)
-    print(f"held-out (OpenVINO IR, FP16 weights): {ir_metrics}", flush=True)
+    print(f'held-out (OpenVINO IR, FP16 weights): {ir_metrics}', flush=True)
 
     report = {
-        "model": "FastDepth: MobileNet v1 (width 1.0) encoder + NNConv5 decoder, additive skips",
-        "parameters": count_parameters(model),
-        "multiply_accumulates": count_multiply_accumulates(model, (1, 3, INPUT_SIZE, INPUT_SIZE)),
-        "ir": {
-            "xml": IR_FILE_NAME,
-            "weights": "FP16",
-            "input": {
-                "name": IR_INPUT_NAME,
-                "shape": [-1, 3, INPUT_SIZE, INPUT_SIZE],
-                "type": "f32",
-                "layout": "NCHW",
-                "channel_order": "RGB",
-                "normalisation": "(pixel_0_255 - mean) / scale, not inside the IR",
-                "mean": [round(float(value), 3) for value in INPUT_MEAN],
-                "scale": [round(float(value), 3) for value in INPUT_SCALE],
-                "resize": "4:3 camera image squashed to 224x224, bilinear",
+        'model': 'FastDepth: MobileNet v1 (width 1.0) encoder + NNConv5 decoder, additive skips',
+        'parameters': count_parameters(model),
+        'multiply_accumulates': count_multiply_accumulates(model, (1, 3, INPUT_SIZE, INPUT_SIZE)),
+        'ir': {
+            'xml': IR_FILE_NAME,
+            'weights': 'FP16',
+            'input': {
+                'name': IR_INPUT_NAME,
+                'shape': [-1, 3, INPUT_SIZE, INPUT_SIZE],
+                'type': 'f32',
+                'layout': 'NCHW',
+                'channel_order': 'RGB',
+                'normalisation': '(pixel_0_255 - mean) / scale, not inside the IR',
+                'mean': [round(float(value), 3) for value in INPUT_MEAN],
+                'scale': [round(float(value), 3) for value in INPUT_SCALE],
+                'resize': '4:3 camera image squashed to 224x224, bilinear',
             },
-            "output": {
-                "name": IR_OUTPUT_NAME,
-                "shape": [-1, 1, INPUT_SIZE, INPUT_SIZE],
-                "type": "f32",
-                "unit": "metres",
+            'output': {
+                'name': IR_OUTPUT_NAME,
+                'shape': [-1, 1, INPUT_SIZE, INPUT_SIZE],
+                'type': 'f32',
+                'unit': 'metres',
             },
         },
-        "dataset": {
-            "train_scenes": arguments.train_scenes,
-            "train_seeds": f"0..{arguments.train_scenes - 1}",
-            "validation_scenes": arguments.validation_scenes,
-            "validation_seeds": f"{validation_seeds.start}..{validation_seeds.stop - 1}",
-            "horizontal_fov_deg": list(HORIZONTAL_FOV_RANGE_DEG),
-            "render_sizes": {"320x240": 1.0 - FULL_SIZE_SHARE, "640x480": FULL_SIZE_SHARE},
-            "seconds_to_render_or_load": round(dataset_seconds, 1),
+        'dataset': {
+            'train_scenes': arguments.train_scenes,
+            'train_seeds': f'0..{arguments.train_scenes - 1}',
+            'validation_scenes': arguments.validation_scenes,
+            'validation_seeds': f'{validation_seeds.start}..{validation_seeds.stop - 1}',
+            'horizontal_fov_deg': list(HORIZONTAL_FOV_RANGE_DEG),
+            'render_sizes': {'320x240': 1.0 - FULL_SIZE_SHARE, '640x480': FULL_SIZE_SHARE},
+            'seconds_to_render_or_load': round(dataset_seconds, 1),
         },
-        "training": {
-            "arguments": {
+        'training': {
+            'arguments': {
                 key: (str(value) if isinstance(value, Path) else value)
                 for key, value in vars(arguments).items()
             },
             **training_summary,
-            "torch_threads": torch.get_num_threads(),
-            "torch_version": torch.__version__,
+            'torch_threads': torch.get_num_threads(),
+            'torch_version': torch.__version__,
         },
-        "held_out_metrics_torch_fp32": torch_metrics.as_dict(),
-        "held_out_metrics_openvino_fp16": ir_metrics.as_dict(),
-        "openvino_version": ov.get_version(),
-        "total_seconds": round(time.monotonic() - run_start, 1),
+        'held_out_metrics_torch_fp32': torch_metrics.as_dict(),
+        'held_out_metrics_openvino_fp16': ir_metrics.as_dict(),
+        'openvino_version': ov.get_version(),
+        'total_seconds': round(time.monotonic() - run_start, 1),
     }
     metrics_path = arguments.output_dir / METRICS_FILE_NAME
-    metrics_path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {xml_path} and {metrics_path}", flush=True)
+    metrics_path.write_text(json.dumps(report, indent=2) + '\n')
+    print(f'wrote {xml_path} and {metrics_path}', flush=True)
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     main()

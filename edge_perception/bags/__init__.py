@@ -1,0 +1,3 @@
+"""rosbag2 recordings: message types, reading and writing (no ROS needed), and playing into
+or recording from a live graph (rclpy).
+"""

@@ -1,0 +1,1 @@
+"""The ``edge-perception`` command: ``main`` dispatches, one module per subcommand."""

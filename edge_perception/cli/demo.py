@@ -1,0 +1,32 @@
+"""``edge-perception demo``: a bundled model on its bundled camera recording.
+
+``demo`` (or ``demo depth``) runs FastDepth on the synthetic camera recording; ``demo
+classifier`` runs the digit classifier on frames of digits on paper. What it prints and writes:
+:mod:`edge_perception.replay.demo`.
+"""
+
+from edge_perception.replay.demo import DemoOptions, HEADS, IMAGE_TOPIC
+from edge_perception.replay.demo import run as run_demo
+
+
+def add_arguments(parser):
+    """Add the demo's options to an argparse parser."""
+    parser.add_argument('head', nargs='?', default='depth', choices=sorted(HEADS),
+                        help='which node and recording (default: %(default)s)')
+    parser.add_argument('--bag', default='', help='rosbag2 directory; default: the bundled '
+                        f'recording of the head (camera on {IMAGE_TOPIC})')
+    parser.add_argument('--model', default='', help='model file; default: the bundled model')
+    parser.add_argument('--device', default='CPU', help='OpenVINO device (default: %(default)s)')
+    parser.add_argument('--preprocessing', default='auto', choices=('graph', 'host', 'auto'))
+    parser.add_argument('--loops', type=int, default=3, help='times to play the recording')
+    parser.add_argument('--rate', type=float, default=1.0,
+                        help='playback speed relative to the recording (default: %(default)s)')
+    parser.add_argument('--output-dir', default='depth_demo',
+                        help='where the depth PNGs go (default: %(default)s)')
+    parser.add_argument('--pngs', type=int, default=4, help='depth PNG images to write')
+
+
+def run(args):
+    """Run the demo; return the process exit code."""
+    return run_demo(DemoOptions(args.head, args.bag, args.model, args.device, args.preprocessing,
+                                args.loops, args.rate, args.output_dir, args.pngs))

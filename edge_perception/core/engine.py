@@ -1,0 +1,230 @@
+"""The OpenVINO side: devices, model loading, compilation and asynchronous inference.
+
+No rclpy here. :class:`AsyncEngine` runs requests through an ``AsyncInferQueue`` so that
+receiving, inference and publishing overlap, and keeps at most one frame waiting: when the
+device is busy a newer frame replaces the waiting one (newest frame wins) and the replaced
+frame is counted as dropped, so latency stays bounded when frames arrive faster than the model
+runs.
+"""
+
+import os
+import threading
+import time
+
+from edge_perception.core.openvino_compat import AsyncInferQueue, Core, openvino_version
+
+# Device names that combine other devices: 'HETERO:GPU,CPU', 'AUTO:NPU,CPU', 'MULTI:...'.
+VIRTUAL_DEVICES = ('AUTO', 'HETERO', 'MULTI', 'BATCH')
+PERFORMANCE_HINTS = ('LATENCY', 'THROUGHPUT')
+# 'default' keeps the device's choice (bf16 on CPUs with AMX/AVX-512 BF16, f16 on GPUs); 'f32'
+# gives outputs that agree across CPUs, which regression against golden outputs needs.
+INFERENCE_PRECISIONS = ('default', 'f32', 'bf16', 'f16')
+MODEL_SUFFIXES = ('.xml', '.onnx')
+
+
+class DeviceUnavailableError(RuntimeError):
+    """The device asked for is not one OpenVINO can use on this machine."""
+
+
+class ModelLoadError(RuntimeError):
+    """The model file is missing, of an unsupported format or unreadable."""
+
+
+def requested_devices(device):
+    """Return the physical devices named by a device string, e.g. 'HETERO:GPU,CPU' -> GPU, CPU.
+
+    'AUTO' alone names no particular device and returns an empty list.
+    """
+    name, _, targets = device.partition(':')
+    if name in VIRTUAL_DEVICES:
+        # 'BATCH:CPU(4)' names the CPU with a batch size.
+        return [target.split('(')[0].strip() for target in targets.split(',')
+                if target.strip()]
+    return [device]
+
+
+def check_device(core, device):
+    """Raise :class:`DeviceUnavailableError` unless every device in ``device`` is available.
+
+    :param core: ``ov.Core``.
+    :param device: 'CPU', 'GPU', 'GPU.1', 'NPU', 'MYRIAD', 'AUTO', 'HETERO:GPU,CPU', ...
+    """
+    available = list(core.available_devices)
+    missing = [wanted for wanted in requested_devices(device)
+               if not any(found == wanted or found.startswith(wanted + '.')
+                          for found in available)]
+    if device.partition(':')[0] in VIRTUAL_DEVICES and not available:
+        missing = [device]
+    if not device.strip():
+        missing = ['(empty)']
+    if missing:
+        hint = ''
+        if 'MYRIAD' in missing:
+            hint = (' The Intel NCS2 (MYRIAD) plugin ships only with OpenVINO 2022.3 LTS '
+                    '(Python <= 3.10); this is OpenVINO ' + openvino_version() + '.')
+        raise DeviceUnavailableError(
+            f"OpenVINO device '{device}' is not available (missing: {', '.join(missing)}). "
+            f"Devices OpenVINO sees here: {', '.join(available) or 'none'}.{hint}")
+
+
+def load_model(core, path):
+    """Read an OpenVINO IR (.xml + .bin) or ONNX model from ``path``, batch fixed to 1.
+
+    ONNX and IR files describe graphs and weights only; nothing is unpickled.
+
+    :raises ModelLoadError: with the path and the reason.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ModelLoadError(f"model file '{path}' does not exist")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in MODEL_SUFFIXES:
+        raise ModelLoadError(f"model file '{path}' is not one of: {', '.join(MODEL_SUFFIXES)}")
+    if suffix == '.xml' and not os.path.isfile(os.path.splitext(path)[0] + '.bin'):
+        raise ModelLoadError(f"model file '{path}' has no weights file "
+                             f"'{os.path.splitext(path)[0]}.bin' beside it")
+    try:
+        model = core.read_model(path)
+    except Exception as error:  # OpenVINO raises RuntimeError subclasses varying by release.
+        raise ModelLoadError(f"cannot read model '{path}': {openvino_reason(error)}") from error
+    return with_batch_of_one(model)
+
+
+def openvino_reason(error):
+    """Return the human part of an OpenVINO exception, without its source-location lines.
+
+    OpenVINO prefixes the reason with 'Exception from src/...' and 'Check ... failed at ...'
+    lines that mean nothing to a robot's operator.
+    """
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    reason = [line for line in lines
+              if not line.startswith(('Exception from src', 'Check '))]
+    return ' '.join(reason or lines[-1:]) or type(error).__name__
+
+
+def with_batch_of_one(model):
+    """Fix a dynamic batch dimension to 1 (a robot's camera gives one frame at a time).
+
+    Exporters often leave the batch dynamic (``?x3x224x224``); static shapes compile faster
+    and are what NCS2/NPU plugins need. Models with other dynamic dimensions are left as they
+    are.
+    """
+    reshaped = {}
+    for port in model.inputs:
+        shape = port.get_partial_shape()
+        if shape.rank.is_static and shape.rank.get_length() >= 2 and shape[0].is_dynamic \
+                and all(dimension.is_static for dimension in list(shape)[1:]):
+            reshaped[port] = [1] + [dimension.get_length() for dimension in list(shape)[1:]]
+    if reshaped:
+        model.reshape(reshaped)
+    return model
+
+
+def compile_model(core, model, device, performance_hint='LATENCY', extra_config=None,
+                  inference_precision='default'):
+    """Compile ``model`` for ``device`` with an OpenVINO performance hint.
+
+    :param extra_config: further OpenVINO properties, e.g. ``{'PERF_COUNT': True}``.
+    :param inference_precision: one of :data:`INFERENCE_PRECISIONS`; 'default' sends no
+        property (plugins such as MYRIAD reject it) and leaves the device's choice.
+    """
+    if performance_hint not in PERFORMANCE_HINTS:
+        raise ValueError(f"performance_hint must be one of: {', '.join(PERFORMANCE_HINTS)}")
+    if inference_precision not in INFERENCE_PRECISIONS:
+        raise ValueError('inference_precision must be one of: ' + ', '.join(INFERENCE_PRECISIONS))
+    config = {'PERFORMANCE_HINT': performance_hint}
+    if inference_precision != 'default':
+        config['INFERENCE_PRECISION_HINT'] = inference_precision
+    return core.compile_model(model, device, {**config, **(extra_config or {})})
+
+
+def create_core():
+    """Return a new ``ov.Core``."""
+    return Core()
+
+
+class AsyncEngine:
+    """Runs a compiled model asynchronously, the newest waiting frame first.
+
+    :param compiled_model: ``ov.CompiledModel`` with one input.
+    :param on_result: called as ``on_result(context, outputs, inference_ms)`` from an
+        OpenVINO thread when a request finishes; ``outputs`` are copies of every output.
+    :param on_error: called as ``on_error(context, error)`` when a request fails to start or
+        its result handling raises.
+    :param num_requests: parallel infer requests; 0 asks the device for its optimal number.
+    :param fault_injector: test hook at the boundary with OpenVINO, called with each finished
+        ``ov.InferRequest`` before its outputs are read; what it raises takes the path of a
+        failed inference. None in production.
+    """
+
+    def __init__(self, compiled_model, on_result, on_error, num_requests=0, fault_injector=None):
+        if num_requests <= 0:
+            num_requests = int(compiled_model.get_property('OPTIMAL_NUMBER_OF_INFER_REQUESTS'))
+        self.num_requests = max(1, num_requests)
+        self._queue = AsyncInferQueue(compiled_model, self.num_requests)
+        self._queue.set_callback(self._finished)
+        self._on_result = on_result
+        self._on_error = on_error
+        self.fault_injector = fault_injector
+        self._condition = threading.Condition()
+        self._waiting = None
+        self._closing = False
+        self.frames_dropped = 0
+        self._dispatcher = threading.Thread(target=self._dispatch, name='ov-dispatch',
+                                            daemon=True)
+        self._dispatcher.start()
+
+    def submit(self, inputs, context):
+        """Queue one frame; it replaces a frame still waiting for a free request.
+
+        :param inputs: what ``AsyncInferQueue.start_async`` takes (an ``ov.Tensor`` shares the
+            caller's memory, which must stay valid until the result arrives: keep it in
+            ``context``).
+        :param context: anything; handed back to ``on_result``/``on_error``.
+        """
+        with self._condition:
+            if self._waiting is not None:
+                self.frames_dropped += 1
+            self._waiting = (inputs, context)
+            self._condition.notify()
+
+    def _dispatch(self):
+        while True:
+            with self._condition:
+                while self._waiting is None and not self._closing:
+                    self._condition.wait()
+                if self._closing:
+                    return
+            # Block for a free request outside the lock, so newer frames can still replace
+            # the waiting one meanwhile.
+            self._queue.get_idle_request_id()
+            with self._condition:
+                job, self._waiting = self._waiting, None
+            if job is None:
+                continue
+            inputs, context = job
+            try:
+                self._queue.start_async(inputs, (context, time.perf_counter()))
+            except Exception as error:  # a device or shape failure must not kill the thread
+                self._on_error(context, error)
+
+    def _finished(self, request, userdata):
+        context, started = userdata
+        inference_ms = (time.perf_counter() - started) * 1e3
+        try:
+            if self.fault_injector is not None:
+                self.fault_injector(request)
+            outputs = [request.get_output_tensor(index).data.copy()
+                       for index in range(len(request.model_outputs))]
+            self._on_result(context, outputs, inference_ms)
+        except Exception as error:  # raised inside an OpenVINO thread: report, never lose it
+            self._on_error(context, error)
+
+    def close(self):
+        """Stop dispatching, drop the waiting frame and wait for requests in flight."""
+        with self._condition:
+            self._closing = True
+            self._waiting = None
+            self._condition.notify()
+        self._dispatcher.join(timeout=5.0)
+        self._queue.wait_all()

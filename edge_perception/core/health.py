@@ -1,0 +1,111 @@
+"""How an inference node is doing, as a diagnostic level, a message and key values.
+
+No rclpy here: the node turns a :class:`HealthReport` into ``diagnostic_msgs/DiagnosticStatus``
+on ``/diagnostics``. Levels follow ``diagnostic_msgs``: OK, WARN, ERROR, STALE.
+"""
+
+from dataclasses import dataclass
+import time
+
+OK, WARN, ERROR, STALE = 0, 1, 2, 3
+LEVEL_NAMES = {OK: 'OK', WARN: 'WARN', ERROR: 'ERROR', STALE: 'STALE'}
+
+# Failed inferences in a row after which recovery is not working: the node reports ERROR.
+ERROR_AFTER_FAILURES = 3
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """One diagnostic status: ``level`` (OK..STALE), ``message``, ``values`` (str -> str)."""
+
+    level: int
+    message: str
+    values: dict
+
+
+@dataclass(frozen=True)
+class NodeCounters:
+    """The node's own frame counters, beside what the pipeline counts."""
+
+    frames_received: int
+    frames_processed: int
+    frames_rejected: int
+    output_failures: int = 0
+
+
+class HealthMonitor:
+    """Turns counters sampled once per report into a :class:`HealthReport`.
+
+    Warnings describe what happened since the previous report (frames rejected, inferences
+    that failed and were recovered), so a node that has healed goes back to OK.
+
+    :param stale_after_s: seconds without images, once images have come, before warning.
+    :param clock: monotonic time source in seconds.
+    """
+
+    def __init__(self, stale_after_s=5.0, clock=time.monotonic):
+        self.stale_after_s = stale_after_s
+        self._clock = clock
+        self._last_image = None
+        self._previous = None
+
+    def image_received(self):
+        """Record that an image arrived now."""
+        self._last_image = self._clock()
+
+    def report(self, pipeline, counters):
+        """Return the report for now and remember the counters for the next one.
+
+        :param pipeline: :class:`~edge_perception.core.pipeline.ImagePipeline`.
+        :param counters: :class:`NodeCounters`.
+        """
+        sample = {
+            'frames_received': counters.frames_received,
+            'frames_processed': counters.frames_processed,
+            'frames_rejected': counters.frames_rejected,
+            'output_failures': counters.output_failures,
+            'frames_dropped': pipeline.frames_dropped,
+            'inference_failures': pipeline.inference_failures,
+            'consecutive_failures': pipeline.consecutive_failures,
+            'recoveries': pipeline.recoveries,
+        }
+        previous = self._previous or dict.fromkeys(sample, 0)
+        self._previous = sample
+        level, message = self._assess(pipeline, sample, previous)
+        values = {'device': pipeline.device, 'configured_device': pipeline.config.device,
+                  'preprocessing': pipeline.preprocessing_in_use or 'not compiled yet',
+                  **{name: str(value) for name, value in sample.items()},
+                  'last_error': pipeline.last_error}
+        return HealthReport(level, message, values)
+
+    def _assess(self, pipeline, sample, previous):
+        failures = sample['consecutive_failures']
+        if failures >= ERROR_AFTER_FAILURES:
+            return ERROR, (f'inference failing: {failures} failed in a row despite recovery '
+                           f'({pipeline.last_error})')
+        if pipeline.compile_error:
+            return ERROR, f'cannot compile the model for the camera stream: ' \
+                          f'{pipeline.compile_error}'
+        warnings = []
+        if pipeline.fallback_reason:
+            warnings.append(pipeline.fallback_reason)
+        failed = sample['inference_failures'] - previous['inference_failures']
+        if failed:
+            warnings.append(f'{failed} inference(s) failed since the last report; '
+                            'infer requests recreated')
+        unpublished = sample['output_failures'] - previous['output_failures']
+        if unpublished:
+            warnings.append(f'{unpublished} result(s) could not be published since the last '
+                            'report')
+        rejected = sample['frames_rejected'] - previous['frames_rejected']
+        if rejected:
+            warnings.append(f'{rejected} image(s) rejected since the last report')
+        if self._last_image is not None:
+            silent_s = self._clock() - self._last_image
+            if silent_s > self.stale_after_s:
+                warnings.append(f'no image for {silent_s:.0f} s')
+        if warnings:
+            return WARN, '; '.join(warnings)
+        if self._last_image is None:
+            return OK, 'waiting for images'
+        return OK, 'running'

@@ -1,0 +1,29 @@
+"""The Fast DDS profile that lets camera-sized messages cross process boundaries.
+
+See ``config/fastdds_large_messages.xml`` for why it exists. Applied before ``rclpy.init`` by
+the package's commands so that they work out of the box; a profile the user has configured
+always wins.
+"""
+
+import os
+
+from edge_perception.package_paths import shared_file
+
+PROFILE_VARIABLE = 'FASTDDS_DEFAULT_PROFILES_FILE'
+PROFILE_FILE = ('config', 'fastdds_large_messages.xml')
+
+
+def apply_large_message_profile(environ=os.environ):
+    """Point Fast DDS at the bundled profile unless another DDS or profile is configured.
+
+    :param environ: the environment to update (the process environment by default).
+    :return: the profile path when it was applied, else None.
+    """
+    rmw = environ.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
+    if not rmw.startswith('rmw_fastrtps') or environ.get(PROFILE_VARIABLE):
+        return None
+    path = shared_file(*PROFILE_FILE)
+    if not path.is_file():
+        return None
+    environ[PROFILE_VARIABLE] = str(path)
+    return str(path)

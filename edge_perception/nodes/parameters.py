@@ -1,0 +1,105 @@
+"""Declaring ROS parameters from one table, each with a full ``ParameterDescriptor``."""
+
+from dataclasses import dataclass
+
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    ParameterType,
+    SetParametersResult,
+)
+from rclpy.parameter import Parameter
+
+
+class ParameterError(ValueError):
+    """A parameter value outside what the node accepts."""
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One parameter: its default, what it means, and the values it accepts.
+
+    :param choices: allowed string values (validated here; rclpy does not enforce them).
+    :param value_range: ``(low, high)`` inclusive, enforced by rclpy.
+    :param read_only: True for what only applies at start (model, device, ...).
+
+    A default of ``[]`` declares a string array that is unset until given: rcl cannot type an
+    empty list (in YAML or on the command line), so such a parameter is left out of parameter
+    files unless it has values, and reads as ``[]``.
+    """
+
+    name: str
+    default: object
+    description: str
+    choices: tuple = ()
+    value_range: tuple | None = None
+    read_only: bool = False
+
+    def descriptor(self):
+        descriptor = ParameterDescriptor(name=self.name, description=self.description,
+                                         read_only=self.read_only)
+        if self.is_unset_string_array:
+            descriptor.type = ParameterType.PARAMETER_STRING_ARRAY
+        if self.choices:
+            descriptor.additional_constraints = f"Must be one of: {', '.join(self.choices)}"
+        if self.value_range is not None:
+            low, high = self.value_range
+            if isinstance(self.default, float):
+                descriptor.floating_point_range = [
+                    FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
+            else:
+                descriptor.integer_range = [
+                    IntegerRange(from_value=int(low), to_value=int(high), step=0)]
+        return descriptor
+
+    @property
+    def is_unset_string_array(self):
+        """True for a string array whose default is empty (see the class documentation)."""
+        return isinstance(self.default, list) and not self.default
+
+    def check(self, value):
+        """Raise :class:`ParameterError` when ``value`` is not one of the choices."""
+        if self.choices and value not in self.choices:
+            raise ParameterError(f"parameter '{self.name}' is '{value}'; "
+                                 f"must be one of: {', '.join(self.choices)}")
+
+
+def declare_parameters(node, specs):
+    """Declare every spec on ``node`` and return ``{name: value}``.
+
+    :raises ParameterError: when a given value is not one of its choices.
+    """
+    values = {}
+    for spec in specs:
+        if spec.is_unset_string_array:
+            value = node.declare_parameter(spec.name, Parameter.Type.STRING_ARRAY,
+                                           spec.descriptor()).value
+            value = list(value or [])
+        else:
+            value = node.declare_parameter(spec.name, spec.default, spec.descriptor()).value
+        spec.check(value)
+        values[spec.name] = value
+    return values
+
+
+def choice_validator(specs):
+    """Return an on-set-parameters callback rejecting values outside each spec's choices.
+
+    Names the specs do not cover are accepted: they belong to someone else (QoS overrides,
+    ``use_sim_time``).
+    """
+    by_name = {spec.name: spec for spec in specs}
+
+    def validate(parameters):
+        for parameter in parameters:
+            spec = by_name.get(parameter.name)
+            if spec is None:
+                continue
+            try:
+                spec.check(parameter.value)
+            except ParameterError as error:
+                return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)
+
+    return validate

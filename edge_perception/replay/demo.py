@@ -1,0 +1,249 @@
+"""``edge-perception demo``: a bundled model on a bundled camera recording.
+
+``demo`` (or ``demo depth``) runs FastDepth on the synthetic camera recording; ``demo
+classifier`` runs the digit classifier on frames of digits on paper. The node runs in its own
+process (as ``ros2 run`` would), the recording is replayed into it at its recorded rate, and
+the demo prints frame rate, latency and accuracy against the recording's ground truth; the
+depth demo also writes colour-mapped depth images as PNG.
+"""
+
+from dataclasses import dataclass
+import itertools
+from pathlib import Path
+import statistics
+import time
+
+import cv2
+import numpy as np
+import rclpy
+from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+from sensor_msgs.msg import Image, PointCloud2
+
+from edge_perception.bags.player import FramePublisher, read_frames
+from edge_perception.core.depth_geometry import depth_in_metres
+from edge_perception.core.image_codec import as_rgb8, message_to_array
+from edge_perception.core.metrics import compute_depth_metrics
+from edge_perception.core.visualisation import colorize_depth, labelled
+from edge_perception.msg import Classification, InferenceTiming
+from edge_perception.nodes.dds_profile import apply_large_message_profile
+from edge_perception.package_paths import shared_file
+from edge_perception.replay.graph import spin_until
+from edge_perception.replay.node_process import NodeProcess
+
+IMAGE_TOPIC = '/camera/image_raw'
+CAMERA_INFO_TOPIC = '/camera/camera_info'
+DISCOVERY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class DemoHead:
+    """What differs between the depth and the classifier demo."""
+
+    command: str
+    bag: tuple
+    truth_topic: str
+    output_type: type
+    output_topic: str
+    # Subscribing to these makes the node do the work a robot would ask of it.
+    extra_outputs: tuple = ()
+
+
+HEADS = {
+    'depth': DemoHead('depth_node', ('data', 'demo_depth_bag'), '/camera/depth/ground_truth',
+                      Image, 'depth', ((PointCloud2, 'points'),)),
+    'classifier': DemoHead('classifier_node', ('data', 'demo_digits_bag'), '/camera/digit_label',
+                           Classification, 'classification'),
+}
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What the demo plays through which node, and where its pictures go.
+
+    :param head: a key of :data:`HEADS`.
+    :param bag: rosbag2 directory; '' for the head's bundled recording.
+    :param model: model file; '' for the bundled model.
+    :param loops: times to play the recording.
+    :param rate: playback speed relative to the recording.
+    :param pngs: depth PNG images to write into ``output_dir``.
+    """
+
+    head: str = 'depth'
+    bag: str = ''
+    model: str = ''
+    device: str = 'CPU'
+    preprocessing: str = 'auto'
+    loops: int = 3
+    rate: float = 1.0
+    output_dir: str = 'depth_demo'
+    pngs: int = 4
+
+
+def run(args):
+    """Run the demo of :class:`DemoOptions` ``args``; return the process exit code."""
+    head = HEADS[args.head]
+    apply_large_message_profile()
+    bag = args.bag or str(shared_file(*head.bag))
+    frames, types = read_frames(bag, {IMAGE_TOPIC, CAMERA_INFO_TOPIC, head.truth_topic})
+    frames = [frame for frame in frames if IMAGE_TOPIC in frame.messages]
+    if not frames:
+        print(f'no {IMAGE_TOPIC} messages in {bag}')
+        return 1
+    print(f'{len(frames)} frames from {bag}')
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node('edge_perception_demo', context=context)
+    try:
+        results = _replay_through_node(args, head, node, frames, types)
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+    if results is None:
+        return 1
+    sent, received, timings = results
+    _report_speed(sent, received, timings)
+    if args.head == 'depth':
+        _report_depth(args, frames, sent, received)
+    else:
+        _report_classes(frames, sent, received, head.truth_topic)
+    return 0 if received else 1
+
+
+def _replay_through_node(args, head, node, frames, types):
+    """Start the node, replay the frames; return (sent, received, timings) by stamp."""
+    executor = rclpy.executors.SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
+    camera_types = {topic: types[topic] for topic in (IMAGE_TOPIC, CAMERA_INFO_TOPIC)
+                    if topic in types}
+    publisher = FramePublisher(node, camera_types, {IMAGE_TOPIC: 'image',
+                                                    CAMERA_INFO_TOPIC: 'camera_info'})
+    received, timings = {}, {}
+    reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
+    node.create_subscription(head.output_type, head.output_topic, lambda msg: received.setdefault(
+        _stamp_ns(msg.header), (time.perf_counter(), msg)), reliable)
+    node.create_subscription(InferenceTiming, 'inference_timing',
+                             lambda msg: timings.setdefault(_stamp_ns(msg.header), msg), reliable)
+    for output_type, topic in head.extra_outputs:
+        node.create_subscription(output_type, topic, lambda msg: None, reliable)
+    parameters = {'device': args.device, 'preprocessing': args.preprocessing}
+    if args.model:
+        parameters['model'] = args.model
+    with NodeProcess(head.command, parameters) as perception_node:
+        if not spin_until(executor, lambda: not perception_node.running() or (
+                publisher.subscriber_count(IMAGE_TOPIC) > 0 and
+                node.count_publishers(head.output_topic) > 0), DISCOVERY_TIMEOUT_S) or \
+                not perception_node.running():
+            perception_node.stop()
+            print(f'{head.command} did not come up:\n{perception_node.output}')
+            return None
+        # The first frame compiles the model for the camera resolution.
+        while not received and perception_node.running():
+            publisher.publish(frames[0], node.get_clock().now().to_msg())
+            spin_until(executor, lambda: bool(received), 1.0)
+        received.clear()
+        timings.clear()
+        sent = _play(args, executor, node, publisher, frames, received)
+        perception_node.stop()
+        print(perception_node.output.strip())
+    return sent, received, timings
+
+
+def _play(args, executor, node, publisher, frames, received):
+    """Publish every frame ``args.loops`` times at the recorded pace; return sends by stamp."""
+    sent = {}
+    period_ns = [later.timestamp_ns - earlier.timestamp_ns
+                 for earlier, later in itertools.pairwise(frames)] or [100_000_000]
+    interval_s = statistics.median(period_ns) / 1e9 / args.rate
+    for loop in range(args.loops):
+        loop_started = time.perf_counter()
+        for index, frame in enumerate(frames):
+            stamp = node.get_clock().now().to_msg()
+            sent[_stamp_ns(stamp)] = (time.perf_counter(), index)
+            publisher.publish(frame, stamp)
+            next_frame = loop_started + (index + 1) * interval_s
+            spin_until(executor, lambda: False, next_frame - time.perf_counter())
+        spin_until(executor, lambda: len(received) >= len(sent), 1.0)
+        print(f'loop {loop + 1}/{args.loops}: {len(received)}/{len(sent)} results '
+              f'received so far, latency median {_median(_latencies(sent, received)):.1f} ms')
+    return sent
+
+
+def _report_speed(sent, received, timings):
+    latencies = _latencies(sent, received)
+    inference = [msg.inference_ms for msg in timings.values()]
+    totals = [msg.total_ms for msg in timings.values()]
+    fps = [msg.fps for msg in timings.values()]
+    print(f'frames: {len(sent)} sent, {len(received)} results back, '
+          f'{max((msg.frames_dropped for msg in timings.values()), default=0)} dropped')
+    print(f'latency (image published -> result received): median {_median(latencies):.1f} ms, '
+          f'p90 {_percentile(latencies, 90):.1f} ms')
+    print(f'node: inference median {_median(inference):.1f} ms, total in node median '
+          f'{_median(totals):.1f} ms, output rate {_median(fps):.1f} fps')
+
+
+def _report_depth(args, frames, sent, received):
+    head = HEADS['depth']
+    scores = []
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for stamp, (_, depth_msg) in sorted(received.items()):
+        frame = frames[sent[stamp][1]]
+        depth = message_to_array(depth_msg)
+        truth_msg = frame.messages.get(head.truth_topic)
+        truth = None
+        if truth_msg is not None:
+            truth = depth_in_metres(message_to_array(truth_msg), truth_msg.encoding)
+            scores.append(compute_depth_metrics(depth, truth))
+        if written < args.pngs:
+            image_msg = frame.messages[IMAGE_TOPIC]
+            camera = as_rgb8(message_to_array(image_msg), image_msg.encoding)[:, :, ::-1]
+            panels = [labelled(camera, 'camera'),
+                      labelled(colorize_depth(depth, 0.0, 10.0), 'FastDepth (0-10 m)')]
+            if truth is not None:
+                panels.append(labelled(colorize_depth(truth, 0.0, 10.0), 'ground truth'))
+            cv2.imwrite(str(output_dir / f'depth_{written:02d}.png'), np.hstack(panels))
+            written += 1
+    if scores:
+        print('depth vs ground truth (mean over frames): ' + ', '.join(
+            f'{name} {statistics.fmean(getattr(score, name) for score in scores):.3f}'
+            for name in ('delta1', 'abs_rel', 'rmse')))
+    print(f'{written} PNG images in {output_dir}/')
+
+
+def _report_classes(frames, sent, received, truth_topic):
+    correct = labelled_frames = 0
+    for stamp, (_, result) in sorted(received.items()):
+        index = sent[stamp][1]
+        truth_msg = frames[index].messages.get(truth_topic)
+        best = f'{result.labels[0]} ({result.scores[0]:.2f})' if result.labels else 'nothing'
+        truth = '' if truth_msg is None else f', truly {truth_msg.data}'
+        if stamp in _first_loop(sent, len(frames)):
+            print(f'frame {index:2d}: sees {best}{truth}')
+        if truth_msg is not None and result.class_ids:
+            labelled_frames += 1
+            correct += int(result.class_ids[0] == truth_msg.data)
+    if labelled_frames:
+        print(f'top-1 accuracy: {correct}/{labelled_frames} = '
+              f'{100.0 * correct / labelled_frames:.1f} %')
+
+
+def _first_loop(sent, frame_count):
+    return set(sorted(sent)[:frame_count])
+
+
+def _latencies(sent, received):
+    return [(received[stamp][0] - sent[stamp][0]) * 1e3 for stamp in sent if stamp in received]
+
+
+def _stamp_ns(stamp_or_header):
+    stamp = getattr(stamp_or_header, 'stamp', stamp_or_header)
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def _median(values):
+    return statistics.median(values) if values else float('nan')
+
+
+def _percentile(values, percent):
+    return float(np.percentile(values, percent)) if values else float('nan')

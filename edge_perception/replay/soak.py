@@ -1,0 +1,305 @@
+"""Overload soak: a node in its own process fed camera frames faster than it can serve them.
+
+For a bounded time a synthetic camera publishes at a fixed rate; the soak records, per
+result, the latency from publishing the frame to receiving the output, the node's own
+counters (received, processed, dropped because a newer frame won, rejected), and the node
+process's resident memory once a second. Under overload the node keeps only the newest frame,
+so latency should stay bounded and memory flat; :class:`SoakReport` says whether they did.
+
+The counters are differences between two quiet moments: after the warm-up the camera pauses
+until one frame's result has come back (nothing is in flight), and after the soak it pauses
+until the last frame's result is back. Frames the node never took are the frames sent minus
+the node's own ``frames_received``.
+"""
+
+from dataclasses import dataclass, field
+import statistics
+import time
+
+import numpy as np
+import rclpy
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+
+from edge_perception.bags.player import message_class
+from edge_perception.core.depth_geometry import PinholeIntrinsics
+from edge_perception.core.image_codec import array_to_image_fields
+from edge_perception.msg import InferenceTiming
+from edge_perception.nodes.dds_profile import apply_large_message_profile
+from edge_perception.replay.graph import spin_until
+from edge_perception.replay.node_config import TIMING_TOPIC, write_params_file
+from edge_perception.replay.node_process import NodeProcess
+
+DISCOVERY_TIMEOUT_S = 30.0
+# The first results include compilation for the camera resolution; memory is compared from
+# the end of this warm-up on.
+WARM_UP_S = 3.0
+# Seconds to wait for the result of one frame when the camera pauses (after the warm-up and at
+# the end); the first frame of the warm-up also waits for compilation.
+SETTLE_TIMEOUT_S = 10.0
+COUNTERS = ('frames_received', 'frames_processed', 'frames_dropped', 'frames_rejected')
+
+
+@dataclass(frozen=True)
+class SoakOptions:
+    """What to soak and how hard.
+
+    :param config: :class:`~edge_perception.replay.node_config.NodeConfig` of the node.
+    :param rate_hz: camera frame rate.
+    :param duration_s: how long to publish, after the warm-up.
+    """
+
+    config: object
+    rate_hz: float = 60.0
+    duration_s: float = 30.0
+    width: int = 640
+    height: int = 480
+    scratch: str = '.'
+
+
+@dataclass
+class SoakReport:
+    """What a soak measured; times in milliseconds, memory in MiB, ``t`` in seconds."""
+
+    sent: int = 0
+    latencies: list = field(default_factory=list)   # (t, latency_ms) per result
+    memory: list = field(default_factory=list)      # (t, rss_mib) once a second
+    timing: object = None                           # last InferenceTiming of the soak
+    timing_at_start: object = None                  # the one that closed the warm-up
+    inference_ms: list = field(default_factory=list)
+    duration_s: float = 0.0
+    node_output: str = ''
+    exit_code: int = None
+
+    @property
+    def results(self):
+        return len(self.latencies)
+
+    def latency_percentile(self, percent, since_s=0.0):
+        values = [latency for t, latency in self.latencies if t >= since_s]
+        return float(np.percentile(values, percent)) if values else float('nan')
+
+    def memory_growth_mib(self):
+        """Resident memory at the end minus just after the warm-up."""
+        if len(self.memory) < 2:
+            return float('nan')
+        return self.memory[-1][1] - self.memory[0][1]
+
+    def node_counts(self):
+        """Return the node's own counters (:data:`COUNTERS`) over the soak."""
+        if self.timing is None:
+            return dict.fromkeys(COUNTERS, 0)
+        return {name: getattr(self.timing, name) - (getattr(self.timing_at_start, name)
+                                                    if self.timing_at_start else 0)
+                for name in COUNTERS}
+
+    def lost_before_the_node(self):
+        """Frames sent that the node never took (replaced in its DDS queue, or lost)."""
+        return self.sent - self.node_counts()['frames_received']
+
+    def unaccounted(self):
+        """Frames the node took but neither processed, dropped nor rejected (0 when healthy)."""
+        counts = self.node_counts()
+        return counts['frames_received'] - counts['frames_processed'] - \
+            counts['frames_dropped'] - counts['frames_rejected']
+
+    def figures(self):
+        """Return the headline figures as a JSON-ready dictionary."""
+        return {
+            'sent': self.sent, 'results': self.results, 'duration_s': self.duration_s,
+            **self.node_counts(), 'lost_before_the_node': self.lost_before_the_node(),
+            'unaccounted_in_the_node': self.unaccounted(),
+            'inference_median_ms': _median(self.inference_ms),
+            **{f'latency_p{percent}_ms': self.latency_percentile(percent)
+               for percent in (50, 90, 99, 100)},
+            'latency_p99_second_half_ms': self.latency_percentile(99, self.duration_s / 2),
+            'memory_start_mib': self.memory[0][1] if self.memory else float('nan'),
+            'memory_growth_mib': self.memory_growth_mib(),
+        }
+
+    def summary(self, options):
+        counts = self.node_counts()
+        half = self.duration_s / 2
+        lines = [
+            f'{options.config.kind.name} soaked {self.duration_s:.0f} s at '
+            f'{options.rate_hz:g} Hz ({options.width}x{options.height}): {self.sent} frames '
+            f'sent, {self.results} results ({self.results / max(self.duration_s, 1e-9):.1f}/s)',
+            f"node: {counts['frames_received']} received, {counts['frames_processed']} "
+            f"processed, {counts['frames_dropped']} dropped (a newer frame won), "
+            f"{counts['frames_rejected']} rejected; {self.lost_before_the_node()} sent but never "
+            'taken by the node (replaced in its DDS queue or lost)',
+            f'inference median {_median(self.inference_ms):.1f} ms',
+            'latency published -> result: median '
+            f'{self.latency_percentile(50):.1f} ms, p90 {self.latency_percentile(90):.1f}, '
+            f'p99 {self.latency_percentile(99):.1f}, max {self.latency_percentile(100):.1f}; '
+            f'second half p99 {self.latency_percentile(99, half):.1f} ms',
+            f'node memory (RSS): {self.memory[0][1]:.1f} MiB after warm-up, '
+            f'{self.memory[-1][1]:.1f} MiB at the end (growth '
+            f'{self.memory_growth_mib():+.1f} MiB), max {max(m for _, m in self.memory):.1f}'
+            if self.memory else 'node memory: not sampled',
+        ]
+        return '\n'.join(lines)
+
+
+def soak(options):
+    """Run the node in its own process under overload; return a :class:`SoakReport`."""
+    config = options.config
+    params_file = f'{options.scratch}/{config.kind.name}_soak.yaml'
+    write_params_file(config, params_file)
+    # The camera's side needs the profile as much as the node: without it a 640x480 image does
+    # not fit Fast DDS's shared memory and about half of them are lost on the way.
+    apply_large_message_profile()
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    probe = rclpy.create_node('edge_perception_soak', context=context)
+    executor = rclpy.executors.SingleThreadedExecutor(context=context)
+    executor.add_node(probe)
+    report = SoakReport()
+    process = NodeProcess(config.kind.name, params_file=params_file)
+    try:
+        _run(options, probe, executor, process, report)
+    finally:
+        report.exit_code = process.stop()
+        report.node_output = process.output
+        executor.shutdown()
+        probe.destroy_node()
+        rclpy.shutdown(context=context)
+    return report
+
+
+def _run(options, probe, executor, process, report):
+    kind = options.config.kind
+    images = probe.create_publisher(Image, 'image', qos_profile_sensor_data)
+    infos = probe.create_publisher(CameraInfo, 'camera_info', qos_profile_sensor_data)
+    reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
+    sent_at = {}
+    timings = {}
+    clock = {'start': None}
+
+    def on_result(msg):
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        published = sent_at.pop(stamp, None)
+        if published is not None and clock['start'] is not None:
+            now = time.perf_counter()
+            report.latencies.append((now - clock['start'], (now - published) * 1e3))
+
+    def on_timing(msg):
+        report.timing = msg
+        timings[msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec] = msg
+        if clock['start'] is not None:
+            report.inference_ms.append(msg.inference_ms)
+
+    probe.create_subscription(message_class(kind.outputs[kind.result_topic]),
+                              kind.result_topic, on_result, reliable)
+    probe.create_subscription(InferenceTiming, TIMING_TOPIC, on_timing, reliable)
+    for topic, type_name in kind.outputs.items():  # outputs are computed only when subscribed
+        if topic not in (kind.result_topic, TIMING_TOPIC):
+            probe.create_subscription(message_class(type_name), topic, lambda msg: None,
+                                      reliable)
+    if not spin_until(executor, lambda: not process.running() or (
+            images.get_subscription_count() > 0 and probe.count_publishers(kind.result_topic)),
+            DISCOVERY_TIMEOUT_S) or not process.running():
+        raise RuntimeError(f'{kind.name} did not come up:\n{process.output}')
+    camera = _Camera(probe, images, infos, options.width, options.height)
+
+    def settle():
+        """Send single frames until one's timing comes back; return that timing."""
+        deadline = time.perf_counter() + SETTLE_TIMEOUT_S
+        while time.perf_counter() < deadline:
+            if not process.running():
+                raise RuntimeError(f'{kind.name} exited during the soak:\n{process.output}')
+            stamp = camera.publish()
+            if spin_until(executor, lambda stamp=stamp: stamp in timings, 1.0):
+                return timings[stamp]
+        raise RuntimeError(f'{kind.name} returned no result within {SETTLE_TIMEOUT_S:g} s')
+
+    settle()  # compiles the model for the camera's resolution
+    _publish_at_rate(options, camera, executor, process, kind, WARM_UP_S)
+    report.timing_at_start = settle()
+    report.timing = report.timing_at_start
+    clock['start'] = time.perf_counter()
+    sent_at.clear()
+    camera.sent_at = sent_at
+    report.sent = _publish_at_rate(options, camera, executor, process, kind, options.duration_s,
+                                   report)
+    last = camera.last_stamp
+    # The node always finishes its newest frame: once that frame's timing is back, the counters
+    # are final (a frame lost on the way ends the wait at the timeout instead).
+    spin_until(executor, lambda: last in timings, SETTLE_TIMEOUT_S)
+    spin_until(executor, lambda: False, 0.2)  # outputs that trail the timing message
+    report.duration_s = options.duration_s
+
+
+class _Camera:
+    """Publishes the test pattern with its CameraInfo, stamped with the probe's clock."""
+
+    def __init__(self, probe, images, infos, width, height):
+        self._probe = probe
+        self._images = images
+        self._infos = infos
+        self._fields = array_to_image_fields(_test_pattern(height, width), 'rgb8')
+        self._info = _camera_info(width, height)
+        self.last_stamp = None
+        self.sent_at = {}
+
+    def publish(self):
+        stamp_ns = max(self._probe.get_clock().now().nanoseconds, (self.last_stamp or 0) + 1)
+        msg = Image(encoding='rgb8')
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        msg.header.frame_id = 'camera_optical_frame'
+        msg.height, msg.width, msg.step, msg.is_bigendian, msg.data = self._fields
+        self._info.header = msg.header
+        self._infos.publish(self._info)
+        self.sent_at[stamp_ns] = time.perf_counter()
+        self._images.publish(msg)
+        self.last_stamp = stamp_ns
+        return stamp_ns
+
+
+def _publish_at_rate(options, camera, executor, process, kind, duration_s, report=None):
+    """Publish frames at ``options.rate_hz`` for ``duration_s``; return how many went out.
+
+    With a ``report``, the node's memory is sampled once a second.
+    """
+    period_s = 1.0 / options.rate_hz
+    started = time.perf_counter()
+    frame = 0
+    while True:
+        elapsed = time.perf_counter() - started
+        if elapsed >= duration_s:
+            return frame
+        if not process.running():
+            raise RuntimeError(f'{kind.name} exited during the soak:\n{process.output}')
+        if report is not None and len(report.memory) <= elapsed:
+            report.memory.append((elapsed, _rss_mib(process.process.pid)))
+        camera.publish()
+        frame += 1
+        spin_until(executor, lambda: False, started + frame * period_s - time.perf_counter())
+
+
+def _test_pattern(height, width):
+    """Return a colour gradient: a camera-like image that no model sees as empty."""
+    rows = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    columns = np.linspace(0, 255, width, dtype=np.float32)[None, :]
+    return np.stack([np.broadcast_to(rows, (height, width)),
+                     np.broadcast_to(columns, (height, width)),
+                     np.full((height, width), 128.0, np.float32)], axis=-1).astype(np.uint8)
+
+
+def _camera_info(width, height):
+    intrinsics = PinholeIntrinsics.from_horizontal_fov(width, height, 60.0)
+    msg = CameraInfo(width=width, height=height, distortion_model='plumb_bob')
+    msg.k = intrinsics.matrix().reshape(-1).tolist()
+    return msg
+
+
+def _rss_mib(pid):
+    with open(f'/proc/{pid}/status', encoding='ascii') as status:
+        for line in status:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024.0
+    return float('nan')
+
+
+def _median(values):
+    return statistics.median(values) if values else float('nan')

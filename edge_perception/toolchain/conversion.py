@@ -1,0 +1,547 @@
+"""Framework model -> OpenVINO IR, and a check that the IR computes what the source computes.
+
+No rclpy here. Sources: ONNX files; PyTorch modules built by a factory the caller names, with
+weights from a ``state_dict`` file (read with ``weights_only=True``: no pickled code runs);
+TensorFlow SavedModel directories and Keras files where ``tensorflow`` is installed.
+:func:`validate` runs the source framework and the written IR on the same seeded random inputs
+and compares every output.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+import importlib
+import os
+
+import numpy as np
+
+from edge_perception.core.engine import compile_model, load_model, ModelLoadError
+from edge_perception.core.openvino_compat import openvino_version, save_model
+
+TORCH_SUFFIXES = ('.pt', '.pth')
+KERAS_SUFFIXES = ('.keras', '.h5')
+SUPPORTED_SOURCES = ('ONNX (.onnx)', 'PyTorch state_dict (.pt, .pth) with --torch-module',
+                     'TensorFlow SavedModel (directory)', 'Keras (.keras, .h5)')
+
+# Validation defaults: FP16 weights carry ~3 significant digits, so outputs of a deep network
+# drift by up to about 1 % of their range; FP32 weights with f32 inference only differ by
+# the order of floating-point operations.
+DEFAULT_MIN_COSINE = {True: 0.999, False: 0.99999}
+DEFAULT_RELATIVE_TOLERANCE = {True: 0.02, False: 1e-3}
+# Below this the tolerance is never set, so an all-zero output does not demand exact zeros.
+_TOLERANCE_FLOOR = 1e-6
+# Elements smaller than this share of an output's largest magnitude are judged relative to it
+# in the relative error, so values near zero do not turn rounding into huge ratios.
+_RELATIVE_ERROR_FLOOR = 1e-3
+_NUMPY_TYPES = {'f32': np.float32, 'f16': np.float16, 'f64': np.float64, 'i64': np.int64,
+                'i32': np.int32, 'u8': np.uint8, 'i8': np.int8, 'boolean': np.bool_}
+
+
+class ConversionError(ModelLoadError):
+    """The source model cannot be read, converted or run: missing, wrong format, corrupt."""
+
+
+def parse_shape(text):
+    """Parse '1,3,224,224' into ``(1, 3, 224, 224)``.
+
+    :raises ValueError: unless every dimension is a positive integer.
+    """
+    try:
+        shape = tuple(int(dim) for dim in text.replace('x', ',').split(','))
+    except ValueError:
+        raise ValueError(f"'{text}' is not a shape like 1,3,224,224") from None
+    if not shape or min(shape) < 1:
+        raise ValueError(f"'{text}': every dimension must be a positive integer")
+    return shape
+
+
+def open_source(path, torch_module=None):
+    """Return the converter for the model at ``path``, chosen by what the path is.
+
+    :param path: ``.onnx`` file, PyTorch ``state_dict`` (``.pt``/``.pth``), TensorFlow
+        SavedModel directory, or Keras ``.keras``/``.h5`` file.
+    :param torch_module: ``package.module:factory`` building the PyTorch module that the
+        ``state_dict`` belongs to; required for, and only for, PyTorch.
+    :raises ConversionError: for a missing path, an unsupported format, or a framework that is
+        not installed.
+    """
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if not os.path.exists(path):
+        raise ConversionError(f"model '{path}' does not exist")
+    if torch_module and suffix not in TORCH_SUFFIXES:
+        raise ConversionError(f"--torch-module needs a PyTorch state_dict file "
+                              f"({', '.join(TORCH_SUFFIXES)}), not '{path}'")
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, 'saved_model.pb')):
+            raise ConversionError(f"directory '{path}' is not a TensorFlow SavedModel "
+                                  "(it has no saved_model.pb)")
+        return TensorFlowSource(path, keras=False)
+    if suffix == '.onnx':
+        return OnnxSource(path)
+    if suffix in TORCH_SUFFIXES:
+        if not torch_module:
+            raise ConversionError(
+                f"'{path}' is a PyTorch state_dict: name the code that builds the module with "
+                "--torch-module package.module:factory (whole pickled models are never loaded)")
+        return TorchSource(path, torch_module)
+    if suffix in KERAS_SUFFIXES:
+        return TensorFlowSource(path, keras=True)
+    if suffix == '.xml':
+        raise ConversionError(f"'{path}' is already OpenVINO IR")
+    raise ConversionError(f"'{path}' is not a supported model; supported: "
+                          f"{'; '.join(SUPPORTED_SOURCES)}")
+
+
+class OnnxSource:
+    """An ONNX file, read by OpenVINO directly and validated against onnxruntime."""
+
+    framework = 'ONNX'
+
+    def __init__(self, path):
+        self.path = path
+
+    def require_reference(self):
+        """Return onnxruntime, which validation runs the model with.
+
+        :raises ConversionError: when it is not installed.
+        """
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ConversionError('validating an ONNX model needs onnxruntime, which is not '
+                                  'installed (pip install onnxruntime), or pass --no-validate'
+                                  ) from None
+        return onnxruntime
+
+    def reference_runtime(self):
+        """Return ``(label, run)``: ``run(inputs, name_sets)`` gives ``[(name, array), ...]``."""
+        onnxruntime = self.require_reference()
+        try:
+            session = onnxruntime.InferenceSession(self.path,
+                                                   providers=['CPUExecutionProvider'])
+        except Exception as error:  # onnxruntime's exception classes are not public API
+            raise ConversionError(f"onnxruntime cannot load '{self.path}': {error}") from error
+        input_names = [port.name for port in session.get_inputs()]
+        output_names = [port.name for port in session.get_outputs()]
+
+        def run(inputs, names):
+            return list(zip(output_names,
+                            session.run(output_names, _feed(input_names, names, inputs)),
+                            strict=True))
+
+        return f'onnxruntime {onnxruntime.__version__}', run
+
+    def to_openvino(self, core, input_shapes):
+        """Read the ONNX file; with ``input_shapes``, reshape its inputs to them."""
+        model = _read_onnx(self.path)
+        if input_shapes:
+            _check_input_count(model, input_shapes)
+            try:
+                model.reshape({model.input(index): list(shape)
+                               for index, shape in enumerate(input_shapes)})
+            except Exception as error:  # OpenVINO raises RuntimeError subclasses by release
+                raise ConversionError(f"cannot give '{self.path}' the input shapes "
+                                      f"{_shapes_text(input_shapes)}: {_reason(error)}"
+                                      ) from error
+        return model
+
+
+class TorchSource:
+    """A PyTorch module from ``package.module:factory`` with weights from a ``state_dict``."""
+
+    framework = 'PyTorch'
+
+    def __init__(self, path, torch_module):
+        try:
+            import torch
+        except ImportError:
+            raise ConversionError(f"'{path}' is a PyTorch state_dict: converting it needs torch, "
+                                  'which is not installed (pip install torch)') from None
+        self.path = path
+        self.torch = torch
+        self.module = build_torch_module(torch_module, load_state_dict(path))
+
+    def require_reference(self):
+        """Nothing more to check: the framework was imported to load the model."""
+
+    def reference_runtime(self):
+        """Return ``(label, run)``: ``run(inputs, name_sets)`` gives ``[(None, array), ...]``."""
+        def run(inputs, names):
+            with self.torch.no_grad():
+                outputs = self.module(*(self.torch.from_numpy(array) for array in inputs))
+            return [(None, output.numpy()) for output in _flatten(outputs)]
+
+        return f'torch {self.torch.__version__}', run
+
+    def to_openvino(self, core, input_shapes):
+        """Trace the module with a seeded random input of each shape in ``input_shapes``."""
+        if not input_shapes:
+            raise ConversionError('a PyTorch module needs --input-shape: its example input')
+        convert = _openvino_convert_model('PyTorch')
+        generator = np.random.default_rng(0)
+        example = tuple(self.torch.from_numpy(generator.standard_normal(shape, np.float32))
+                        for shape in input_shapes)
+        try:
+            return convert(self.module, example_input=example,
+                           input=[list(shape) for shape in input_shapes])
+        except Exception as error:  # tracing and frontend errors vary by torch and OpenVINO
+            raise ConversionError(f'OpenVINO cannot convert the PyTorch module with input '
+                                  f'{_shapes_text(input_shapes)}: {_reason(error)}') from error
+
+
+def load_state_dict(path):
+    """Read a ``state_dict`` with ``torch.load(weights_only=True)``: tensors only, no code.
+
+    A checkpoint dictionary holding it under 'state_dict' or 'model_state_dict' is accepted.
+
+    :raises ConversionError: when the file is not a readable ``state_dict``.
+    """
+    import torch
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:  # corrupt zip, pickle refused by weights_only, wrong file
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else (
+            f'{type(error).__name__} (empty or truncated file?)')
+        raise ConversionError(f"cannot read '{path}' as a PyTorch state_dict: {reason}"
+                              ) from error
+    if isinstance(state, Mapping):
+        for key in ('state_dict', 'model_state_dict'):
+            if isinstance(state.get(key), Mapping):
+                state = state[key]
+    if not isinstance(state, Mapping) or not all(
+            isinstance(value, torch.Tensor) for value in state.values()):
+        raise ConversionError(f"'{path}' holds no state_dict (a mapping of names to tensors)")
+    return state
+
+
+def build_torch_module(spec, state_dict):
+    """Call the factory named by ``spec`` ('package.module:factory') and load ``state_dict``.
+
+    :return: the module in eval mode.
+    :raises ConversionError: when the factory cannot be imported or called, or the weights do
+        not fit the module it builds.
+    """
+    from torch import nn
+    module_name, _, factory_name = spec.partition(':')
+    if not module_name or not factory_name:
+        raise ConversionError(f"--torch-module '{spec}' is not package.module:factory")
+    try:
+        factory = importlib.import_module(module_name)
+        for attribute in factory_name.split('.'):
+            factory = getattr(factory, attribute)
+    except ImportError as error:
+        raise ConversionError(f"--torch-module '{spec}': cannot import '{module_name}': "
+                              f'{error}') from error
+    except AttributeError:
+        raise ConversionError(f"--torch-module '{spec}': '{module_name}' has no "
+                              f"'{factory_name}'") from None
+    try:
+        module = factory()
+    except Exception as error:  # arbitrary user code
+        raise ConversionError(f"--torch-module '{spec}': calling {factory_name}() failed: "
+                              f'{type(error).__name__}: {error}') from error
+    if not isinstance(module, nn.Module):
+        raise ConversionError(f"--torch-module '{spec}' returned {type(module).__name__}, "
+                              'not a torch.nn.Module')
+    try:
+        module.load_state_dict(state_dict)
+    except RuntimeError as error:
+        raise ConversionError(f"the state_dict does not fit the module '{spec}' builds: "
+                              f'{error}') from error
+    return module.eval()
+
+
+class TensorFlowSource:
+    """A TensorFlow SavedModel directory or a Keras file; needs ``tensorflow`` installed."""
+
+    framework = 'TensorFlow'
+
+    def __init__(self, path, keras):
+        try:
+            import tensorflow
+        except ImportError:
+            kind = 'Keras model' if keras else 'TensorFlow SavedModel'
+            raise ConversionError(f"'{path}' is a {kind}: converting it needs the tensorflow "
+                                  'package, which is not installed (pip install tensorflow)'
+                                  ) from None
+        self.path = path
+        self.tf = tensorflow
+        self.keras = keras
+        self.framework = 'Keras' if keras else 'TensorFlow'
+        try:
+            if keras:
+                # safe_mode (Keras 3) refuses Lambda layers' serialised Python code.
+                self.model = tensorflow.keras.models.load_model(path, compile=False,
+                                                                safe_mode=True)
+            else:
+                self.model = tensorflow.saved_model.load(path)
+        except Exception as error:  # TensorFlow raises many unrelated types here
+            raise ConversionError(f"cannot load '{path}' with TensorFlow: {error}") from error
+
+    def require_reference(self):
+        """Nothing more to check: the framework was imported to load the model."""
+
+    def reference_runtime(self):
+        """Return ``(label, run)``: ``run(inputs, name_sets)`` gives ``[(name, array), ...]``."""
+        def run(inputs, names):
+            tensors = [self.tf.constant(array) for array in inputs]
+            if self.keras:
+                outputs = self.model(tensors[0] if len(tensors) == 1 else tensors)
+                return [(None, np.asarray(output)) for output in _flatten(outputs)]
+            signature = self.model.signatures['serving_default']
+            _, keywords = signature.structured_input_signature
+            feed = _feed(list(keywords), names, tensors)
+            return [(name, output.numpy()) for name, output in signature(**feed).items()]
+
+        return f'tensorflow {self.tf.__version__}', run
+
+    def to_openvino(self, core, input_shapes):
+        """Convert with ``openvino.convert_model``; ``input_shapes`` fix dynamic dimensions."""
+        convert = _openvino_convert_model(self.framework)
+        source = self.model if self.keras else self.path
+        try:
+            if input_shapes:
+                return convert(source, input=[list(shape) for shape in input_shapes])
+            return convert(source)
+        except Exception as error:  # frontend errors vary by release
+            raise ConversionError(f"OpenVINO cannot convert '{self.path}': {_reason(error)}"
+                                  ) from error
+
+
+def require_static_inputs(model):
+    """Raise :class:`ConversionError` naming every input whose shape is not static."""
+    dynamic = [f"'{_port_name(port, f'input {index}')}' {port.get_partial_shape()}"
+               for index, port in enumerate(model.inputs) if port.get_partial_shape().is_dynamic]
+    if dynamic:
+        raise ConversionError(f"inputs with dynamic dimensions: {', '.join(dynamic)}; give "
+                              'static shapes with --input-shape (once per input, in order)')
+
+
+def save_ir(model, xml_path, fp16=True):
+    """Write ``model`` as OpenVINO IR, with FP16 weights unless ``fp16`` is False.
+
+    On OpenVINO <= 2023.0 the FP16 compression changes ``model`` in place.
+    """
+    save_model(model, xml_path, compress_to_fp16=fp16)
+
+
+@dataclass(frozen=True)
+class OutputComparison:
+    """How one IR output compares with the source framework's, over all samples.
+
+    :param max_rel_error: largest ``|ir - source| / max(|source|, 1e-3 * max|source|)``.
+    :param tolerance: the largest max-abs error accepted.
+    :param error: why the output could not be compared (shape mismatch), else ''.
+    """
+
+    name: str
+    shape: tuple
+    max_abs_error: float
+    max_rel_error: float
+    cosine: float
+    tolerance: float
+    min_cosine: float
+    error: str = ''
+
+    @property
+    def passed(self):
+        # Written so that NaN errors fail.
+        return (not self.error and self.max_abs_error <= self.tolerance
+                and self.cosine >= self.min_cosine)
+
+
+def compare(name, reference, candidate, fp16, tolerance=None, min_cosine=None):
+    """Compare one output's ``candidate`` values with its ``reference`` values.
+
+    :param reference: the source framework's output, all samples stacked.
+    :param candidate: the IR's output, same shape.
+    :param fp16: whether the IR has FP16 weights; picks the default thresholds.
+    :param tolerance: max-abs error accepted; default: 2 % (FP16) or 0.1 % (FP32) of the
+        reference output's largest magnitude.
+    :param min_cosine: lowest cosine similarity accepted; default 0.999 (FP16) or 0.99999.
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    candidate = np.asarray(candidate, dtype=np.float64)
+    peak = float(np.max(np.abs(reference))) if reference.size else 0.0
+    if tolerance is None:
+        tolerance = max(DEFAULT_RELATIVE_TOLERANCE[fp16] * peak, _TOLERANCE_FLOOR)
+    if min_cosine is None:
+        min_cosine = DEFAULT_MIN_COSINE[fp16]
+    if reference.shape != candidate.shape:
+        return OutputComparison(name, candidate.shape[1:], float('nan'), float('nan'),
+                                float('nan'), tolerance, min_cosine,
+                                f"shape {candidate.shape[1:]} differs from the source's "
+                                f'{reference.shape[1:]}')
+    difference = np.abs(candidate - reference)
+    floor = max(_RELATIVE_ERROR_FLOOR * peak, np.finfo(np.float32).tiny)
+    norms = np.linalg.norm(reference) * np.linalg.norm(candidate)
+    if norms > 0:
+        cosine = float(np.sum(reference * candidate) / norms)
+    else:
+        cosine = 1.0 if np.array_equal(reference, candidate) else 0.0
+    return OutputComparison(
+        name, reference.shape[1:], float(np.max(difference, initial=0.0)),
+        float(np.max(difference / np.maximum(np.abs(reference), floor), initial=0.0)),
+        cosine, tolerance, min_cosine)
+
+
+def random_inputs(model, samples, seed):
+    """Seeded random inputs for every input of ``model`` (static shapes), ``samples`` times.
+
+    Floating-point inputs are standard normal (what normalised images look like); integer
+    inputs are drawn from 0..9 and boolean ones at random.
+
+    :return: a list of samples, each a list of arrays in the model's input order.
+    """
+    generator = np.random.default_rng(seed)
+    specs = []
+    for port in model.inputs:
+        type_name = port.get_element_type().get_type_name()
+        if type_name not in _NUMPY_TYPES:
+            raise ConversionError(f'cannot make random values for an input of type {type_name}')
+        specs.append((tuple(port.get_partial_shape().to_shape()), _NUMPY_TYPES[type_name]))
+    batches = []
+    for _ in range(samples):
+        batch = []
+        for shape, dtype in specs:
+            if np.issubdtype(dtype, np.floating):
+                values = generator.standard_normal(shape).astype(dtype)
+            elif dtype is np.bool_:
+                values = generator.integers(0, 2, shape).astype(np.bool_)
+            else:
+                values = generator.integers(0, 10, shape).astype(dtype)
+            batch.append(values)
+        batches.append(batch)
+    return batches
+
+
+def validate(core, xml_path, source, samples=3, seed=0, fp16=True, tolerance=None,
+             min_cosine=None):
+    """Run ``source`` and the IR at ``xml_path`` on the same inputs and compare each output.
+
+    The IR runs on the OpenVINO CPU device with f32 inference precision, so the comparison
+    shows the conversion and the weight precision, not a bf16 or f16 execution mode.
+
+    :param source: an :func:`open_source` converter.
+    :param samples: seeded random inputs compared.
+    :return: ``(runtime_label, [OutputComparison, ...])`` in the IR's output order.
+    :raises ConversionError: when either side cannot run.
+    """
+    label, run_reference = source.reference_runtime()
+    model = load_model(core, xml_path)
+    compiled = compile_model(core, model, 'CPU', inference_precision='f32')
+    request = compiled.create_infer_request()
+    input_names = [port.get_names() for port in model.inputs]
+    reference_runs, ir_runs = [], []
+    for inputs in random_inputs(model, samples, seed):
+        try:
+            reference_runs.append(run_reference(inputs, input_names))
+        except Exception as error:  # whatever the framework raises
+            raise ConversionError(f'{label} cannot run the source model: {error}') from error
+        request.infer(dict(enumerate(inputs)))
+        ir_runs.append([request.get_output_tensor(index).data.copy()
+                        for index in range(len(model.outputs))])
+    reference_names = [name for name, _ in reference_runs[0]]
+    if len(reference_names) != len(model.outputs):
+        raise ConversionError(f'the source model has {len(reference_names)} outputs, '
+                              f'the IR {len(model.outputs)}')
+    ir_of_reference = _match(reference_names, [port.get_names() for port in model.outputs])
+    reference_of_ir = (list(range(len(reference_names))) if ir_of_reference is None
+                       else [ir_of_reference.index(index) for index in range(len(model.outputs))])
+    comparisons = [
+        compare(_port_name(port, f'output {index}'),
+                np.stack([np.asarray(run[reference_index][1]) for run in reference_runs]),
+                np.stack([run[index] for run in ir_runs]), fp16, tolerance, min_cosine)
+        for index, (port, reference_index) in enumerate(zip(model.outputs, reference_of_ir,
+                                                            strict=True))]
+    return label, comparisons
+
+
+def format_comparisons(comparisons):
+    """Return the comparisons as a text table, one row per output."""
+    rows = [('output', 'shape', 'max abs err', 'max rel err', 'cosine', 'tolerance', 'result')]
+    for item in comparisons:
+        rows.append((item.name, 'x'.join(str(dim) for dim in item.shape) or 'scalar',
+                     f'{item.max_abs_error:.3g}', f'{item.max_rel_error:.3g}',
+                     f'{item.cosine:.6f}', f'{item.tolerance:.3g}',
+                     'ok' if item.passed else f'FAILED {item.error}'.rstrip()))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return '\n'.join('  '.join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+                     .rstrip() for row in rows)
+
+
+def _flatten(outputs):
+    """Tensors of a model's output: one tensor, or nested tuples/lists/dicts of them."""
+    if isinstance(outputs, Mapping):
+        outputs = list(outputs.values())
+    if isinstance(outputs, (tuple, list)):
+        return [tensor for output in outputs for tensor in _flatten(output)]
+    return [outputs]
+
+
+def _match(names, name_sets):
+    """For each of ``names``, the index of the one name set holding it; None unless all match.
+
+    Sources and IR keep tensor names (ONNX, TensorFlow), so inputs and outputs pair by name;
+    where they do not (PyTorch), they pair by position.
+    """
+    indices = []
+    for name in names:
+        holders = [index for index, name_set in enumerate(name_sets) if name in name_set]
+        if name is None or len(holders) != 1:
+            return None
+        indices.append(holders[0])
+    return indices if sorted(indices) == list(range(len(name_sets))) else None
+
+
+def _feed(source_names, ir_name_sets, inputs):
+    """Key the IR-ordered ``inputs`` by the source's input names."""
+    indices = _match(source_names, ir_name_sets) or list(range(len(inputs)))
+    return {name: inputs[index] for name, index in zip(source_names, indices, strict=True)}
+
+
+def _openvino_convert_model(framework):
+    # openvino.convert_model exists from OpenVINO 2023.1; the openvino.runtime releases
+    # (2022.3 LTS, 2023.0) only read IR and ONNX.
+    try:
+        from openvino import convert_model
+    except ImportError:
+        raise ConversionError(
+            f'converting a {framework} model needs openvino.convert_model (OpenVINO 2023.1 or '
+            f'later); this is OpenVINO {openvino_version()}. Convert with a newer OpenVINO, or '
+            'export the model to ONNX, which this release reads') from None
+    return convert_model
+
+
+def _read_onnx(path):
+    # The ONNX frontend alone: Core.read_model would also offer a file that is not valid ONNX
+    # to the other frontends, and TensorFlow's logs parse errors of its own to stderr.
+    from openvino.frontend import FrontEndManager
+    try:
+        frontend = FrontEndManager().load_by_framework('onnx')
+        return frontend.convert(frontend.load(path))
+    except Exception as error:  # OpenVINO raises RuntimeError subclasses varying by release
+        raise ConversionError(f"cannot read ONNX model '{path}': {_reason(error)}") from error
+
+
+def _reason(error):
+    """OpenVINO's error text without its source-location lines."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    kept = [line for line in lines if line and not line.startswith(
+        ('Exception from src/', 'Check ', 'FrontEnd API failed with'))]
+    return ' '.join(kept or lines) or type(error).__name__
+
+
+def _check_input_count(model, input_shapes):
+    if len(input_shapes) != len(model.inputs):
+        raise ConversionError(f'--input-shape given {len(input_shapes)} times for a model '
+                              f'with {len(model.inputs)} input(s)')
+
+
+def _shapes_text(shapes):
+    return ', '.join('x'.join(str(dim) for dim in shape) for shape in shapes)
+
+
+def _port_name(port, fallback):
+    names = port.get_names()
+    return sorted(names)[0] if names else fallback

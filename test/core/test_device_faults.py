@@ -1,0 +1,130 @@
+"""Device fallback, recovery from failed inferences, and the health they add up to.
+
+Failures are injected at the engine boundary (the hook runs on real finished OpenVINO
+requests); nothing of OpenVINO is mocked.
+"""
+
+import queue
+
+import numpy as np
+import pytest
+
+from edge_perception.core.engine import DeviceUnavailableError
+from edge_perception.core.health import ERROR, HealthMonitor, NodeCounters, OK, WARN
+from edge_perception.core.image_codec import array_to_image_fields
+from edge_perception.core.pipeline import ImagePipeline, PipelineConfig, RECOMPILE_AFTER_FAILURES
+from edge_perception.core.preprocessing import Normalisation
+
+from fault_injection import FailingRequests, InjectedFault
+from tiny_models import passthrough_model, write_model
+
+IDENTITY = Normalisation((0.0,), (1.0,), 'RGB')
+
+
+@pytest.fixture
+def make_pipeline(tmp_path):
+    pipelines = []
+    model = write_model(passthrough_model(3, 6, 8), tmp_path, 'passthrough')
+
+    def make(device='CPU', fallback_devices=(), **config):
+        results = queue.Queue()
+        pipeline = ImagePipeline(
+            PipelineConfig(str(model), device, 'graph', IDENTITY, num_requests=1,
+                           fallback_devices=tuple(fallback_devices), **config),
+            lambda context, outputs, timing: results.put(('result', context)),
+            lambda context, error: results.put(('error', context, error)))
+        pipelines.append(pipeline)
+        return pipeline, results
+
+    yield make
+    for pipeline in pipelines:
+        pipeline.close()
+
+
+def feed(pipeline, context, height=6, width=8):
+    image = np.full((height, width, 3), context % 250, np.uint8)
+    height, width, step, bigendian, data = array_to_image_fields(image, 'rgb8')
+    return pipeline.process(height, width, 'rgb8', bigendian, step, bytearray(data), context)
+
+
+def test_an_absent_device_gives_way_to_the_first_available_fallback(make_pipeline):
+    pipeline, results = make_pipeline('MYRIAD', ['NPU', 'CPU'])
+    assert pipeline.device == 'CPU'
+    assert "using fallback device 'CPU'" in pipeline.fallback_reason
+    assert "'MYRIAD' is not available" in pipeline.fallback_reason
+    assert "'NPU' is not available" in pipeline.fallback_reason
+    assert feed(pipeline, 1).device == 'CPU'
+    assert results.get(timeout=10) == ('result', 1)
+
+
+def test_without_an_available_fallback_the_error_names_every_device(make_pipeline):
+    with pytest.raises(DeviceUnavailableError, match=r"'MYRIAD' is not available") as error:
+        make_pipeline('MYRIAD')
+    assert 'fallback' not in str(error.value)
+    with pytest.raises(DeviceUnavailableError,
+                       match=r"no configured device.*'MYRIAD'.*'GPU.7'"):
+        make_pipeline('MYRIAD', ['GPU.7'])
+
+
+def test_a_failed_inference_gets_new_requests_and_the_stream_goes_on(make_pipeline):
+    pipeline, results = make_pipeline()
+    pipeline.inject_faults(FailingRequests(1))
+    feed(pipeline, 1)
+    kind, context, error = results.get(timeout=10)
+    assert (kind, context) == ('error', 1) and isinstance(error, InjectedFault)
+    assert (pipeline.inference_failures, pipeline.consecutive_failures) == (1, 1)
+    assert feed(pipeline, 2) is None  # new requests, no recompilation
+    assert results.get(timeout=10) == ('result', 2)
+    assert (pipeline.consecutive_failures, pipeline.recoveries) == (0, 1)
+    assert pipeline.last_error == 'device lost the request'
+
+
+def test_repeated_failures_recompile_the_model(make_pipeline):
+    pipeline, results = make_pipeline()
+    pipeline.inject_faults(FailingRequests(RECOMPILE_AFTER_FAILURES))
+    events = []
+    for frame in range(RECOMPILE_AFTER_FAILURES + 1):
+        events.append(feed(pipeline, frame))
+        outcome = results.get(timeout=10)
+        assert outcome[0] == ('error' if frame < RECOMPILE_AFTER_FAILURES else 'result')
+    recompiled = events[-1]
+    assert recompiled is not None
+    assert f'recompiled after {RECOMPILE_AFTER_FAILURES} failed inferences' in recompiled.reason
+    assert pipeline.consecutive_failures == 0
+
+
+def test_health_reports_fallback_failures_and_recovery(make_pipeline):
+    times = [0.0]
+    monitor = HealthMonitor(stale_after_s=5.0, clock=lambda: times[0])
+    pipeline, results = make_pipeline('MYRIAD', ['CPU'])
+
+    def report(received=0, processed=0, rejected=0):
+        return monitor.report(pipeline, NodeCounters(received, processed, rejected))
+
+    first = report()
+    assert first.level == WARN and "using fallback device 'CPU'" in first.message
+    assert first.values['device'] == 'CPU' and first.values['configured_device'] == 'MYRIAD'
+
+    pipeline, results = make_pipeline()
+    monitor = HealthMonitor(stale_after_s=5.0, clock=lambda: times[0])
+    assert (report().level, report().message) == (OK, 'waiting for images')
+    monitor.image_received()
+    pipeline.inject_faults(FailingRequests(10 ** 6))
+    for frame in range(RECOMPILE_AFTER_FAILURES):
+        feed(pipeline, frame)
+        assert results.get(timeout=10)[0] == 'error'
+    failing = report(received=3)
+    assert failing.level == ERROR
+    assert 'inference failing: 3 failed in a row' in failing.message
+    assert failing.values['inference_failures'] == '3'
+
+    pipeline.inject_faults(None)
+    feed(pipeline, 10)
+    assert results.get(timeout=10) == ('result', 10)
+    healed = report(received=4, processed=1)
+    assert healed.level == OK and healed.message == 'running'
+    assert report(received=5, processed=1, rejected=1).level == WARN
+
+    times[0] += 6.0
+    stale = report(received=5, processed=1, rejected=1)
+    assert stale.level == WARN and 'no image for 6 s' in stale.message

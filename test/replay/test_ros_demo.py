@@ -1,0 +1,30 @@
+"""The README's demo: bundled FastDepth on the bundled recording, node in its own process."""
+
+import re
+import subprocess
+
+from edge_perception.replay.node_process import installed_command
+
+
+def test_demo_reports_rate_latency_accuracy_and_writes_pngs(tmp_path):
+    result = subprocess.run(
+        [str(installed_command('edge-perception')), 'demo', '--loops', '1',
+         '--output-dir', str(tmp_path / 'pngs'), '--pngs', '2'],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r'latency \(image published -> result received\): median \d', result.stdout)
+    assert re.search(r'output rate \d', result.stdout)
+    delta1 = float(re.search(r'delta1 ([0-9.]+)', result.stdout).group(1))
+    assert delta1 > 0.5, result.stdout
+    pngs = sorted((tmp_path / 'pngs').glob('*.png'))
+    assert [png.name for png in pngs] == ['depth_00.png', 'depth_01.png']
+
+
+def test_classifier_demo_prints_what_it_sees():
+    result = subprocess.run([str(installed_command('edge-perception')), 'demo', 'classifier',
+                             '--loops', '1'], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    seen = re.findall(r'frame +\d+: sees (\d) \((0\.\d\d|1\.00)\), truly (\d)', result.stdout)
+    assert len(seen) == 20, result.stdout
+    accuracy = float(re.search(r'top-1 accuracy: \d+/\d+ = ([0-9.]+) %', result.stdout).group(1))
+    assert accuracy >= 90.0, result.stdout
