@@ -26,7 +26,7 @@ os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
 import rclpy  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy  # noqa: E402
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
 
 from edge_perception.core.depth_geometry import DepthDecoder, PinholeIntrinsics, PointProjector  # noqa: E402
 from edge_perception.core.engine import compile_model, create_core, load_model  # noqa: E402
@@ -34,6 +34,7 @@ from edge_perception.core.image_codec import array_to_image_fields  # noqa: E402
 from edge_perception.core.openvino_compat import openvino_version  # noqa: E402
 from edge_perception.core.pointcloud_layout import CloudPacker  # noqa: E402
 from edge_perception.core.preprocessing import embed_preprocessing, HostPreprocessor, Normalisation  # noqa: E402
+from edge_perception.messages import cloud_msg, header_msg  # noqa: E402
 from edge_perception.msg import Classification  # noqa: E402
 from edge_perception.nodes import classifier_node, depth_node  # noqa: E402
 from edge_perception.package_paths import shared_file  # noqa: E402
@@ -96,13 +97,7 @@ def measure_cloud(node, repeats):
         return packer.pack()
 
     def build_and_publish():
-        cloud = project_and_pack()
-        msg = PointCloud2()
-        msg.height, msg.width = cloud.height, cloud.width
-        msg.fields = [PointField(name=field.name, offset=field.offset, datatype=field.datatype,
-                                 count=field.count) for field in cloud.fields]
-        msg.point_step, msg.row_step, msg.data = cloud.point_step, cloud.row_step, cloud.data
-        publisher.publish(msg)
+        publisher.publish(cloud_msg(project_and_pack(), header_msg(0)))
 
     return {
         'decode': timed(lambda: decoder.decode(output, WIDTH, HEIGHT), repeats)[0],

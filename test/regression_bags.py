@@ -6,16 +6,20 @@ import numpy as np
 
 from edge_perception.bags.types import (
     CLASSIFICATION_TYPE,
+    DepthFrame,
     IMAGE_TYPE,
     INFERENCE_TIMING_TYPE,
     package_typestore,
+    TYPESTORE,
 )
-from edge_perception.bags.writer import DepthFrame, image_message, write_depth_bag, write_mcap_bag
+from edge_perception.bags.writer import write_depth_bag, write_mcap_bag
+from edge_perception.messages import bag_types, header_msg, image_msg
 
 WIDTH, HEIGHT = 32, 24
 PERIOD_NS = 100_000_000
 START_NS = 1_700_000_000_000_000_000
 LABEL_TOPIC = '/camera/digit_label'
+BAG_TYPES = bag_types(TYPESTORE)
 
 
 def frame_stamps(count):
@@ -59,12 +63,12 @@ def write_bag_with_broken_frames(path, depths, broken):
     """
     records = []
     for index, (stamp, depth) in enumerate(zip(frame_stamps(len(depths)), depths, strict=True)):
-        image = image_message(red_encoded_rgb(depth), 'rgb8', stamp, 'camera')
+        image = image_msg(red_encoded_rgb(depth), 'rgb8', stamp, 'camera', BAG_TYPES)
         if index in broken:
             image = dataclasses.replace(image, data=image.data[:10])
         records += [('/camera/image_raw', stamp, image),
                     ('/camera/depth/ground_truth', stamp,
-                     image_message(depth, '32FC1', stamp, 'camera'))]
+                     image_msg(depth, '32FC1', stamp, 'camera', BAG_TYPES))]
     write_mcap_bag(path, {'/camera/image_raw': IMAGE_TYPE,
                           '/camera/depth/ground_truth': IMAGE_TYPE}, records)
 
@@ -76,7 +80,8 @@ def write_label_bag(path, labels):
     records = []
     for stamp, label in zip(frame_stamps(len(labels)), labels, strict=True):
         image = np.full((HEIGHT, WIDTH, 3), 20 * label, np.uint8)
-        records += [('/camera/image_raw', stamp, image_message(image, 'rgb8', stamp, 'camera')),
+        records += [('/camera/image_raw', stamp,
+                     image_msg(image, 'rgb8', stamp, 'camera', BAG_TYPES)),
                     (LABEL_TOPIC, stamp, uint8(data=label))]
     write_mcap_bag(path, {'/camera/image_raw': IMAGE_TYPE, LABEL_TOPIC: 'std_msgs/msg/UInt8'},
                    records, typestore=typestore)
@@ -89,7 +94,7 @@ def write_depth_outputs(path, depths, stamps=None, timing=True):
     records = []
     for index, (stamp, depth) in enumerate(zip(stamps, depths, strict=True)):
         received = stamp + 5_000_000
-        records.append(('/depth', received, image_message(depth, '32FC1', stamp, 'camera')))
+        records.append(('/depth', received, image_msg(depth, '32FC1', stamp, 'camera', BAG_TYPES)))
         if timing:
             records.append(('/inference_timing', received, timing_message(
                 typestore, stamp, 10.0 + index)))
@@ -106,7 +111,8 @@ def write_classification_outputs(path, results):
     records = []
     for stamp, (class_ids, scores) in zip(frame_stamps(len(results)), results, strict=True):
         records.append(('/classification', stamp + 1_000_000, classification(
-            header=_header(typestore, stamp), class_ids=np.array(class_ids, np.uint32),
+            header=header_msg(stamp, 'camera', bag_types(typestore)),
+            class_ids=np.array(class_ids, np.uint32),
             labels=[str(class_id) for class_id in class_ids],
             scores=np.array(scores, np.float32), model='tiny.xml')))
     write_mcap_bag(path, {'/classification': CLASSIFICATION_TYPE}, records, typestore=typestore)
@@ -115,13 +121,8 @@ def write_classification_outputs(path, results):
 def timing_message(typestore, stamp, inference_ms):
     """An InferenceTiming with the given stamp and inference time."""
     return typestore.types[INFERENCE_TIMING_TYPE](
-        header=_header(typestore, stamp), model='tiny.xml', device='CPU', preprocessing='graph',
+        header=header_msg(stamp, 'camera', bag_types(typestore)), model='tiny.xml',
+        device='CPU', preprocessing='graph',
         preprocess_ms=0.1, inference_ms=inference_ms, postprocess_ms=0.5,
         total_ms=inference_ms + 1.0, latency_ms=inference_ms + 2.0, fps=10.0,
         frames_received=1, frames_processed=1, frames_dropped=0, frames_rejected=0)
-
-
-def _header(typestore, stamp):
-    time = typestore.types['builtin_interfaces/msg/Time'](sec=stamp // 1_000_000_000,
-                                                         nanosec=stamp % 1_000_000_000)
-    return typestore.types['std_msgs/msg/Header'](stamp=time, frame_id='camera')

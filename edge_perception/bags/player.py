@@ -1,54 +1,41 @@
 """Publishing recorded camera topics from a rosbag2 directory into a live ROS graph.
 
 ``ros2 bag play`` does this on a robot; here (and in CI) rosbag2 is not available, so the
-package replays bags itself with the ``rosbags`` reader and rclpy publishers. Messages are
-deserialised so that header stamps can be rewritten to the current time: latencies measured
-downstream then mean what they say.
+package replays bags itself: :mod:`edge_perception.bags.reader` reads them and rclpy decodes and
+publishes the messages. Messages are deserialised so that header stamps can be rewritten to the
+current time: latencies measured downstream then mean what they say.
 """
-
-from dataclasses import dataclass
-import importlib
 
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy
 from rclpy.serialization import deserialize_message
-from rosbags.rosbag2 import Reader
+
+from edge_perception.bags import reader
+from edge_perception.messages import message_class
 
 
-@dataclass
-class RecordedFrame:
-    """Messages of one recorded instant, keyed by topic, and the bag time in nanoseconds."""
+def ros_decoder():
+    """Return ``decode(raw, type name) -> rclpy message``, for the bag reader."""
+    classes = {}
 
-    timestamp_ns: int
-    messages: dict
+    def decode(raw, type_name):
+        if type_name not in classes:
+            classes[type_name] = message_class(type_name)
+        return deserialize_message(raw, classes[type_name])
+
+    return decode
 
 
 def read_frames(bag_path, topics):
-    """Read ``topics`` from a bag and group messages recorded at the same time into frames.
+    """Read ``topics`` as rclpy messages, grouped into frames by bag timestamp.
 
-    Messages of one camera frame (image, camera info, ground truth) share a bag timestamp;
-    grouping by it also works for ground truth without a header (a label per frame).
-
-    :param bag_path: rosbag2 directory (mcap or sqlite3).
-    :param topics: topic names to read; other topics are ignored.
-    :return: list of :class:`RecordedFrame` in time order, and ``{topic: message type}``.
+    :return: :class:`~edge_perception.bags.reader.RecordedFrame` list in time order, and
+        ``{topic: message class}`` of the topics found.
+    :raises ~edge_perception.bags.reader.BagError: when the bag cannot be read.
     """
-    frames = {}
-    types = {}
-    with Reader(bag_path) as reader:
-        connections = [connection for connection in reader.connections
-                       if connection.topic in topics]
-        for connection in connections:
-            types[connection.topic] = message_class(connection.msgtype)
-        for connection, timestamp, raw in reader.messages(connections=connections):
-            frame = frames.setdefault(timestamp, RecordedFrame(timestamp, {}))
-            frame.messages[connection.topic] = deserialize_message(raw, types[connection.topic])
-    return sorted(frames.values(), key=lambda frame: frame.timestamp_ns), types
-
-
-def message_class(type_name):
-    """Return the rclpy message class of a type name such as 'sensor_msgs/msg/Image'."""
-    package, interface, name = type_name.split('/')
-    return getattr(importlib.import_module(f'{package}.{interface}'), name)
+    frames = reader.read_frames(bag_path, topics, decode=ros_decoder())
+    types = {topic: message_class(type_name)
+             for topic, type_name in reader.topic_types(bag_path).items() if topic in topics}
+    return frames, types
 
 
 class FramePublisher:

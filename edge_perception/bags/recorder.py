@@ -12,21 +12,13 @@ from functools import partial
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from rclpy.serialization import serialize_message
 
-from edge_perception.bags.player import message_class
 from edge_perception.bags.types import package_typestore
 from edge_perception.bags.writer import open_bag_writer
+from edge_perception.messages import header_stamp_ns, message_class
 
 # Reliable with room for a burst: the nodes publish reliably, and a recording should not lose
 # what was delivered while a large message was being written.
 RECORDING_QOS = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
-
-
-def header_stamp_ns(message):
-    """Return a message's header stamp in nanoseconds, or None when it has no header."""
-    header = getattr(message, 'header', None)
-    if header is None:
-        return None
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
 class BagRecorder:

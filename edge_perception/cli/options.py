@@ -2,11 +2,8 @@
 
 import argparse
 
-from edge_perception.bags.writer import (
-    DEFAULT_CAMERA_INFO_TOPIC,
-    DEFAULT_IMAGE_TOPIC,
-    STORAGE_PLUGINS,
-)
+from edge_perception.bags.types import DEFAULT_CAMERA_INFO_TOPIC, DEFAULT_IMAGE_TOPIC
+from edge_perception.bags.writer import STORAGE_PLUGINS
 from edge_perception.replay.session import ReplayOptions
 
 

@@ -7,7 +7,7 @@ Every output carries the input image's header.
 """
 
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from edge_perception.core.depth_geometry import (
     DepthDecoder,
@@ -17,6 +17,7 @@ from edge_perception.core.depth_geometry import (
 )
 from edge_perception.core.image_codec import as_rgb8, image_to_array, ImageBuffer
 from edge_perception.core.pointcloud_layout import CloudPacker
+from edge_perception.messages import cloud_msg, image_msg_from_fields
 from edge_perception.nodes.inference_node import InferenceNode, run_node, WARN_PERIOD_S
 from edge_perception.nodes.parameters import ParameterSpec
 from edge_perception.package_paths import shared_file
@@ -93,12 +94,8 @@ class DepthNode(InferenceNode):
         depth = self._decoder.decode(outputs[0], image_msg.width, image_msg.height,
                                      out=self._depth_buffer.array(image_msg.height,
                                                                   image_msg.width))
-        depth_msg = Image()
-        depth_msg.header = image_msg.header
-        depth_msg.encoding = self._depth_buffer.encoding
-        (depth_msg.height, depth_msg.width, depth_msg.step, depth_msg.is_bigendian,
-         depth_msg.data) = self._depth_buffer.fields()
-        self.depth_publisher.publish(depth_msg)
+        self.depth_publisher.publish(image_msg_from_fields(
+            image_msg.header, self._depth_buffer.encoding, self._depth_buffer.fields()))
         if self.parameter_values['publish_points'] and \
                 self.points_publisher.get_subscription_count() > 0:
             self._publish_points(image_msg, depth)
@@ -124,17 +121,7 @@ class DepthNode(InferenceNode):
                 f'{depth.shape[1]}x{depth.shape[0]} image: {error}; publishing depth without '
                 'points', throttle_duration_sec=WARN_PERIOD_S)
             return
-        cloud = self._cloud_packer.pack(rgb)
-        msg = PointCloud2()
-        msg.header = image_msg.header
-        msg.height, msg.width = cloud.height, cloud.width
-        msg.fields = [PointField(name=field.name, offset=field.offset, datatype=field.datatype,
-                                 count=field.count) for field in cloud.fields]
-        msg.is_bigendian = cloud.is_bigendian
-        msg.point_step, msg.row_step = cloud.point_step, cloud.row_step
-        msg.data = cloud.data
-        msg.is_dense = cloud.is_dense
-        self.points_publisher.publish(msg)
+        self.points_publisher.publish(cloud_msg(self._cloud_packer.pack(rgb), image_msg.header))
 
 
 def main(args=None):

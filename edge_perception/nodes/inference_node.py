@@ -28,6 +28,7 @@ from edge_perception.core.image_codec import ImageFormatError
 from edge_perception.core.pipeline import ImagePipeline, PipelineConfig, PREPROCESSING_MODES
 from edge_perception.core.preprocessing import Normalisation, PreprocessingError
 from edge_perception.core.rate_meter import RateMeter
+from edge_perception.messages import stamp_ns
 from edge_perception.msg import InferenceTiming
 from edge_perception.nodes.dds_profile import apply_large_message_profile
 from edge_perception.nodes.parameters import choice_validator, declare_parameters, ParameterSpec
@@ -263,8 +264,7 @@ class InferenceNode(Node):
         msg.inference_ms = timing.inference_ms
         msg.postprocess_ms = postprocess_ms
         msg.total_ms = total_ms
-        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-        msg.latency_ms = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
+        msg.latency_ms = (self.get_clock().now().nanoseconds - stamp_ns(header)) / 1e6
         msg.fps = self._rate_meter.tick()
         msg.frames_received = self.frames_received
         msg.frames_processed = self.frames_processed

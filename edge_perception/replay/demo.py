@@ -24,6 +24,7 @@ from edge_perception.core.depth_geometry import depth_in_metres
 from edge_perception.core.image_codec import as_rgb8, message_to_array
 from edge_perception.core.metrics import compute_depth_metrics
 from edge_perception.core.visualisation import colorize_depth, labelled
+from edge_perception.messages import stamp_ns
 from edge_perception.msg import Classification, InferenceTiming
 from edge_perception.nodes.dds_profile import apply_large_message_profile
 from edge_perception.package_paths import shared_file
@@ -120,9 +121,9 @@ def _replay_through_node(args, head, node, frames, types):
     received, timings = {}, {}
     reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
     node.create_subscription(head.output_type, head.output_topic, lambda msg: received.setdefault(
-        _stamp_ns(msg.header), (time.perf_counter(), msg)), reliable)
+        stamp_ns(msg.header), (time.perf_counter(), msg)), reliable)
     node.create_subscription(InferenceTiming, 'inference_timing',
-                             lambda msg: timings.setdefault(_stamp_ns(msg.header), msg), reliable)
+                             lambda msg: timings.setdefault(stamp_ns(msg.header), msg), reliable)
     for output_type, topic in head.extra_outputs:
         node.create_subscription(output_type, topic, lambda msg: None, reliable)
     parameters = {'device': args.device, 'preprocessing': args.preprocessing}
@@ -158,7 +159,7 @@ def _play(args, executor, node, publisher, frames, received):
         loop_started = time.perf_counter()
         for index, frame in enumerate(frames):
             stamp = node.get_clock().now().to_msg()
-            sent[_stamp_ns(stamp)] = (time.perf_counter(), index)
+            sent[stamp_ns(stamp)] = (time.perf_counter(), index)
             publisher.publish(frame, stamp)
             next_frame = loop_started + (index + 1) * interval_s
             spin_until(executor, lambda: False, next_frame - time.perf_counter())
@@ -234,11 +235,6 @@ def _first_loop(sent, frame_count):
 
 def _latencies(sent, received):
     return [(received[stamp][0] - sent[stamp][0]) * 1e3 for stamp in sent if stamp in received]
-
-
-def _stamp_ns(stamp_or_header):
-    stamp = getattr(stamp_or_header, 'stamp', stamp_or_header)
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
 def _median(values):

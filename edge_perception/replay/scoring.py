@@ -25,19 +25,22 @@ from pathlib import Path
 import statistics
 
 import numpy as np
-from rosbags.rosbag2 import Reader
-import yaml
 
-from edge_perception.bags.types import package_typestore
-from edge_perception.bags.writer import DEFAULT_DEPTH_TOPIC, DEFAULT_IMAGE_TOPIC, open_bag_writer
+from edge_perception.bags import reader
+from edge_perception.bags.types import (
+    DEFAULT_DEPTH_TOPIC,
+    DEFAULT_IMAGE_TOPIC,
+    DEFAULT_LABEL_TOPIC,
+    package_typestore,
+    STAMP_MAP_KEY,
+)
+from edge_perception.bags.writer import open_bag_writer
 from edge_perception.core.depth_geometry import depth_in_metres
 from edge_perception.core.image_codec import message_to_array
 from edge_perception.core.metrics import compute_depth_metrics, valid_depth_mask
-from edge_perception.toolchain.labelled_frames import DEFAULT_LABEL_TOPIC
+from edge_perception.messages import stamp_ns
 
 DEFAULT_TOLERANCE = 1e-3
-#: Key of the replay's ``{published stamp: recorded stamp}`` map in a recording's custom_data.
-STAMP_MAP_KEY = 'edge_perception.input_stamps'
 # Relative depth error histogram: (prediction - truth) / truth, clipped to this range.
 HISTOGRAM_RANGE = (-1.0, 1.0)
 HISTOGRAM_BINS = 80
@@ -160,15 +163,11 @@ def read_input_frames(bag, image_topic, truth_topic, typestore):
 
     Truth pairs with the image recorded at the same bag timestamp.
     """
-    by_time = {}
-    with _open(bag) as reader:
-        connections = [connection for connection in reader.connections
-                       if connection.topic in (image_topic, truth_topic)]
-        for connection, timestamp, raw in reader.messages(connections=connections):
-            by_time.setdefault(timestamp, {})[connection.topic] = \
-                typestore.deserialize_cdr(raw, connection.msgtype)
-    frames = [(_stamp_ns(messages[image_topic]), messages.get(truth_topic))
-              for _, messages in sorted(by_time.items()) if image_topic in messages]
+    with _bag_errors():
+        recorded = reader.read_frames(bag, (image_topic, truth_topic),
+                                      decode=typestore.deserialize_cdr)
+    frames = [(stamp_ns(frame.messages[image_topic]), frame.messages.get(truth_topic))
+              for frame in recorded if image_topic in frame.messages]
     if not frames:
         raise RegressionError(f"no {image_topic} messages in '{bag}'")
     return frames
@@ -181,30 +180,18 @@ def read_outputs(bag, topic, typestore, required=True):
 
     :raises RegressionError: when ``required`` and the bag has no such topic.
     """
-    outputs = {}
-    stamp_map = json.loads(custom_data(bag).get(STAMP_MAP_KEY, '{}'))
-    with _open(bag) as reader:
-        connections = [connection for connection in reader.connections
-                       if connection.topic == topic]
-        if not connections and required:
-            topics = sorted({connection.topic for connection in reader.connections})
+    with _bag_errors():
+        stamp_map = json.loads(reader.custom_data(bag).get(STAMP_MAP_KEY, '{}'))
+        topics = reader.topic_types(bag)
+        if topic not in topics and required:
             raise RegressionError(f"'{bag}' has no {topic} topic (topics: "
-                                  f"{', '.join(topics) or 'none'})")
-        for connection, _, raw in reader.messages(connections=connections):
-            message = typestore.deserialize_cdr(raw, connection.msgtype)
-            stamp = _stamp_ns(message)
+                                  f"{', '.join(sorted(topics)) or 'none'})")
+        outputs = {}
+        for _, _, message in reader.read_messages(bag, (topic,),
+                                                  decode=typestore.deserialize_cdr):
+            stamp = stamp_ns(message)
             outputs.setdefault(stamp_map.get(str(stamp), stamp), message)
     return outputs
-
-
-def custom_data(bag):
-    """Return the ``custom_data`` strings of a rosbag2 directory's ``metadata.yaml``."""
-    try:
-        metadata = yaml.safe_load((Path(bag) / 'metadata.yaml').read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise RegressionError(f"cannot read bag '{bag}': {error}") from error
-    information = (metadata or {}).get('rosbag2_bagfile_information') or {}
-    return information.get('custom_data') or {}
 
 
 def score_depth(truths, outputs):
@@ -457,8 +444,8 @@ def write_golden(output_bag, golden_path, topics):
 
     :raises RegressionError: when the recording lacks one of the topics.
     """
-    with _open(output_bag) as reader:
-        connections = [connection for connection in reader.connections
+    with _bag_errors(), reader.open_bag(output_bag) as bag:
+        connections = [connection for connection in bag.connections
                        if connection.topic in topics]
         lacking = set(topics) - {connection.topic for connection in connections}
         if lacking:
@@ -467,7 +454,7 @@ def write_golden(output_bag, golden_path, topics):
             copies = {connection.id: writer.add_connection(
                 connection.topic, connection.msgtype, msgdef=connection.msgdef.data,
                 rihs01=connection.digest) for connection in connections}
-            for connection, timestamp, raw in reader.messages(connections=connections):
+            for connection, timestamp, raw in bag.messages(connections=connections):
                 writer.write(copies[connection.id], timestamp, raw)
 
 
@@ -478,25 +465,16 @@ def _frame_sets(outputs, golden):
 
 
 @contextmanager
-def _open(bag):
-    """Read a bag, turning every kind of rosbags failure to open it into one error."""
+def _bag_errors():
+    """Report a bag that cannot be read as a :class:`RegressionError`."""
     try:
-        reader = Reader(Path(bag))
-        reader.open()
-    except Exception as error:  # rosbags raises its own types for every kind of bad bag
-        raise RegressionError(f"cannot read bag '{bag}': {error}") from error
-    try:
-        yield reader
-    finally:
-        reader.close()
+        yield
+    except reader.BagError as error:
+        raise RegressionError(str(error)) from error
 
 
 def _depth(message):
     return depth_in_metres(message_to_array(message), message.encoding)
-
-
-def _stamp_ns(message):
-    return message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
 
 
 def _nanmean(values):

@@ -27,23 +27,27 @@ from pathlib import Path
 import tempfile
 import time
 
-from builtin_interfaces.msg import Time
 from rcl_interfaces.srv import ListParameters
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
 from edge_perception.bags.player import FramePublisher, read_frames
-from edge_perception.bags.recorder import BagRecorder, header_stamp_ns
-from edge_perception.bags.writer import DEFAULT_CAMERA_INFO_TOPIC, DEFAULT_IMAGE_TOPIC
+from edge_perception.bags.reader import BagError
+from edge_perception.bags.recorder import BagRecorder
+from edge_perception.bags.types import (
+    DEFAULT_CAMERA_INFO_TOPIC,
+    DEFAULT_IMAGE_TOPIC,
+    REPLAY_KEY,
+    STAMP_MAP_KEY,
+)
+from edge_perception.messages import header_stamp_ns, time_msg
 from edge_perception.nodes.dds_profile import apply_large_message_profile
 from edge_perception.nodes.inference_node import STARTUP_ERRORS
 from edge_perception.replay.graph import spin_until
 from edge_perception.replay.node_config import NodeConfig, TIMING_TOPIC, write_params_file
 from edge_perception.replay.node_process import NodeProcess
-from edge_perception.replay.scoring import STAMP_MAP_KEY
 
-REPLAY_KEY = 'edge_perception.replay'
 # Lines of a child-process node's output a summary shows when frames got no result.
 NODE_LOG_LINES = 20
 # Frames in a row without a result after which the node counts as no longer answering.
@@ -158,8 +162,8 @@ def _camera_frames(options):
         topics.add(options.camera_info_topic)
     try:
         frames, types = read_frames(options.bag, topics)
-    except Exception as error:  # rosbags raises its own types for every kind of bad bag
-        raise ReplayError(f"cannot read bag '{options.bag}': {error}") from error
+    except BagError as error:
+        raise ReplayError(str(error)) from error
     frames = [frame for frame in frames if options.image_topic in frame.messages]
     if not frames:
         raise ReplayError(f"no {options.image_topic} messages in '{options.bag}'")
@@ -286,7 +290,7 @@ class _Session:
                                   f'{self.options.startup_timeout_s:g} s')
             # The next frame on each attempt: one the node rejects must not stall the start.
             self.player.publish(self.frames[attempt % len(self.frames)],
-                                _time_msg(warm_up_stamp))
+                                time_msg(warm_up_stamp))
             attempt += 1
             self._wait_for_result(warm_up_stamp, WARM_UP_REPUBLISH_S)
 
@@ -298,7 +302,7 @@ class _Session:
     def _play_lockstep(self):
         silent = 0
         for index, (frame, stamp) in enumerate(zip(self.frames, self.stamps, strict=True)):
-            self.player.publish(frame, _time_msg(stamp))
+            self.player.publish(frame, time_msg(stamp))
             self.stamps_sent.append(stamp)
             answered = self._wait_for_result(stamp, self.options.timeout_s)
             self._check_running(f'at frame {index}')
@@ -325,7 +329,7 @@ class _Session:
             published = max(self.node.get_clock().now().nanoseconds, previous + 1)
             previous = published
             self.stamp_map[published] = self.stamps[index]
-            self.player.publish(frame, _time_msg(published))
+            self.player.publish(frame, time_msg(published))
         self._wait_for_result(previous, self.options.timeout_s)
         return ''
 
@@ -337,10 +341,6 @@ class _Session:
             spin_until(self.executor, lambda: all(
                 answered[-1] in seen for seen in self.recorder.stamps_seen.values() if seen),
                 DRAIN_TIMEOUT_S)
-
-
-def _time_msg(stamp_ns):
-    return Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
 
 
 class _InProcessNode:

@@ -21,9 +21,15 @@ import rclpy
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
-from edge_perception.bags.player import message_class
 from edge_perception.core.depth_geometry import PinholeIntrinsics
 from edge_perception.core.image_codec import array_to_image_fields
+from edge_perception.messages import (
+    camera_info_msg,
+    header_msg,
+    image_msg_from_fields,
+    message_class,
+    stamp_ns,
+)
 from edge_perception.msg import InferenceTiming
 from edge_perception.nodes.dds_profile import apply_large_message_profile
 from edge_perception.replay.graph import spin_until
@@ -177,15 +183,14 @@ def _run(options, probe, executor, process, report):
     clock = {'start': None}
 
     def on_result(msg):
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        published = sent_at.pop(stamp, None)
+        published = sent_at.pop(stamp_ns(msg), None)
         if published is not None and clock['start'] is not None:
             now = time.perf_counter()
             report.latencies.append((now - clock['start'], (now - published) * 1e3))
 
     def on_timing(msg):
         report.timing = msg
-        timings[msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec] = msg
+        timings[stamp_ns(msg)] = msg
         if clock['start'] is not None:
             report.inference_ms.append(msg.inference_ms)
 
@@ -238,22 +243,18 @@ class _Camera:
         self._images = images
         self._infos = infos
         self._fields = array_to_image_fields(_test_pattern(height, width), 'rgb8')
-        self._info = _camera_info(width, height)
+        self._intrinsics = PinholeIntrinsics.from_horizontal_fov(width, height, 60.0)
         self.last_stamp = None
         self.sent_at = {}
 
     def publish(self):
-        stamp_ns = max(self._probe.get_clock().now().nanoseconds, (self.last_stamp or 0) + 1)
-        msg = Image(encoding='rgb8')
-        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
-        msg.header.frame_id = 'camera_optical_frame'
-        msg.height, msg.width, msg.step, msg.is_bigendian, msg.data = self._fields
-        self._info.header = msg.header
-        self._infos.publish(self._info)
-        self.sent_at[stamp_ns] = time.perf_counter()
-        self._images.publish(msg)
-        self.last_stamp = stamp_ns
-        return stamp_ns
+        stamp = max(self._probe.get_clock().now().nanoseconds, (self.last_stamp or 0) + 1)
+        header = header_msg(stamp)
+        self._infos.publish(camera_info_msg(self._intrinsics, header=header))
+        self.sent_at[stamp] = time.perf_counter()
+        self._images.publish(image_msg_from_fields(header, 'rgb8', self._fields))
+        self.last_stamp = stamp
+        return stamp
 
 
 def _publish_at_rate(options, camera, executor, process, kind, duration_s, report=None):
@@ -284,13 +285,6 @@ def _test_pattern(height, width):
     return np.stack([np.broadcast_to(rows, (height, width)),
                      np.broadcast_to(columns, (height, width)),
                      np.full((height, width), 128.0, np.float32)], axis=-1).astype(np.uint8)
-
-
-def _camera_info(width, height):
-    intrinsics = PinholeIntrinsics.from_horizontal_fov(width, height, 60.0)
-    msg = CameraInfo(width=width, height=height, distortion_model='plumb_bob')
-    msg.k = intrinsics.matrix().reshape(-1).tolist()
-    return msg
 
 
 def _rss_mib(pid):

@@ -1,7 +1,8 @@
 """Camera frames with optional ground truth, from a folder of images or a rosbag2 bag.
 
 What calibration (INT8 quantisation) and accuracy evaluation read. No rclpy here: bags are
-read with the ``rosbags`` library, images decoded with :mod:`edge_perception.core.image_codec`.
+read with :mod:`edge_perception.bags.reader`, images decoded with
+:mod:`edge_perception.core.image_codec`.
 """
 
 from dataclasses import dataclass
@@ -10,13 +11,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_perception.bags.reader import BagError, read_frames, rosbags_decoder
+from edge_perception.bags.types import (
+    DEFAULT_DEPTH_TOPIC,
+    DEFAULT_IMAGE_TOPIC,
+    DEFAULT_LABEL_TOPIC,
+    TYPESTORE,
+)
 from edge_perception.core.depth_geometry import depth_in_metres
 from edge_perception.core.image_codec import as_rgb8, message_to_array
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.pgm', '.ppm')
-DEFAULT_IMAGE_TOPIC = '/camera/image_raw'
-DEFAULT_LABEL_TOPIC = '/camera/digit_label'
-DEFAULT_DEPTH_TOPIC = '/camera/depth/ground_truth'
 
 
 class DataError(ValueError):
@@ -71,31 +76,21 @@ def _folder_frames(folder):
 
 
 def _bag_frames(bag, image_topic, label_topic, depth_topic):
-    from rosbags.rosbag2 import Reader
-    from rosbags.typesys import get_typestore, Stores
-
-    typestore = get_typestore(Stores.ROS2_KILTED)
-    by_time = {}
     try:
-        with Reader(bag) as reader:
-            connections = [connection for connection in reader.connections
-                           if connection.topic in (image_topic, label_topic, depth_topic)]
-            for connection, timestamp, raw in reader.messages(connections=connections):
-                message = typestore.deserialize_cdr(raw, connection.msgtype)
-                by_time.setdefault(timestamp, {})[connection.topic] = message
-    except Exception as error:  # rosbags raises its own types for every kind of bad bag
-        raise DataError(f"cannot read bag '{bag}': {error}") from error
+        recorded = read_frames(bag, (image_topic, label_topic, depth_topic),
+                               decode=rosbags_decoder(TYPESTORE))
+    except BagError as error:
+        raise DataError(str(error)) from error
     frames = []
-    for _, messages in sorted(by_time.items()):
-        image = messages.get(image_topic)
+    for frame in recorded:
+        image = frame.messages.get(image_topic)
         if image is None:
             continue
         rgb = as_rgb8(message_to_array(image), image.encoding)
-        label = messages.get(label_topic)
-        depth = messages.get(depth_topic)
+        label = frame.messages.get(label_topic)
+        depth = frame.messages.get(depth_topic)
         frames.append(LabelledFrame(
             np.ascontiguousarray(rgb),
             None if label is None else int(label.data),
             None if depth is None else depth_in_metres(message_to_array(depth), depth.encoding)))
     return frames
-

@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 import openvino as ov
 
-from edge_perception.bags.writer import DEFAULT_DEPTH_TOPIC, DEFAULT_IMAGE_TOPIC, read_depth_bag
+from edge_perception.bags.reader import read_depth_bag
+from edge_perception.bags.types import DEFAULT_DEPTH_TOPIC, DEFAULT_IMAGE_TOPIC
 from edge_perception.core.metrics import compute_depth_metrics, DepthMetrics
 from edge_perception.training.fastdepth import INPUT_SIZE
 from edge_perception.training.synthetic_dataset import normalise_image, resize_image_for_model

@@ -18,7 +18,8 @@ import shutil
 
 import numpy as np
 
-from edge_perception.bags.writer import DEFAULT_FRAME_ID, DepthFrame, write_depth_bag
+from edge_perception.bags.types import DEFAULT_FRAME_ID, DepthFrame
+from edge_perception.bags.writer import write_depth_bag
 from edge_perception.core.depth_geometry import PinholeIntrinsics
 from edge_perception.training.synthetic_scenes import render_trajectory
 

@@ -20,26 +20,25 @@ from pathlib import Path
 import shutil
 
 import numpy as np
-from rosbags.rosbag2 import Reader
 
-from edge_perception.bags.writer import (
+from edge_perception.bags.reader import read_frames, rosbags_decoder
+from edge_perception.bags.types import (
     DEFAULT_FRAME_ID,
     DEFAULT_IMAGE_TOPIC,
-    image_message,
+    DEFAULT_LABEL_TOPIC,
     IMAGE_TYPE,
+    LABEL_TYPE,
     TYPESTORE,
-    write_mcap_bag,
 )
+from edge_perception.bags.writer import write_mcap_bag
 from edge_perception.core.image_codec import as_rgb8, message_to_array
+from edge_perception.messages import bag_types, image_msg
 from edge_perception.training.digits import (
     CAMERA_STYLE,
     CLASS_COUNT,
     load_digit_split,
     render_camera_frame,
 )
-
-LABEL_TYPE = 'std_msgs/msg/UInt8'
-DEFAULT_LABEL_TOPIC = '/camera/digit_label'
 
 #: Seed of the digit choice and of the frames' looks; outside the seeds used in training and
 #: in the reported test accuracy, so the demo frames are new renders.
@@ -128,11 +127,12 @@ def write_digits_bag(
     :param compress: compress MCAP chunks with zstd (MCAP's own chunk compression, which
         ``ros2 bag`` and other MCAP readers decompress transparently).
     """
+    types = bag_types(TYPESTORE)
     records = []
     for frame in frames:
         records += [
             (image_topic, frame.stamp_ns,
-             image_message(frame.rgb, 'rgb8', frame.stamp_ns, frame.frame_id)),
+             image_msg(frame.rgb, 'rgb8', frame.stamp_ns, frame.frame_id, types)),
             (label_topic, frame.stamp_ns, TYPESTORE.types[LABEL_TYPE](data=frame.label)),
         ]
     write_mcap_bag(path, {image_topic: IMAGE_TYPE, label_topic: LABEL_TYPE}, records, compress)
@@ -153,19 +153,13 @@ def read_digits_bag(
     :param label_topic: ``std_msgs/UInt8`` label topic.
     :returns: (H×W×3 uint8 RGB image, class) pairs in time order.
     """
-    images: dict[int, np.ndarray] = {}
-    labels: dict[int, int] = {}
-    with Reader(path) as reader:
-        connections = [c for c in reader.connections if c.topic in (image_topic, label_topic)]
-        for connection, timestamp, raw in reader.messages(connections=connections):
-            message = TYPESTORE.deserialize_cdr(raw, connection.msgtype)
-            if connection.topic == image_topic:
-                images[timestamp] = np.ascontiguousarray(
-                    as_rgb8(message_to_array(message), message.encoding)
-                )
-            else:
-                labels[timestamp] = int(message.data)
-    return [(images[stamp], labels[stamp]) for stamp in sorted(images) if stamp in labels]
+    pairs = []
+    for frame in read_frames(path, (image_topic, label_topic), decode=rosbags_decoder(TYPESTORE)):
+        image, label = frame.messages.get(image_topic), frame.messages.get(label_topic)
+        if image is not None and label is not None:
+            rgb = np.ascontiguousarray(as_rgb8(message_to_array(image), image.encoding))
+            pairs.append((rgb, int(label.data)))
+    return pairs
 
 
 def main(argv: list[str] | None = None) -> None:

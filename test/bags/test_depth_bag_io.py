@@ -3,13 +3,9 @@
 import numpy as np
 import pytest
 
-from edge_perception.bags.writer import (
-    DEFAULT_FRAME_ID,
-    DepthFrame,
-    read_depth_bag,
-    TYPESTORE,
-    write_depth_bag,
-)
+from edge_perception.bags.reader import read_depth_bag
+from edge_perception.bags.types import DEFAULT_FRAME_ID, DepthFrame, TYPESTORE
+from edge_perception.bags.writer import write_depth_bag
 from edge_perception.core.image_codec import message_to_array
 from edge_perception.training import make_demo_bag
 

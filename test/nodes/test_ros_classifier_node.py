@@ -5,10 +5,10 @@ import pytest
 from sensor_msgs.msg import Image
 
 from edge_perception.core.classification import ClassificationModelError, LabelsError
+from edge_perception.messages import image_msg
 from edge_perception.msg import Classification, InferenceTiming
 from edge_perception.nodes.classifier_node import ClassifierNode
 
-from ros_helpers import image_msg
 from tiny_models import channel_mean_model, constant_depth_model, gray_two_class_model, write_model
 
 WIDTH, HEIGHT = 32, 24
@@ -45,7 +45,7 @@ def test_top_k_order_labels_softmax_and_header(classifier, tmp_path):
     labels.write_text('red\ngreen\nblue\n')
     node, publisher, results = start(labels=str(labels), top_k=2)
     timing = graph.collect(InferenceTiming, 'inference_timing')
-    publisher.publish(image_msg(colour_frame(20, 90, 50), 'rgb8', stamp_ns=7_000_000_123,
+    publisher.publish(image_msg(colour_frame(20, 90, 50), 'rgb8', stamp=7_000_000_123,
                                 frame_id='cam'))
     assert graph.wait_for(lambda: results and timing)
     result = results[0]

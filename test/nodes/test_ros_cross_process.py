@@ -9,12 +9,14 @@ import rclpy
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
+from edge_perception.core.depth_geometry import PinholeIntrinsics
 from edge_perception.core.pointcloud_layout import unpack_points
+from edge_perception.messages import camera_info_msg, image_msg
 from edge_perception.msg import InferenceTiming
 from edge_perception.replay.graph import spin_until
 from edge_perception.replay.node_process import NodeProcess
 
-from ros_helpers import camera_info_msg, depth_array, image_msg
+from ros_helpers import depth_array
 from tiny_models import red_channel_depth_model, write_model
 
 WIDTH, HEIGHT = 640, 480
@@ -62,7 +64,7 @@ def test_full_rate_vga_images_depth_and_clouds_cross_processes_best_effort(probe
             publisher.publish(image_msg(image, 'rgb8'))
             spin_until(executor, lambda: depth, timeout_s=0.2)
         assert depth, depth_node.stop()
-        camera_info = camera_info_msg(WIDTH, HEIGHT, 525.0, 525.0, 319.5, 239.5)
+        camera_info = camera_info_msg(PinholeIntrinsics(525.0, 525.0, 319.5, 239.5, WIDTH, HEIGHT))
         round_trips = []
         for _ in range(5):
             depth.clear()
@@ -77,7 +79,7 @@ def test_full_rate_vga_images_depth_and_clouds_cross_processes_best_effort(probe
         started = time.perf_counter()
         for index in range(FRAMES):
             info_publisher.publish(camera_info)
-            publisher.publish(image_msg(image, 'rgb8', stamp_ns=index + 1))
+            publisher.publish(image_msg(image, 'rgb8', stamp=index + 1))
             spin_until(executor, lambda: False,
                        timeout_s=started + (index + 1) * period_s - time.perf_counter())
         spin_until(executor, lambda: len(depth) >= FRAMES, timeout_s=3.0)

@@ -7,12 +7,14 @@ import pytest
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
+from edge_perception.core.depth_geometry import PinholeIntrinsics
 from edge_perception.core.engine import DeviceUnavailableError, ModelLoadError
 from edge_perception.core.pointcloud_layout import unpack_points
+from edge_perception.messages import camera_info_msg, image_msg
 from edge_perception.msg import InferenceTiming
 from edge_perception.nodes.depth_node import DepthNode
 
-from ros_helpers import camera_info_msg, depth_array, image_msg
+from ros_helpers import depth_array
 from tiny_models import constant_depth_model, red_channel_depth_model, write_model
 
 WIDTH, HEIGHT = 64, 48
@@ -47,7 +49,7 @@ def test_depth_values_header_and_nan_range(graph, tmp_path):
     start(model=str(model), mean=[0.0], scale=[1.0], depth_scale=0.01, min_depth=0.5,
           max_depth=2.0, preprocessing='graph')
     red = np.tile(np.arange(WIDTH, dtype=np.uint8) * 4, (HEIGHT, 1))  # 0 .. 252
-    probe['image'].publish(image_msg(red_image(red), 'rgb8', stamp_ns=1_500_000_042,
+    probe['image'].publish(image_msg(red_image(red), 'rgb8', stamp=1_500_000_042,
                                             frame_id='cam'))
     assert graph.wait_for(lambda: probe['depth'] and probe['timing'])
     depth_msg = probe['depth'][0]
@@ -70,7 +72,7 @@ def test_points_follow_camera_info_and_depth(graph, tmp_path):
     graph, probe, start = graph
     model = write_model(constant_depth_model(24, 32, 2.0), tmp_path, 'constant')
     node = start(model=str(model), points_rgb=True)
-    probe['info'].publish(camera_info_msg(WIDTH, HEIGHT, 50.0, 40.0, 31.5, 23.5))
+    probe['info'].publish(camera_info_msg(PinholeIntrinsics(50.0, 40.0, 31.5, 23.5, WIDTH, HEIGHT)))
     assert graph.wait_for(lambda: node.camera_infos_received > 0)
     colours = np.random.default_rng(1).integers(0, 255, (HEIGHT, WIDTH, 3), dtype=np.uint8)
     probe['image'].publish(image_msg(colours[:, :, ::-1].copy(), 'bgr8'))
@@ -118,7 +120,7 @@ def test_no_camera_info_or_zero_focal_length_gives_depth_without_points(graph, t
     frame = image_msg(np.zeros((HEIGHT, WIDTH), np.uint8), 'mono8')
     probe['image'].publish(frame)
     assert graph.wait_for(lambda: probe['depth'])
-    probe['info'].publish(camera_info_msg(WIDTH, HEIGHT, 0.0, 0.0, 32.0, 24.0))
+    probe['info'].publish(camera_info_msg(PinholeIntrinsics(0.0, 0.0, 32.0, 24.0, WIDTH, HEIGHT)))
     assert graph.wait_for(lambda: node.camera_infos_received > 0)
     probe['image'].publish(frame)
     assert graph.wait_for(lambda: len(probe['depth']) == 2)

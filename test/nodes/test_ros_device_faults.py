@@ -6,12 +6,13 @@ import pytest
 from sensor_msgs.msg import Image
 
 from edge_perception.core.health import ERROR_AFTER_FAILURES
+from edge_perception.messages import image_msg
 from edge_perception.nodes.depth_node import DepthNode
 from edge_perception.replay.graph import spin_until
 from edge_perception.replay.node_process import NodeProcess
 
 from fault_injection import FailingRequests
-from ros_helpers import counter_grows, depth_array, image_msg
+from ros_helpers import counter_grows, depth_array
 from tiny_models import red_channel_depth_model, write_model
 
 WIDTH, HEIGHT = 32, 24
@@ -25,7 +26,7 @@ def red_model(tmp_path):
 def frame(index):
     image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     image[:, :, 0] = 100 + index
-    return image_msg(image, 'rgb8', stamp_ns=index + 1)
+    return image_msg(image, 'rgb8', stamp=index + 1)
 
 
 def statuses(diagnostics, node_name='depth_node'):

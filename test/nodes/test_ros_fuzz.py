@@ -11,12 +11,14 @@ import pytest
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
+from edge_perception.core.depth_geometry import PinholeIntrinsics
+from edge_perception.messages import camera_info_msg, image_msg
 from edge_perception.nodes.depth_node import DepthNode
 from edge_perception.replay.graph import spin_until
 from edge_perception.replay.node_process import NodeProcess
 
 from malformed_messages import camera_info, malformed_image
-from ros_helpers import camera_info_msg, counter_grows, depth_array, image_msg
+from ros_helpers import counter_grows, depth_array
 from tiny_models import red_channel_depth_model, write_model
 
 WIDTH, HEIGHT = 64, 48
@@ -50,7 +52,7 @@ def valid_frame():
     """A 64x48 frame of red 150: depth 1.5 m everywhere through the red-channel model."""
     red = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     red[:, :, 0] = 150
-    return image_msg(red, 'rgb8', stamp_ns=VALID_STAMP_NS)
+    return image_msg(red, 'rgb8', stamp=VALID_STAMP_NS)
 
 
 def depth_of_valid_frame(depth):
@@ -83,7 +85,7 @@ def test_malformed_messages_never_escape_a_callback(ros_graph, red_model):
                 deliver(graph, infos, msg, counter_grows(lambda: node.camera_infos_received))
 
     throw()
-    deliver(graph, infos, camera_info_msg(WIDTH, HEIGHT, 50.0, 50.0, 31.5, 23.5),
+    deliver(graph, infos, camera_info_msg(PinholeIntrinsics(50.0, 50.0, 31.5, 23.5, WIDTH, HEIGHT)),
             counter_grows(lambda: node.camera_infos_received))
     depth.clear()
     images.publish(valid_frame())

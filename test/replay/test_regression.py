@@ -9,8 +9,9 @@ import pytest
 from rosbags.rosbag2 import Reader
 
 from edge_perception.bags.types import IMAGE_TYPE, package_typestore
-from edge_perception.bags.writer import image_message, open_bag_writer
+from edge_perception.bags.writer import open_bag_writer
 from edge_perception.core.metrics import compute_depth_metrics
+from edge_perception.messages import bag_types, image_msg
 from edge_perception.package_paths import shared_file
 from edge_perception.replay.plot import write_plot
 from edge_perception.replay.scoring import (
@@ -127,7 +128,7 @@ def test_restamped_outputs_pair_through_the_replay_stamp_map(tmp_path):
         connection = writer.add_connection('/depth', IMAGE_TYPE, typestore=typestore)
         for stamp, depth in zip(published, truths, strict=True):
             writer.write(connection, stamp, typestore.serialize_cdr(
-                image_message(depth, '32FC1', stamp, 'camera'), IMAGE_TYPE))
+                image_msg(depth, '32FC1', stamp, 'camera', bag_types()), IMAGE_TYPE))
         writer.set_custom_data(STAMP_MAP_KEY, json.dumps(
             {str(stamp): recorded for stamp, recorded in zip(published, frame_stamps(2),
                                                               strict=True)}))

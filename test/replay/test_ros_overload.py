@@ -18,6 +18,7 @@ import rclpy
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
+from edge_perception.messages import image_msg
 from edge_perception.msg import InferenceTiming
 from edge_perception.package_paths import shared_file
 from edge_perception.replay.graph import spin_until
@@ -25,7 +26,6 @@ from edge_perception.replay.node_config import load_node_config
 from edge_perception.replay.node_process import installed_command, NodeProcess
 from edge_perception.replay.soak import soak, SoakOptions
 
-from ros_helpers import image_msg
 from tiny_models import red_channel_depth_model, repeats_for, slow_depth_model, write_model
 
 RATE_HZ = 60.0

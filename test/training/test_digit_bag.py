@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from rosbags.rosbag2 import Reader
 
-from edge_perception.bags.writer import TYPESTORE
+from edge_perception.bags.types import TYPESTORE
 from edge_perception.training import make_digits_bag
 from edge_perception.training.make_digits_bag import DigitFrame, read_digits_bag, write_digits_bag
 

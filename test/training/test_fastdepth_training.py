@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip('torch')
 ov = pytest.importorskip('openvino')
 
-from edge_perception.bags.writer import read_depth_bag  # noqa: E402
+from edge_perception.bags.reader import read_depth_bag  # noqa: E402
 from edge_perception.training import evaluate_on_bag, make_demo_bag, train_fastdepth  # noqa: E402
 from edge_perception.training.fastdepth import FastDepth  # noqa: E402
 
