@@ -28,12 +28,17 @@ import rclpy  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
 
-from edge_perception.core.depth_geometry import DepthDecoder, PinholeIntrinsics, PointProjector  # noqa: E402
+from edge_perception.core.depth_geometry import PinholeIntrinsics  # noqa: E402
 from edge_perception.core.engine import compile_model, create_core, load_model  # noqa: E402
+from edge_perception.core.heads import DepthHead  # noqa: E402
 from edge_perception.core.image_codec import array_to_image_fields  # noqa: E402
+from edge_perception.core.model_info import read_model_info  # noqa: E402
 from edge_perception.core.openvino_compat import openvino_version  # noqa: E402
-from edge_perception.core.pointcloud_layout import CloudPacker  # noqa: E402
-from edge_perception.core.preprocessing import embed_preprocessing, HostPreprocessor, Normalisation  # noqa: E402
+from edge_perception.core.preprocessing import (  # noqa: E402
+    embed_preprocessing,
+    HostPreprocessor,
+    resolve_normalisation,
+)
 from edge_perception.messages import cloud_msg, header_msg  # noqa: E402
 from edge_perception.msg import Classification  # noqa: E402
 from edge_perception.nodes import classifier_node, depth_node  # noqa: E402
@@ -42,7 +47,6 @@ from edge_perception.replay.graph import spin_until  # noqa: E402
 from edge_perception.replay.node_process import NodeProcess  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
-NORMALISATION = Normalisation(depth_node.IMAGENET_MEAN, depth_node.IMAGENET_SCALE, 'RGB')
 
 
 def timed(function, repeats, warmup=10):
@@ -67,10 +71,11 @@ def measure_inference(model_path, device, repeats):
     frame = camera_frame()
     raw = compile_model(core, load_model(core, model_path), device)
     raw_request = raw.create_infer_request()
-    host = HostPreprocessor(load_model(core, model_path), 'rgb8', NORMALISATION)
+    normalisation = model_normalisation(core, model_path)
+    host = HostPreprocessor(load_model(core, model_path), 'rgb8', normalisation)
     model_input = host(frame)
     graph = compile_model(core, embed_preprocessing(load_model(core, model_path), 'rgb8', HEIGHT,
-                                                    WIDTH, NORMALISATION), device)
+                                                    WIDTH, normalisation), device)
     graph_request = graph.create_infer_request()
     camera_input = frame.reshape(1, HEIGHT, WIDTH, 3)
     # Interleaved rounds, so that drift in machine load hits every variant alike.
@@ -84,24 +89,18 @@ def measure_inference(model_path, device, repeats):
 
 
 def measure_cloud(node, repeats):
-    decoder = DepthDecoder()
-    projector = PointProjector()
+    head = DepthHead()
     intrinsics = PinholeIntrinsics(525.0, 525.0, 319.5, 239.5, WIDTH, HEIGHT)
-    output = np.random.default_rng(1).uniform(0.5, 8.0, (1, 1, 224, 224)).astype(np.float32)
-    depth = decoder.decode(output, WIDTH, HEIGHT)
+    outputs = [np.random.default_rng(1).uniform(0.5, 8.0, (1, 1, 224, 224)).astype(np.float32)]
+    depth = head.depth(outputs, WIDTH, HEIGHT)
     publisher = node.create_publisher(PointCloud2, 'benchmark_points', 1)
-    packer = CloudPacker()
-
-    def project_and_pack():
-        projector.project(depth, intrinsics, out=packer.xyz_buffer(HEIGHT, WIDTH))
-        return packer.pack()
 
     def build_and_publish():
-        publisher.publish(cloud_msg(project_and_pack(), header_msg(0)))
+        publisher.publish(cloud_msg(head.cloud(depth, intrinsics), header_msg(0)))
 
     return {
-        'decode': timed(lambda: decoder.decode(output, WIDTH, HEIGHT), repeats)[0],
-        'project_pack': timed(project_and_pack, repeats)[0],
+        'decode': timed(lambda: head.depth(outputs, WIDTH, HEIGHT), repeats)[0],
+        'project_pack': timed(lambda: head.cloud(depth, intrinsics), repeats)[0],
         'build_publish': timed(build_and_publish, repeats)[0],
     }
 
@@ -156,9 +155,15 @@ def measure_node(node, command, parameters, output, frames, raw_inference, extra
             statistics.median(raw), len(end_to_end))
 
 
-def raw_inference(model_path, device, normalisation):
+def model_normalisation(core, model_path):
+    """Return the normalisation the model's metadata states, as the nodes apply it."""
+    return resolve_normalisation(read_model_info(load_model(core, model_path)))[0]
+
+
+def raw_inference(model_path, device):
     """Return a function running one synchronous inference on the model's own input."""
     core = create_core()
+    normalisation = model_normalisation(core, model_path)
     request = compile_model(core, load_model(core, model_path), device).create_infer_request()
     model_input = HostPreprocessor(load_model(core, model_path), 'rgb8', normalisation)(
         camera_frame())
@@ -181,12 +186,11 @@ def main():
     node = rclpy.create_node('benchmark')
     cloud = measure_cloud(node, args.repeats)
     depth = measure_node(node, 'depth_node', {'device': args.device}, (Image, 'depth'),
-                         args.frames, raw_inference(depth_model, args.device, NORMALISATION),
+                         args.frames, raw_inference(depth_model, args.device),
                          extra_outputs=((PointCloud2, 'points'),))
     digits = measure_node(node, 'classifier_node', {'device': args.device},
                           (Classification, 'classification'), args.frames,
-                          raw_inference(digits_model, args.device, Normalisation(
-                              classifier_node.DIGITS_MEAN, classifier_node.DIGITS_SCALE)))
+                          raw_inference(digits_model, args.device))
     node.destroy_node()
     rclpy.shutdown()
     rows = [

@@ -6,17 +6,25 @@ the thresholds (no IR is written then).
 """
 
 import argparse
+from dataclasses import replace
 import os
 import sys
 import tempfile
 
 from edge_perception.core.engine import create_core
-from edge_perception.core.image_codec import COLOR_ENCODINGS, ImageFormatError
+from edge_perception.core.image_codec import COLOR_ENCODINGS, encoding_info, ImageFormatError
+from edge_perception.core.model_info import (
+    MODEL_TYPES,
+    ModelInfo,
+    ModelInfoError,
+    OUTPUT_UNITS,
+    write_model_info,
+)
 from edge_perception.core.openvino_compat import openvino_version
 from edge_perception.core.preprocessing import (
     embed_preprocessing,
-    Normalisation,
     PreprocessingError,
+    resolve_normalisation,
 )
 from edge_perception.toolchain.conversion import (
     ConversionError,
@@ -29,7 +37,7 @@ from edge_perception.toolchain.conversion import (
 )
 
 VALIDATION_FAILED = 3
-_EMBEDDING_OPTIONS = ('mean', 'scale', 'color_order', 'encoding', 'camera_size')
+_EMBEDDING_OPTIONS = ('encoding', 'camera_size')
 
 
 def add_arguments(parser):
@@ -62,9 +70,25 @@ def add_arguments(parser):
     validation.add_argument('--min-cosine', type=float,
                             help='lowest cosine similarity accepted (default: 0.999 with FP16 '
                                  'weights, 0.99999 with --fp32)')
+    metadata = parser.add_argument_group(
+        "what the model says about itself: written into the IR's model_info, from which the "
+        'nodes and tools take their defaults (explicit node parameters still win)')
+    metadata.add_argument('--mean', type=float, nargs='+',
+                          help="per-channel mean on 0-255 values, in the model's channel order, "
+                               'as the model was trained')
+    metadata.add_argument('--scale', type=float, nargs='+',
+                          help='per-channel divisor after the mean, on 0-255 values')
+    metadata.add_argument('--color-order', choices=('RGB', 'BGR'),
+                          help='channel order the model expects')
+    metadata.add_argument('--model-type', choices=MODEL_TYPES,
+                          help='what the output is: depth_estimation or Classification')
+    metadata.add_argument('--output-unit', choices=OUTPUT_UNITS,
+                          help='metres (depth), logits or probabilities (class scores)')
+    metadata.add_argument('--labels', metavar='FILE',
+                          help='class names, one per line (line i names class i)')
     embedding = parser.add_argument_group(
         'preprocessing in the graph (as the nodes build it): the IR then takes the raw camera '
-        'buffer, u8 1xHEIGHTxWIDTHxCHANNELS')
+        'buffer, u8 1xHEIGHTxWIDTHxCHANNELS, normalised with --mean/--scale/--color-order')
     embedding.add_argument('--embed-preprocessing', action='store_true',
                            help='build resize, colour conversion, normalisation and layout '
                                 'into the IR; needs --encoding and --camera-size')
@@ -72,13 +96,6 @@ def add_arguments(parser):
                            help='camera image encoding')
     embedding.add_argument('--camera-size', metavar='WIDTHxHEIGHT', type=_camera_size,
                            help='camera image size, e.g. 640x480')
-    embedding.add_argument('--mean', type=float, nargs='+',
-                           help="per-channel mean on 0-255 values, in the model's channel "
-                                'order (default: 0)')
-    embedding.add_argument('--scale', type=float, nargs='+',
-                           help='per-channel scale on 0-255 values (default: 1)')
-    embedding.add_argument('--color-order', choices=('RGB', 'BGR'),
-                           help='channel order the model expects (default: RGB)')
 
 
 def run(args):
@@ -92,7 +109,8 @@ def run(args):
         sys.path.insert(0, os.getcwd())  # --torch-module resolves like `python -m`
     try:
         return _convert(args, fp16)
-    except (ConversionError, PreprocessingError, ImageFormatError) as error:
+    except (ConversionError, PreprocessingError, ImageFormatError, ModelInfoError,
+            OSError) as error:
         print(f'edge-perception convert: {error}', file=sys.stderr)
         return 1
 
@@ -106,6 +124,8 @@ def _convert(args, fp16):
               f"{openvino_version().split('-')[0]}")
     model = source.to_openvino(core, args.input_shape)
     require_static_inputs(model)
+    model_info = _model_info(args)
+    write_model_info(model, model_info)
     directory = os.path.dirname(os.path.abspath(args.output))
     os.makedirs(directory, exist_ok=True)
     weights = 'FP16' if fp16 else 'FP32'
@@ -128,9 +148,13 @@ def _convert(args, fp16):
                 return VALIDATION_FAILED
         if args.embed_preprocessing:
             width, height = args.camera_size
-            model = embed_preprocessing(model, args.encoding, height, width, Normalisation(
-                tuple(args.mean or (0.0,)), tuple(args.scale or (1.0,)),
-                args.color_order or 'RGB'))
+            normalisation, _ = resolve_normalisation(model_info)
+            model = embed_preprocessing(model, args.encoding, height, width, normalisation)
+            # The graph now takes the camera's buffer as it comes: nothing is left to do to it.
+            write_model_info(model, replace(
+                model_info, mean=(0.0,), scale=(1.0,),
+                color_order=encoding_info(args.encoding).color_order
+                if encoding_info(args.encoding).color_order in ('RGB', 'BGR') else ''))
             save_ir(model, args.output, fp16)
         else:
             base = os.path.splitext(args.output)[0]
@@ -140,6 +164,16 @@ def _convert(args, fp16):
                        for port in model.inputs)
     print(f'wrote {args.output} ({weights} weights; input {shapes})')
     return 0
+
+
+def _model_info(args):
+    labels = ()
+    if args.labels:
+        with open(args.labels, encoding='utf-8') as labels_file:
+            labels = tuple(line.strip() for line in labels_file if line.strip())
+    return ModelInfo(model_type=args.model_type or '', mean=tuple(args.mean or ()),
+                     scale=tuple(args.scale or ()), color_order=args.color_order or '',
+                     labels=labels, output_unit=args.output_unit or '')
 
 
 def _usage_error(args):

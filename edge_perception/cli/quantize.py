@@ -2,11 +2,11 @@
 
 import sys
 
-import yaml
-
 from edge_perception.core.engine import check_device, create_core, load_model
+from edge_perception.core.model_info import read_model_info, write_model_info
 from edge_perception.core.openvino_compat import save_model
-from edge_perception.core.preprocessing import Normalisation
+from edge_perception.core.preprocessing import resolve_normalisation
+from edge_perception.replay.node_config import load_node_config
 from edge_perception.toolchain.labelled_frames import DEFAULT_IMAGE_TOPIC, load_frames
 from edge_perception.toolchain.quantization import evaluate, PRESETS, quantize, with_fp16_weights
 
@@ -25,13 +25,17 @@ def add_arguments(parser):
     parser.add_argument('--preset', choices=PRESETS, default='performance',
                         help='NNCF preset (default: %(default)s)')
     parser.add_argument('--params-file',
-                        help='node parameter YAML to take mean/scale/color_order from '
-                             '(e.g. config/depth.yaml)')
-    parser.add_argument('--mean', type=float, nargs='+', default=[0.0],
-                        help='per-channel mean on 0-255 values, as the node applies it')
-    parser.add_argument('--scale', type=float, nargs='+', default=[1.0],
-                        help='per-channel scale on 0-255 values, as the node applies it')
-    parser.add_argument('--color-order', choices=('RGB', 'BGR'), default='RGB')
+                        help='node parameter file whose mean/scale/color_order the node would '
+                             'apply (e.g. config/depth.yaml); unset ones come from the model')
+    parser.add_argument('--mean', type=float, nargs='+', default=[],
+                        help="per-channel mean on 0-255 values (default: the parameter file's, "
+                             "else the model's own, else 0)")
+    parser.add_argument('--scale', type=float, nargs='+', default=[],
+                        help="per-channel scale on 0-255 values (default: the parameter file's, "
+                             "else the model's own, else 1)")
+    parser.add_argument('--color-order', choices=('RGB', 'BGR'), default='',
+                        help="channel order of a colour model (default: the parameter file's, "
+                             "else the model's own, else RGB)")
     parser.add_argument('--eval', action='store_true',
                         help='print FP32, FP16-weight and INT8 accuracy (needs labels or '
                              'ground-truth depth)')
@@ -42,14 +46,16 @@ def add_arguments(parser):
 
 def run(args):
     """Quantise, save, and optionally compare accuracies; return the exit code."""
-    normalisation = _normalisation(args)
     core = create_core()
     check_device(core, args.device)
     model = load_model(core, args.model)
+    model_info = read_model_info(model)
+    normalisation = _normalisation(args, model_info)
     frames = load_frames(args.data, image_topic=args.image_topic)
     print(f'calibrating on {min(args.subset_size, len(frames))} of {len(frames)} frames '
           f'from {args.data}', file=sys.stderr)
-    quantized = quantize(model, frames, normalisation, args.subset_size, args.preset)
+    quantized = write_model_info(
+        quantize(model, frames, normalisation, args.subset_size, args.preset), model_info)
     save_model(quantized, args.output, compress_to_fp16=True)
     print(f'wrote {args.output}')
     if args.eval:
@@ -66,11 +72,11 @@ def run(args):
     return 0
 
 
-def _normalisation(args):
-    if not args.params_file:
-        return Normalisation(tuple(args.mean), tuple(args.scale), args.color_order)
-    with open(args.params_file, encoding='utf-8') as params_file:
-        document = yaml.safe_load(params_file)
-    parameters = next(iter(document.values()))['ros__parameters']
-    return Normalisation(tuple(parameters['mean']), tuple(parameters['scale']),
-                         parameters.get('color_order', 'RGB'))
+def _normalisation(args, model_info):
+    """Options first, then the parameter file the node would run with, then the model."""
+    parameters = load_node_config(args.params_file).parameters if args.params_file else {}
+    normalisation, _ = resolve_normalisation(
+        model_info, args.mean or parameters.get('mean', ()),
+        args.scale or parameters.get('scale', ()),
+        args.color_order or parameters.get('color_order', ''))
+    return normalisation

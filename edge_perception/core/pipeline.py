@@ -25,12 +25,14 @@ from edge_perception.core.engine import (
     PERFORMANCE_HINTS,
 )
 from edge_perception.core.image_codec import image_to_array
+from edge_perception.core.model_info import read_model_info
 from edge_perception.core.openvino_compat import Tensor
 from edge_perception.core.preprocessing import (
     embed_preprocessing,
     HostPreprocessor,
     ModelInput,
     Normalisation,
+    resolve_normalisation,
 )
 
 PREPROCESSING_MODES = ('graph', 'host', 'auto')
@@ -45,6 +47,9 @@ class PipelineConfig:
 
     :param preprocessing: 'graph' (in the compiled model), 'host' (OpenCV), or 'auto' (graph,
         falling back to host when the device rejects the graph).
+    :param normalisation: the normalisation given; an empty mean, scale or colour order is
+        taken from the model (see
+        :func:`~edge_perception.core.preprocessing.resolve_normalisation`).
     :param num_requests: parallel infer requests; 0 lets the device choose.
     :param output_postprocessing: optional ``ov.Model -> ov.Model`` function adding output
         steps to the graph (e.g. a softmax), applied whichever preprocessing path runs.
@@ -55,7 +60,7 @@ class PipelineConfig:
     model_path: str
     device: str = 'CPU'
     preprocessing: str = 'auto'
-    normalisation: Normalisation = field(default_factory=Normalisation)
+    normalisation: Normalisation = field(default_factory=lambda: Normalisation((), (), ''))
     performance_hint: str = 'LATENCY'
     num_requests: int = 0
     output_postprocessing: object = None
@@ -102,7 +107,9 @@ class ImagePipeline:
     The model is read and the device checked on construction, so a missing model or an absent
     device (with no fallback available) fails at start; compilation waits for the first frame,
     which fixes the resolution. :attr:`device` is the device in use, :attr:`fallback_reason`
-    says why it is not the configured one.
+    says why it is not the configured one; :attr:`model_info` is what the model says about
+    itself, :attr:`normalisation` what is applied and :attr:`unstated_normalisation` which of
+    its parts neither the configuration nor the model stated.
 
     :param config: :class:`PipelineConfig`.
     :param on_result: ``on_result(context, outputs, timing)``, called from an OpenVINO thread
@@ -127,11 +134,15 @@ class ImagePipeline:
         self.device, self.fallback_reason = choose_device(
             self._core, [config.device, *config.fallback_devices])
         model = load_model(self._core, config.model_path)
+        self.model_info = read_model_info(model)
+        self.normalisation, self.unstated_normalisation = resolve_normalisation(
+            self.model_info, config.normalisation.mean, config.normalisation.scale,
+            config.normalisation.color_order)
         self.model_input = ModelInput.of(model)
         self.output_shapes = [
             tuple(dim.get_length() if dim.is_static else -1 for dim in port.get_partial_shape())
             for port in model.outputs]
-        config.normalisation.per_channel(self.model_input.channels)
+        self.normalisation.per_channel(self.model_input.channels)
         self._on_result = on_result
         self._on_error = on_error
         self._engine = None
@@ -231,7 +242,7 @@ class ImagePipeline:
         mode, reason = self.config.preprocessing, ''
         if mode in ('graph', 'auto'):
             model = embed_preprocessing(self._load_model(), encoding, height, width,
-                                        self.config.normalisation)
+                                        self.normalisation)
             try:
                 return self._compile_model(model), None, 'graph', ''
             except RuntimeError as error:
@@ -239,7 +250,7 @@ class ImagePipeline:
                     raise
                 reason = f'{self.device} rejected in-graph preprocessing: {_first_line(error)}'
         model = self._load_model()
-        host_preprocessor = HostPreprocessor(model, encoding, self.config.normalisation)
+        host_preprocessor = HostPreprocessor(model, encoding, self.normalisation)
         return self._compile_model(model), host_preprocessor, 'host', reason
 
     def _compile_model(self, model):

@@ -70,6 +70,24 @@ class Normalisation:
         return arrays[0], arrays[1]
 
 
+def resolve_normalisation(model_info, mean=(), scale=(), color_order=''):
+    """Return the normalisation to apply: what was given wins, then what the model says.
+
+    :param model_info: the model's :class:`~edge_perception.core.model_info.ModelInfo`.
+    :param mean: given per-channel mean, or empty for the model's.
+    :param scale: given per-channel scale, or empty for the model's.
+    :param color_order: given 'RGB' or 'BGR', or '' for the model's.
+    :return: ``(Normalisation, unstated)``: ``unstated`` names what neither was given nor is in
+        the model ('mean', 'scale', 'color_order'); those fall back to 0, 1 and 'RGB'.
+    """
+    chosen = {'mean': tuple(mean) or tuple(model_info.mean),
+              'scale': tuple(scale) or tuple(model_info.scale),
+              'color_order': color_order or model_info.color_order}
+    unstated = tuple(name for name, value in chosen.items() if not value)
+    return Normalisation(chosen['mean'] or (0.0,), chosen['scale'] or (1.0,),
+                         chosen['color_order'] or 'RGB'), unstated
+
+
 @dataclass(frozen=True)
 class ModelInput:
     """Shape facts of a model's single image input.

@@ -9,23 +9,15 @@ Every output carries the input image's header.
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-from edge_perception.core.depth_geometry import (
-    DepthDecoder,
-    IntrinsicsError,
-    PinholeIntrinsics,
-    PointProjector,
-)
+from edge_perception.core.depth_geometry import IntrinsicsError, PinholeIntrinsics
+from edge_perception.core.heads import DepthHead
 from edge_perception.core.image_codec import as_rgb8, image_to_array, ImageBuffer
-from edge_perception.core.pointcloud_layout import CloudPacker
 from edge_perception.messages import cloud_msg, image_msg_from_fields
 from edge_perception.nodes.inference_node import InferenceNode, run_node, WARN_PERIOD_S
 from edge_perception.nodes.parameters import ParameterSpec
 from edge_perception.package_paths import shared_file
 
 BUNDLED_MODEL = ('models', 'fastdepth', 'fastdepth.xml')
-# ImageNet statistics in 0-255 units: what the bundled FastDepth was trained with.
-IMAGENET_MEAN = (123.675, 116.28, 103.53)
-IMAGENET_SCALE = (58.395, 57.12, 57.375)
 
 DEPTH_PARAMETERS = (
     ParameterSpec('depth_scale', 1.0, 'Metres per unit of the model output.',
@@ -46,16 +38,12 @@ class DepthNode(InferenceNode):
     """Monocular depth (FastDepth by default) through OpenVINO."""
 
     def __init__(self, **kwargs):
-        super().__init__('depth_node', DEPTH_PARAMETERS, shared_file(*BUNDLED_MODEL),
-                         IMAGENET_MEAN, IMAGENET_SCALE, **kwargs)
+        super().__init__('depth_node', DEPTH_PARAMETERS, shared_file(*BUNDLED_MODEL), **kwargs)
 
     def create_outputs(self):
-        self._check_depth_output()
+        DepthHead.check_model(self.pipeline.output_shapes, self.pipeline.model_info)
         values = self.parameter_values
-        self._decoder = DepthDecoder(values['depth_scale'], values['min_depth'],
-                                     values['max_depth'])
-        self._projector = PointProjector()
-        self._cloud_packer = CloudPacker()
+        self._head = DepthHead(values['depth_scale'], values['min_depth'], values['max_depth'])
         self._depth_buffer = ImageBuffer('32FC1')
         self._intrinsics = None
         self.camera_infos_received = 0
@@ -64,13 +52,6 @@ class DepthNode(InferenceNode):
         self.camera_info_subscription = self.create_subscription(
             CameraInfo, 'camera_info', self._on_camera_info, qos_profile_sensor_data)
 
-    def _check_depth_output(self):
-        shapes = self.pipeline.output_shapes
-        if len(shapes) != 1 or len(shapes[0]) < 2 or min(shapes[0][-2:]) < 2 or \
-                any(size != 1 for size in shapes[0][:-2]):
-            raise ValueError(f'model output shapes {shapes} are not one depth map '
-                             '(expected 1x1xHxW or HxW)')
-
     def validate_parameter_change(self, changes):
         low = changes.get('min_depth', self.parameter_values['min_depth'])
         high = changes.get('max_depth', self.parameter_values['max_depth'])
@@ -78,8 +59,7 @@ class DepthNode(InferenceNode):
 
     def apply_parameter_change(self, changes):
         values = self.parameter_values
-        self._decoder = DepthDecoder(values['depth_scale'], values['min_depth'],
-                                     values['max_depth'])
+        self._head.set_range(values['depth_scale'], values['min_depth'], values['max_depth'])
 
     def _on_camera_info(self, msg):
         self.camera_infos_received += 1
@@ -91,9 +71,8 @@ class DepthNode(InferenceNode):
                                       'points', throttle_duration_sec=WARN_PERIOD_S)
 
     def publish_outputs(self, image_msg, outputs):
-        depth = self._decoder.decode(outputs[0], image_msg.width, image_msg.height,
-                                     out=self._depth_buffer.array(image_msg.height,
-                                                                  image_msg.width))
+        depth = self._head.depth(outputs, image_msg.width, image_msg.height,
+                                 out=self._depth_buffer.array(image_msg.height, image_msg.width))
         self.depth_publisher.publish(image_msg_from_fields(
             image_msg.header, self._depth_buffer.encoding, self._depth_buffer.fields()))
         if self.parameter_values['publish_points'] and \
@@ -112,16 +91,15 @@ class DepthNode(InferenceNode):
             rgb = as_rgb8(image_to_array(image_msg.height, image_msg.width, image_msg.encoding,
                                          bool(image_msg.is_bigendian), image_msg.step,
                                          image_msg.data), image_msg.encoding)
-        xyz = self._cloud_packer.xyz_buffer(depth.shape[0], depth.shape[1], rgb is not None)
         try:
-            self._projector.project(depth, intrinsics, out=xyz)
+            cloud = self._head.cloud(depth, intrinsics, rgb)
         except IntrinsicsError as error:
             self.get_logger().warning(
                 f'CameraInfo for {intrinsics.width}x{intrinsics.height} does not fit the '
                 f'{depth.shape[1]}x{depth.shape[0]} image: {error}; publishing depth without '
                 'points', throttle_duration_sec=WARN_PERIOD_S)
             return
-        self.points_publisher.publish(cloud_msg(self._cloud_packer.pack(rgb), image_msg.header))
+        self.points_publisher.publish(cloud_msg(cloud, image_msg.header))
 
 
 def main(args=None):

@@ -36,10 +36,12 @@ from edge_perception.nodes.parameters import choice_validator, declare_parameter
 # Errors that stop a node at start with one clear message instead of a traceback.
 STARTUP_ERRORS = (DeviceUnavailableError, ModelLoadError, ParameterException, ValueError)
 WARN_PERIOD_S = 5.0
+# What happens to pixel values (0-255) when neither the parameters nor the model give a value.
+_UNSTATED_NORMALISATION = {'mean': 'no mean is subtracted', 'scale': 'they are not scaled'}
 
 
-def model_parameters(default_model, default_mean, default_scale):
-    """Return the parameters every inference node declares, with the head's defaults."""
+def model_parameters(default_model):
+    """Return the parameters every inference node declares, with the head's bundled model."""
     return (
         ParameterSpec('model', '',
                       'Path to an OpenVINO IR (.xml with .bin beside it) or ONNX model; empty '
@@ -53,14 +55,19 @@ def model_parameters(default_model, default_mean, default_scale):
                       'Where resize, colour conversion and normalisation run: graph (inside the '
                       'compiled model), host (OpenCV), auto (graph, host if the device rejects '
                       'it).', choices=PREPROCESSING_MODES, read_only=True),
-        ParameterSpec('mean', list(default_mean),
+        ParameterSpec('mean', [],
                       "Per-channel mean subtracted from 0-255 pixel values, in the model's "
-                      'channel order (one value applies to all channels).', read_only=True),
-        ParameterSpec('scale', list(default_scale),
-                      'Per-channel divisor applied after the mean, in 0-255 pixel units.',
+                      'channel order (one value applies to all channels), e.g. [123.675, '
+                      "116.28, 103.53]. Unset: the model's own (model_info mean_values in the "
+                      'IR), else 0.', read_only=True, element_type='double'),
+        ParameterSpec('scale', [],
+                      'Per-channel divisor applied after the mean, in 0-255 pixel units, e.g. '
+                      "[58.395, 57.12, 57.375]. Unset: the model's own (model_info "
+                      'scale_values), else 1.', read_only=True, element_type='double'),
+        ParameterSpec('color_order', '',
+                      "Channel order a colour model expects; empty: the model's own (model_info "
+                      'reverse_input_channels), else RGB.', choices=('', 'RGB', 'BGR'),
                       read_only=True),
-        ParameterSpec('color_order', 'RGB', 'Channel order the model expects.',
-                      choices=('RGB', 'BGR'), read_only=True),
         ParameterSpec('performance_hint', 'LATENCY',
                       'OpenVINO performance hint: LATENCY for one stream, THROUGHPUT for many '
                       'requests in parallel.', choices=PERFORMANCE_HINTS, read_only=True),
@@ -87,23 +94,20 @@ class InferenceNode(Node):
     :param node_name: default node name.
     :param head_parameters: the head's own :class:`ParameterSpec` tuple.
     :param default_model: path of the bundled model.
-    :param default_mean: default ``mean`` parameter.
-    :param default_scale: default ``scale`` parameter.
     :param kwargs: passed to ``rclpy.node.Node`` (context, parameter_overrides, ...).
     """
 
-    def __init__(self, node_name, head_parameters, default_model, default_mean,
-                 default_scale, **kwargs):
+    def __init__(self, node_name, head_parameters, default_model, **kwargs):
         super().__init__(node_name, **kwargs)
         self.pipeline = None
         try:
-            self._start(head_parameters, default_model, default_mean, default_scale)
+            self._start(head_parameters, default_model)
         except BaseException:
             super().destroy_node()
             raise
 
-    def _start(self, head_parameters, default_model, default_mean, default_scale):
-        specs = model_parameters(default_model, default_mean, default_scale) + head_parameters
+    def _start(self, head_parameters, default_model):
+        specs = model_parameters(default_model) + head_parameters
         self.parameter_values = declare_parameters(self, specs)
         self._validate_choices = choice_validator(specs)
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -124,6 +128,7 @@ class InferenceNode(Node):
             self._on_result, self._on_inference_error)
         if self.pipeline.fallback_reason:
             self.get_logger().warning(self.pipeline.fallback_reason)
+        self._log_normalisation(values)
         self.frames_received = 0
         self.frames_rejected = 0
         self.frames_processed = 0
@@ -141,6 +146,22 @@ class InferenceNode(Node):
             f"'{model_path}' on {self.pipeline.device} (OpenVINO), preprocessing "
             f"'{values['preprocessing']}'; waiting for images on "
             f"'{self.image_subscription.topic_name}'")
+
+    def _log_normalisation(self, values):
+        normalisation = self.pipeline.normalisation
+        given = [name for name in ('mean', 'scale', 'color_order') if values[name]]
+        self.get_logger().info(
+            f'normalisation (x - {list(normalisation.mean)}) / {list(normalisation.scale)}, '
+            f'{normalisation.color_order}: ' + (f"{', '.join(given)} from parameters, the rest "
+                                                if given else '') + 'as the model states')
+        unstated = [name for name in self.pipeline.unstated_normalisation
+                    if name in _UNSTATED_NORMALISATION]
+        if unstated:
+            self.get_logger().warning(
+                f"'{self.model_name}' states no {' or '.join(unstated)} (model_info in the IR) "
+                f"and none was given, so {' and '.join(map(_UNSTATED_NORMALISATION.get, unstated))}"
+                ". Set the 'mean' and 'scale' parameters, or convert the model with --mean and "
+                '--scale.')
 
     @property
     def device(self):
@@ -185,8 +206,9 @@ class InferenceNode(Node):
         if reason:
             result.successful, result.reason = False, reason
             return result
-        self.parameter_values.update(changes)
-        self.apply_parameter_change(changes)
+        if changes:  # QoS override declarations come through here with none of ours
+            self.parameter_values.update(changes)
+            self.apply_parameter_change(changes)
         return result
 
     def _on_image(self, msg):

@@ -11,6 +11,12 @@ from rcl_interfaces.msg import (
 )
 from rclpy.parameter import Parameter
 
+# Descriptor type and rclpy type of an array parameter, by element type.
+_ARRAY_TYPES = {
+    'string': (ParameterType.PARAMETER_STRING_ARRAY, Parameter.Type.STRING_ARRAY),
+    'double': (ParameterType.PARAMETER_DOUBLE_ARRAY, Parameter.Type.DOUBLE_ARRAY),
+}
+
 
 class ParameterError(ValueError):
     """A parameter value outside what the node accepts."""
@@ -24,9 +30,9 @@ class ParameterSpec:
     :param value_range: ``(low, high)`` inclusive, enforced by rclpy.
     :param read_only: True for what only applies at start (model, device, ...).
 
-    A default of ``[]`` declares a string array that is unset until given: rcl cannot type an
-    empty list (in YAML or on the command line), so such a parameter is left out of parameter
-    files unless it has values, and reads as ``[]``.
+    A default of ``[]`` declares an array (of ``element_type``: 'string' or 'double') that is
+    unset until given: rcl cannot type an empty list (in YAML or on the command line), so such a
+    parameter is left out of parameter files unless it has values, and reads as ``[]``.
     """
 
     name: str
@@ -35,12 +41,13 @@ class ParameterSpec:
     choices: tuple = ()
     value_range: tuple | None = None
     read_only: bool = False
+    element_type: str = 'string'
 
     def descriptor(self):
         descriptor = ParameterDescriptor(name=self.name, description=self.description,
                                          read_only=self.read_only)
-        if self.is_unset_string_array:
-            descriptor.type = ParameterType.PARAMETER_STRING_ARRAY
+        if self.is_unset_array:
+            descriptor.type = _ARRAY_TYPES[self.element_type][0]
         if self.choices:
             descriptor.additional_constraints = f"Must be one of: {', '.join(self.choices)}"
         if self.value_range is not None:
@@ -54,8 +61,8 @@ class ParameterSpec:
         return descriptor
 
     @property
-    def is_unset_string_array(self):
-        """True for a string array whose default is empty (see the class documentation)."""
+    def is_unset_array(self):
+        """True for an array whose default is empty (see the class documentation)."""
         return isinstance(self.default, list) and not self.default
 
     def check(self, value):
@@ -72,8 +79,8 @@ def declare_parameters(node, specs):
     """
     values = {}
     for spec in specs:
-        if spec.is_unset_string_array:
-            value = node.declare_parameter(spec.name, Parameter.Type.STRING_ARRAY,
+        if spec.is_unset_array:
+            value = node.declare_parameter(spec.name, _ARRAY_TYPES[spec.element_type][1],
                                            spec.descriptor()).value
             value = list(value or [])
         else:

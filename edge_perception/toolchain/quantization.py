@@ -10,9 +10,8 @@ import tempfile
 
 import numpy as np
 
-from edge_perception.core.classification import top_k
-from edge_perception.core.depth_geometry import DepthDecoder
 from edge_perception.core.engine import compile_model
+from edge_perception.core.heads import ClassifierHead, DepthHead
 from edge_perception.core.metrics import compute_depth_metrics
 from edge_perception.core.openvino_compat import save_model
 from edge_perception.core.preprocessing import HostPreprocessor
@@ -64,15 +63,16 @@ def evaluate(core, model, frames, normalisation, device='CPU'):
                              inference_precision='f32' if device == 'CPU' else 'default')
     output = compiled.outputs[0]
     if all(frame.label is not None for frame in frames):
-        correct = sum(int(top_k(compiled(preprocess(frame.rgb))[output], 1).class_ids[0])
+        head = ClassifierHead([], top_k=1)
+        correct = sum(int(head.classify([compiled(preprocess(frame.rgb))[output]]).class_ids[0])
                       == frame.label for frame in frames)
         return {'top-1 %': 100.0 * correct / len(frames)}
     if all(frame.depth is not None for frame in frames):
-        decoder = DepthDecoder()
+        head = DepthHead()
         scores = []
         for frame in frames:
             height, width = frame.depth.shape
-            depth = decoder.decode(compiled(preprocess(frame.rgb))[output], width, height)
+            depth = head.depth([compiled(preprocess(frame.rgb))[output]], width, height)
             scores.append(compute_depth_metrics(depth, frame.depth))
         return {name: float(np.mean([getattr(score, name) for score in scores]))
                 for name in ('delta1', 'abs_rel', 'rmse')}

@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from edge_perception.core.preprocessing import GRAY_WEIGHTS_RGB
+
 #: Number of classes; class ``i`` is the digit ``i``.
 CLASS_COUNT = 10
 #: Class names, in class order.
@@ -30,8 +32,6 @@ LABELS = tuple(str(digit) for digit in range(CLASS_COUNT))
 
 #: Side of the square model input, pixels.
 INPUT_SIZE = 32
-#: Weights of R, G and B in the gray conversion (ITU-R BT.601 luma).
-GRAY_WEIGHTS_RGB = (0.299, 0.587, 0.114)
 #: ``(gray - INPUT_MEAN) / INPUT_SCALE`` maps 0..255 to -1..1.
 INPUT_MEAN = 127.5
 INPUT_SCALE = 127.5

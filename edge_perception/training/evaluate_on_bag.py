@@ -6,10 +6,12 @@ Usage::
         --model models/fastdepth/fastdepth.xml --bag data/demo_depth_bag \
         --output models/fastdepth/fastdepth_demo_bag_metrics.json
 
-Each frame goes through the same steps as in the node: the camera image is squashed to 224×224
-(bilinear), normalised, inferred, and the 224×224 depth is resized back to the camera resolution
-with bilinear interpolation. Metrics compare that with the ground truth at camera resolution,
-pooled over all valid pixels of all frames.
+Each frame goes through the node's steps, with the node's code: the camera image is squashed to
+the model's input size (bilinear) and normalised as the IR's metadata says
+(:class:`~edge_perception.core.preprocessing.HostPreprocessor`), inferred, and the depth map is
+resized back to the camera resolution (:class:`~edge_perception.core.heads.DepthHead`, no range
+cut). Metrics compare that with the ground truth at camera resolution, pooled over all valid
+pixels of all frames.
 """
 
 from __future__ import annotations
@@ -19,28 +21,15 @@ import json
 from pathlib import Path
 import time
 
-import cv2
 import numpy as np
-import openvino as ov
 
 from edge_perception.bags.reader import read_depth_bag
 from edge_perception.bags.types import DEFAULT_DEPTH_TOPIC, DEFAULT_IMAGE_TOPIC
+from edge_perception.core.engine import compile_model, create_core, load_model
+from edge_perception.core.heads import DepthHead
 from edge_perception.core.metrics import compute_depth_metrics, DepthMetrics
-from edge_perception.training.fastdepth import INPUT_SIZE
-from edge_perception.training.synthetic_dataset import normalise_image, resize_image_for_model
-
-
-def predict_at_camera_resolution(compiled: ov.CompiledModel, rgb: np.ndarray) -> np.ndarray:
-    """Depth for one camera image, resized back to the image's size.
-
-    :param compiled: compiled FastDepth IR (input ``image``, output ``depth``).
-    :param rgb: H×W×3 uint8 RGB camera image.
-    :returns: H×W float32 depth, metres.
-    """
-    batch = normalise_image(resize_image_for_model(rgb, INPUT_SIZE))[None]
-    depth = compiled(batch)['depth'][0, 0]
-    height, width = rgb.shape[:2]
-    return cv2.resize(depth, (width, height), interpolation=cv2.INTER_LINEAR)
+from edge_perception.core.model_info import read_model_info
+from edge_perception.core.preprocessing import HostPreprocessor, resolve_normalisation
 
 
 def evaluate_on_bag(
@@ -59,13 +48,20 @@ def evaluate_on_bag(
     :param depth_topic: ground-truth depth topic.
     :returns: pooled metrics, number of frames, median inference-plus-resize time in ms.
     """
-    compiled = ov.Core().compile_model(model_path, device)
+    core = create_core()
+    model = load_model(core, model_path)
+    normalisation, _ = resolve_normalisation(read_model_info(model))
+    preprocess = HostPreprocessor(model, 'rgb8', normalisation)
+    request = compile_model(core, model, device).create_infer_request()
+    head = DepthHead(min_depth=0.0, max_depth=float('inf'))
     frames = read_depth_bag(bag_path, image_topic=image_topic, depth_topic=depth_topic)
     predictions = []
     durations = []
     for frame in frames:
         start = time.perf_counter()
-        predictions.append(predict_at_camera_resolution(compiled, frame.rgb))
+        height, width = frame.rgb.shape[:2]
+        outputs = request.infer({0: preprocess(frame.rgb)})
+        predictions.append(head.depth(list(outputs.values()), width, height))
         durations.append(time.perf_counter() - start)
     metrics = compute_depth_metrics(
         np.stack(predictions), np.stack([frame.depth for frame in frames])

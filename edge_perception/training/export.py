@@ -5,9 +5,11 @@ from pathlib import Path
 import openvino as ov
 import torch
 
+from edge_perception.core.model_info import ModelInfo, write_model_info
+
 
 def export_ir(module: torch.nn.Module, input_shape, xml_path: Path, input_name: str,
-              output_name: str, title: str) -> ov.Model:
+              output_name: str, model_info: ModelInfo) -> ov.Model:
     """Convert ``module`` to OpenVINO, name its tensors and save it with FP16 weights.
 
     :param module: the trained network (put in eval mode here).
@@ -15,7 +17,8 @@ def export_ir(module: torch.nn.Module, input_shape, xml_path: Path, input_name: 
     :param xml_path: destination ``.xml``; the ``.bin`` goes beside it.
     :param input_name: name given to the IR's input tensor.
     :param output_name: name given to the IR's output tensor.
-    :param title: model title stored in the IR's runtime information.
+    :param model_info: what the IR says about itself (normalisation, colour order, labels,
+        output; :mod:`edge_perception.core.model_info`): how the nodes and tools feed it.
     :returns: the converted (FP32) model, before compression.
     """
     module = module.eval().to(memory_format=torch.contiguous_format)
@@ -24,7 +27,7 @@ def export_ir(module: torch.nn.Module, input_shape, xml_path: Path, input_name: 
                                  input=[(ov.PartialShape(list(input_shape)), ov.Type.f32)])
     converted.inputs[0].get_tensor().set_names({input_name})
     converted.outputs[0].get_tensor().set_names({output_name})
-    converted.set_rt_info(title, ['model_info', 'title'])
+    write_model_info(converted, model_info)
     xml_path.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(converted, xml_path, compress_to_fp16=True)
     return converted

@@ -26,9 +26,9 @@ from edge_perception.core.depth_geometry import PinholeIntrinsics
 from edge_perception.training.synthetic_scenes import render_scene
 
 #: Per-channel mean subtracted from RGB pixel values in 0-255 (ImageNet statistics).
-INPUT_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
+INPUT_MEAN = (123.675, 116.28, 103.53)
 #: Per-channel divisor applied after subtracting the mean.
-INPUT_SCALE = np.array([58.395, 57.12, 57.375], dtype=np.float32)
+INPUT_SCALE = (58.395, 57.12, 57.375)
 
 #: Horizontal field of view range the training cameras are drawn from, degrees. The demo bag's
 #: camera (65°) lies in the middle.
@@ -65,7 +65,8 @@ def normalise_image(rgb: np.ndarray) -> np.ndarray:
     :param rgb: uint8 RGB, channels last.
     :returns: float32 array, 3×H×W (or N×3×H×W).
     """
-    normalised = (rgb.astype(np.float32) - INPUT_MEAN) / INPUT_SCALE
+    normalised = (rgb.astype(np.float32) - np.asarray(INPUT_MEAN, np.float32)) / np.asarray(
+        INPUT_SCALE, np.float32)
     return np.moveaxis(normalised, -1, -3)
 
 

@@ -24,9 +24,10 @@ import openvino as ov
 import torch
 from torch import nn
 
+from edge_perception.core.model_info import CLASSIFICATION, ModelInfo
+from edge_perception.core.preprocessing import GRAY_WEIGHTS_RGB
 from edge_perception.training.digits import (
     CLASS_COUNT,
-    GRAY_WEIGHTS_RGB,
     INPUT_MEAN,
     INPUT_SCALE,
     INPUT_SIZE,
@@ -48,6 +49,10 @@ IR_OUTPUT_NAME = 'logits'
 IR_FILE_NAME = 'digit_classifier.xml'
 LABELS_FILE_NAME = 'labels.txt'
 METRICS_FILE_NAME = 'metrics.json'
+#: What the IR says about itself: the nodes and tools feed it by this.
+MODEL_INFO = ModelInfo(model_type=CLASSIFICATION, mean=(INPUT_MEAN,), scale=(INPUT_SCALE,),
+                       labels=LABELS, output_unit='logits',
+                       title='Handwritten digit classifier (0-9), logits')
 
 #: Seed of the camera frames the test digits are rendered into for the reported accuracy.
 EVALUATION_SEED = 1_000_000
@@ -291,7 +296,7 @@ def export_openvino(model: DigitClassifier, xml_path: Path) -> ov.Model:
     (the node adds the softmax to the graph), FP16 weights.
     """
     return export_ir(model, [1, 1, INPUT_SIZE, INPUT_SIZE], xml_path, IR_INPUT_NAME,
-                     IR_OUTPUT_NAME, 'Handwritten digit classifier (0-9), logits')
+                     IR_OUTPUT_NAME, MODEL_INFO)
 
 
 def write_labels(path: Path) -> None:

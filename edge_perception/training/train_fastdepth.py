@@ -30,6 +30,7 @@ import openvino as ov  # noqa: E402
 import torch  # noqa: E402
 
 from edge_perception.core.metrics import compute_depth_metrics, DepthMetrics  # noqa: E402
+from edge_perception.core.model_info import DEPTH_ESTIMATION, ModelInfo  # noqa: E402
 from edge_perception.training.export import export_ir  # noqa: E402
 from edge_perception.training.fastdepth import (  # noqa: E402
     count_multiply_accumulates,
@@ -51,6 +52,10 @@ from edge_perception.training.synthetic_dataset import (  # noqa: E402
 IR_INPUT_NAME = 'image'
 IR_OUTPUT_NAME = 'depth'
 IR_FILE_NAME = 'fastdepth.xml'
+#: What the IR says about itself: the nodes and tools feed it by this.
+MODEL_INFO = ModelInfo(model_type=DEPTH_ESTIMATION, mean=INPUT_MEAN, scale=INPUT_SCALE,
+                       color_order='RGB',
+                       output_unit='metres', title='FastDepth (MobileNet v1 + NNConv5), metres')
 METRICS_FILE_NAME = 'fastdepth_metrics.json'
 
 # Weight of the gradient-matching term relative to the log-depth L1 term. It sharpens depth
@@ -251,7 +256,7 @@ def export_openvino(model: FastDepth, xml_path: Path) -> ov.Model:
     metres, FP16 weights.
     """
     return export_ir(model, [-1, 3, INPUT_SIZE, INPUT_SIZE], xml_path, IR_INPUT_NAME,
-                     IR_OUTPUT_NAME, 'FastDepth (MobileNet v1 + NNConv5), metres')
+                     IR_OUTPUT_NAME, MODEL_INFO)
 
 
 def train(

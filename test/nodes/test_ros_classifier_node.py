@@ -5,6 +5,8 @@ import pytest
 from sensor_msgs.msg import Image
 
 from edge_perception.core.classification import ClassificationModelError, LabelsError
+from edge_perception.core.heads import HeadMismatchError
+from edge_perception.core.model_info import ModelInfo, write_model_info
 from edge_perception.messages import image_msg
 from edge_perception.msg import Classification, InferenceTiming
 from edge_perception.nodes.classifier_node import ClassifierNode
@@ -112,3 +114,27 @@ def test_start_up_errors(classifier, ros_graph, tmp_path):
     depth_model = write_model(constant_depth_model(8, 8, 1.0), tmp_path, 'depth')
     with pytest.raises(ClassificationModelError, match='not a class vector'):
         ros_graph.start(ClassifierNode, model=str(depth_model))
+
+
+def test_normalisation_and_labels_come_from_the_model_unless_given(classifier, tmp_path):
+    graph, _ = classifier
+    info = ModelInfo(model_type='Classification', mean=(10.0,), scale=(100.0,),
+                     color_order='BGR', labels=('first', 'second', 'third'))
+    model = write_model(write_model_info(channel_mean_model(3, 8, 8), info), tmp_path, 'said')
+    node = graph.start(ClassifierNode, model=str(model), output_is_logits=False, top_k=3)
+    publisher = graph.publisher(Image, 'image')
+    results = graph.collect(Classification, 'classification')
+    publisher.publish(image_msg(colour_frame(30, 60, 90), 'rgb8'))
+    assert graph.wait_for(lambda: results)
+    # BGR order, (x - 10) / 100: blue 0.8, green 0.5, red 0.2.
+    assert list(results[0].labels) == ['first', 'second', 'third']
+    np.testing.assert_allclose(results[0].scores, [0.8, 0.5, 0.2], rtol=1e-5)
+    assert node.pipeline.normalisation.color_order == 'BGR'
+
+
+def test_a_depth_model_is_refused_by_the_classifier_at_start(ros_graph, tmp_path):
+    model = write_model(write_model_info(channel_mean_model(3, 8, 8),
+                                         ModelInfo(model_type='depth_estimation')),
+                        tmp_path, 'depth_said')
+    with pytest.raises(HeadMismatchError, match="'depth_estimation' model"):
+        ros_graph.start(ClassifierNode, model=str(model))

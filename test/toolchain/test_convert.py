@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from edge_perception.core.engine import create_core
+from edge_perception.core.model_info import read_model_info
 from edge_perception.core.openvino_compat import Type
 from edge_perception.core.preprocessing import HostPreprocessor, Normalisation
 from edge_perception.replay.node_process import installed_command
@@ -221,7 +222,7 @@ def test_bad_input_exits_1_with_one_clear_message(tmp_path, request, name, conte
     (['-o', 'out.xml', '--torch-module', TORCH_FACTORY], 'needs --input-shape'),
     (['-o', 'out.xml', '--input-shape', '1,three'], 'not a shape'),
     (['-o', 'out.xml', '--embed-preprocessing', '--encoding', 'rgb8'], 'needs --encoding'),
-    (['-o', 'out.xml', '--mean', '1'], 'only apply with --embed-preprocessing'),
+    (['-o', 'out.xml', '--camera-size', '64x48'], 'only apply with --embed-preprocessing'),
 ])
 def test_usage_errors_exit_2(tmp_path, options, message):
     model = tmp_path / 'model.onnx'
@@ -259,3 +260,37 @@ def test_comparison_metrics_and_nan_failures():
     assert not reshaped.passed and 'shape' in reshaped.error
     table = format_comparisons([close, broken])
     assert table.splitlines()[1].endswith('ok') and 'FAILED' in table.splitlines()[2]
+
+
+def test_what_the_model_says_about_itself_goes_into_the_ir(onnx_path, tmp_path):
+    labels = tmp_path / 'labels.txt'
+    labels.write_text('cat\ndog\nbird\nfish\n')
+    output = tmp_path / 'described.xml'
+    result = convert(onnx_path, '--input-shape', '1,3,16,16', '-o', output, '--mean', '10', '20',
+                     '30', '--scale', '2', '--color-order', 'BGR', '--model-type',
+                     'Classification', '--output-unit', 'logits', '--labels', labels)
+    assert result.returncode == 0, result.stderr
+    info = read_model_info(read_ir(output))
+    assert (info.mean, info.scale, info.color_order) == ((10.0, 20.0, 30.0), (2.0,), 'BGR')
+    assert (info.model_type, info.output_unit) == ('Classification', 'logits')
+    assert info.labels == ('cat', 'dog', 'bird', 'fish')
+
+
+def test_an_ir_with_the_preprocessing_inside_says_it_needs_no_more(onnx_path, tmp_path):
+    output = tmp_path / 'camera.xml'
+    result = convert(onnx_path, '--input-shape', '1,3,16,16', '-o', output, '--mean', '100',
+                     '--scale', '50', '--color-order', 'RGB', '--embed-preprocessing',
+                     '--encoding', 'bgr8', '--camera-size', '40x30')
+    assert result.returncode == 0, result.stderr
+    info = read_model_info(read_ir(output))
+    # The graph takes the camera's bgr8 buffer and normalises it itself.
+    assert (info.mean, info.scale, info.color_order) == ((0.0,), (1.0,), 'BGR')
+
+
+def test_labels_with_spaces_cannot_be_stored_and_say_why(onnx_path, tmp_path):
+    labels = tmp_path / 'labels.txt'
+    labels.write_text('tabby cat\ndog\n')
+    result = convert(onnx_path, '--input-shape', '1,3,8,8', '-o', tmp_path / 'out.xml',
+                     '--labels', labels)
+    assert result.returncode == 1 and 'space-separated' in result.stderr, result.stderr
+    assert 'Traceback' not in result.stderr

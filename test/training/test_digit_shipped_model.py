@@ -6,7 +6,12 @@ import pytest
 ov = pytest.importorskip('openvino')
 
 from edge_perception.core.classification import append_softmax, load_labels  # noqa: E402
-from edge_perception.core.preprocessing import embed_preprocessing, ModelInput, Normalisation  # noqa: E402
+from edge_perception.core.model_info import read_model_info  # noqa: E402
+from edge_perception.core.preprocessing import (  # noqa: E402
+    embed_preprocessing,
+    ModelInput,
+    resolve_normalisation,
+)
 from edge_perception.package_paths import shared_file  # noqa: E402
 from edge_perception.training.make_digits_bag import read_digits_bag  # noqa: E402
 
@@ -27,8 +32,10 @@ def test_bundled_model_reads_the_bundled_recording_as_the_node_would():
     assert len(pairs) == 20
     assert all(image.shape == (480, 640, 3) for image, _ in pairs)
     core = ov.Core()
-    model = embed_preprocessing(core.read_model(MODEL), 'rgb8', 480, 640,
-                                Normalisation(mean=(127.5,), scale=(127.5,)))
+    model = core.read_model(MODEL)
+    normalisation, unstated = resolve_normalisation(read_model_info(model))
+    assert 'mean' not in unstated and 'scale' not in unstated  # the IR says how to feed it
+    model = embed_preprocessing(model, 'rgb8', 480, 640, normalisation)
     compiled = core.compile_model(append_softmax(model), 'CPU')
     probabilities = np.concatenate([compiled(image[None])[0] for image, _ in pairs])
     truth = np.array([label for _, label in pairs])
