@@ -10,9 +10,9 @@ from edge_perception.toolchain.benchmarking import (
     BenchmarkInputError,
     BenchmarkOptions,
     format_report,
-    parse_input_shape,
     run_benchmark,
 )
+from edge_perception.toolchain.model_inputs import parse_input_shape
 
 
 def _input_shape(text):

@@ -30,11 +30,11 @@ from edge_perception.toolchain.conversion import (
     ConversionError,
     format_comparisons,
     open_source,
-    parse_shape,
     require_static_inputs,
     save_ir,
     validate,
 )
+from edge_perception.toolchain.model_inputs import parse_input_shape
 
 VALIDATION_FAILED = 3
 _EMBEDDING_OPTIONS = ('encoding', 'camera_size')
@@ -198,9 +198,13 @@ def _progress(message):
 
 def _shape(text):
     try:
-        return parse_shape(text)
+        name, shape = parse_input_shape(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+    if name is not None:
+        raise argparse.ArgumentTypeError(f"'{text}': convert takes the shapes in input order, "
+                                         'without NAME=')
+    return shape
 
 
 def _camera_size(text):

@@ -97,8 +97,8 @@ def openvino_reason(error):
     lines that mean nothing to a robot's operator.
     """
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    reason = [line for line in lines
-              if not line.startswith(('Exception from src', 'Check '))]
+    reason = [line for line in lines if not line.startswith(
+        ('Exception from src', 'Check ', 'FrontEnd API failed with'))]
     return ' '.join(reason or lines[-1:]) or type(error).__name__
 
 

@@ -22,6 +22,7 @@ from edge_perception.core.engine import (
     DeviceUnavailableError,
     INFERENCE_PRECISIONS,
     load_model,
+    openvino_reason,
     PERFORMANCE_HINTS,
 )
 from edge_perception.core.image_codec import image_to_array
@@ -248,7 +249,8 @@ class ImagePipeline:
             except RuntimeError as error:
                 if mode == 'graph':
                     raise
-                reason = f'{self.device} rejected in-graph preprocessing: {_first_line(error)}'
+                reason = (f'{self.device} rejected in-graph preprocessing: '
+                          f'{openvino_reason(error)}')
         model = self._load_model()
         host_preprocessor = HostPreprocessor(model, encoding, self.normalisation)
         return self._compile_model(model), host_preprocessor, 'host', reason
@@ -302,7 +304,7 @@ class ImagePipeline:
         with self._health_lock:
             self.inference_failures += 1
             self.consecutive_failures += 1
-            self.last_error = _first_line(error)
+            self.last_error = openvino_reason(error)
             self._needs_recovery = True
         self._on_error(job.context, error)
 
@@ -338,8 +340,3 @@ def choose_device(core, devices):
         raise DeviceUnavailableError(unavailable[0])
     raise DeviceUnavailableError('no configured device can run the model: '
                                  + ' '.join(unavailable))
-
-
-def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

@@ -22,9 +22,10 @@ import time
 
 import numpy as np
 
-from edge_perception.core.engine import compile_model, load_model
+from edge_perception.core.engine import compile_model, load_model, openvino_reason
 from edge_perception.core.openvino_compat import AsyncInferQueue, openvino_version, Tensor
 from edge_perception.toolchain.conversion import build_torch_module, load_state_dict
+from edge_perception.toolchain.model_inputs import port_name, random_arrays
 
 OPENVINO = 'OpenVINO'
 ONNX_RUNTIME = 'ONNX Runtime'
@@ -157,48 +158,26 @@ class _Engine:
     infer: object
 
 
-def parse_input_shape(text):
-    """Parse ``[NAME=]D,D,...`` (e.g. ``1,3,224,224`` or ``image=1,3,224,224``).
-
-    :return: ``(name or None, dimensions tuple)``.
-    :raises ValueError: when the dimensions are not positive integers.
-    """
-    name, separator, dimensions = text.rpartition('=')
-    try:
-        shape = tuple(int(value) for value in dimensions.replace('x', ',').split(','))
-    except ValueError:
-        shape = ()
-    if not shape or min(shape) < 1:
-        raise ValueError(f"'{text}' is not a shape like 1,3,224,224 or NAME=1,3,224,224")
-    return (name if separator else None), shape
-
-
-def _port_name(port, index):
-    try:
-        return port.get_any_name()
-    except RuntimeError:  # an input without tensor names
-        return f'input{index}'
-
-
 def prepare_model(core, path, input_shapes=()):
     """Read a model, fix the input shapes asked for and check that every input is static.
 
     :param core: ``ov.Core``.
     :param path: OpenVINO IR (.xml) or ONNX file.
-    :param input_shapes: ``(name or None, dimensions)`` pairs, see :func:`parse_input_shape`.
+    :param input_shapes: ``(name or None, dimensions)`` pairs, see
+        :func:`~edge_perception.toolchain.model_inputs.parse_input_shape`.
     :return: the ``ov.Model`` and one :class:`InputSpec` per input.
     :raises ModelLoadError: when the file cannot be read.
     :raises BenchmarkInputError: when a shape does not fit or an input stays dynamic.
     """
     model = load_model(core, path)
-    names = [_port_name(port, index) for index, port in enumerate(model.inputs)]
+    names = [port_name(port, f'input{index}') for index, port in enumerate(model.inputs)]
     if input_shapes:
         request = _reshape_request(model, names, input_shapes, path)
         try:
             model.reshape(request)
         except RuntimeError as error:
             raise BenchmarkInputError(f"cannot give '{path}' the input shapes {request}: "
-                                      f"{_first_line(error)}") from error
+                                      f"{openvino_reason(error)}") from error
     specs = []
     for index, port in enumerate(model.inputs):
         shape = port.get_partial_shape()
@@ -235,24 +214,6 @@ def _reshape_request(model, names, input_shapes, path):
                 f"--input-shape gives {len(shape)}")
         request[index] = list(shape)
     return request
-
-
-def random_inputs(specs, seed):
-    """Return one seeded random array per input: standard normal for floats, 0..9 for integers.
-
-    :param specs: :class:`InputSpec` list.
-    """
-    rng = np.random.default_rng(seed)
-    arrays = []
-    for spec in specs:
-        dtype = np.dtype(spec.dtype)
-        if dtype.kind == 'f':
-            arrays.append(rng.standard_normal(spec.shape).astype(dtype))
-        elif dtype.kind == 'b':
-            arrays.append(rng.integers(0, 2, spec.shape).astype(dtype))
-        else:
-            arrays.append(rng.integers(0, 10, spec.shape).astype(dtype))
-    return arrays
 
 
 def comparison_onnx(model_path, onnx_path=None):
@@ -354,11 +315,6 @@ def _opencv_engine(onnx_path, input_names, inputs):
     return _Engine(OPENCV_DNN, cv2.__version__, net.forward)
 
 
-def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def _comparison_engines(core, options, model_path, inputs):
     """Return the comparison engines in table order, each an ``_Engine`` or :class:`Skipped`.
 
@@ -372,7 +328,7 @@ def _comparison_engines(core, options, model_path, inputs):
         onnx_problem = (f"'{model_path}' is an IR and no '{os.path.splitext(model_path)[0]}"
                         f".onnx' lies beside it (give --onnx PATH)")
     else:
-        onnx_names = [_port_name(port, index)
+        onnx_names = [port_name(port, f'input{index}')
                       for index, port in enumerate(load_model(core, onnx_path).inputs)]
         onnx_problem = None if len(onnx_names) == len(inputs) else (
             f"'{onnx_path}' has {len(onnx_names)} inputs, the model {len(inputs)}")
@@ -393,7 +349,7 @@ def _built(name, build):
     try:
         return build()
     except Exception as error:  # each library raises its own types for a model it rejects
-        return Skipped(name, f'cannot load the model: {_first_line(error)}')
+        return Skipped(name, f'cannot load the model: {openvino_reason(error)}')
 
 
 def _agreement(engine, reference):
@@ -404,7 +360,7 @@ def _agreement(engine, reference):
     try:
         output = np.asarray(engine.infer())
     except Exception as error:  # each library raises its own types for inputs it rejects
-        return Skipped(engine.name, f'cannot run the model: {_first_line(error)}')
+        return Skipped(engine.name, f'cannot run the model: {openvino_reason(error)}')
     if output.size != reference.size:
         return Skipped(engine.name, f'its first output has the shape {list(output.shape)}, '
                                     f"OpenVINO's {list(reference.shape)}: not the same model")
@@ -507,7 +463,8 @@ def run_benchmark(core, model_path, device, options, progress=None):
     :raises BenchmarkInputError: when an option does not fit the model.
     """
     model, specs = prepare_model(core, model_path, options.input_shapes)
-    inputs = random_inputs(specs, options.seed)
+    inputs = random_arrays([(spec.shape, spec.dtype) for spec in specs],
+                           np.random.default_rng(options.seed))
     comparison = (_comparison_engines(core, options, model_path, inputs)
                   if options.compare else [])
     report = BenchmarkReport(model_path, device, describe_machine(core, device), specs, options)

@@ -14,8 +14,9 @@ import os
 
 import numpy as np
 
-from edge_perception.core.engine import compile_model, load_model, ModelLoadError
+from edge_perception.core.engine import compile_model, load_model, ModelLoadError, openvino_reason
 from edge_perception.core.openvino_compat import openvino_version, save_model
+from edge_perception.toolchain.model_inputs import port_name, random_arrays
 
 TORCH_SUFFIXES = ('.pt', '.pth')
 KERAS_SUFFIXES = ('.keras', '.h5')
@@ -38,20 +39,6 @@ _NUMPY_TYPES = {'f32': np.float32, 'f16': np.float16, 'f64': np.float64, 'i64': 
 
 class ConversionError(ModelLoadError):
     """The source model cannot be read, converted or run: missing, wrong format, corrupt."""
-
-
-def parse_shape(text):
-    """Parse '1,3,224,224' into ``(1, 3, 224, 224)``.
-
-    :raises ValueError: unless every dimension is a positive integer.
-    """
-    try:
-        shape = tuple(int(dim) for dim in text.replace('x', ',').split(','))
-    except ValueError:
-        raise ValueError(f"'{text}' is not a shape like 1,3,224,224") from None
-    if not shape or min(shape) < 1:
-        raise ValueError(f"'{text}': every dimension must be a positive integer")
-    return shape
 
 
 def open_source(path, torch_module=None):
@@ -141,7 +128,7 @@ class OnnxSource:
                                for index, shape in enumerate(input_shapes)})
             except Exception as error:  # OpenVINO raises RuntimeError subclasses by release
                 raise ConversionError(f"cannot give '{self.path}' the input shapes "
-                                      f"{_shapes_text(input_shapes)}: {_reason(error)}"
+                                      f"{_shapes_text(input_shapes)}: {openvino_reason(error)}"
                                       ) from error
         return model
 
@@ -185,8 +172,9 @@ class TorchSource:
             return convert(self.module, example_input=example,
                            input=[list(shape) for shape in input_shapes])
         except Exception as error:  # tracing and frontend errors vary by torch and OpenVINO
-            raise ConversionError(f'OpenVINO cannot convert the PyTorch module with input '
-                                  f'{_shapes_text(input_shapes)}: {_reason(error)}') from error
+            raise ConversionError(
+                f'OpenVINO cannot convert the PyTorch module with input '
+                f'{_shapes_text(input_shapes)}: {openvino_reason(error)}') from error
 
 
 def load_state_dict(path):
@@ -304,13 +292,13 @@ class TensorFlowSource:
                 return convert(source, input=[list(shape) for shape in input_shapes])
             return convert(source)
         except Exception as error:  # frontend errors vary by release
-            raise ConversionError(f"OpenVINO cannot convert '{self.path}': {_reason(error)}"
+            raise ConversionError(f"OpenVINO cannot convert '{self.path}': {openvino_reason(error)}"
                                   ) from error
 
 
 def require_static_inputs(model):
     """Raise :class:`ConversionError` naming every input whose shape is not static."""
-    dynamic = [f"'{_port_name(port, f'input {index}')}' {port.get_partial_shape()}"
+    dynamic = [f"'{port_name(port, f'input {index}')}' {port.get_partial_shape()}"
                for index, port in enumerate(model.inputs) if port.get_partial_shape().is_dynamic]
     if dynamic:
         raise ConversionError(f"inputs with dynamic dimensions: {', '.join(dynamic)}; give "
@@ -386,33 +374,19 @@ def compare(name, reference, candidate, fp16, tolerance=None, min_cosine=None):
 
 
 def random_inputs(model, samples, seed):
-    """Seeded random inputs for every input of ``model`` (static shapes), ``samples`` times.
-
-    Floating-point inputs are standard normal (what normalised images look like); integer
-    inputs are drawn from 0..9 and boolean ones at random.
+    """Seeded random inputs for every input of ``model`` (static shapes), ``samples`` times
+    (see :func:`~edge_perception.toolchain.model_inputs.random_arrays`).
 
     :return: a list of samples, each a list of arrays in the model's input order.
     """
-    generator = np.random.default_rng(seed)
     specs = []
     for port in model.inputs:
         type_name = port.get_element_type().get_type_name()
         if type_name not in _NUMPY_TYPES:
             raise ConversionError(f'cannot make random values for an input of type {type_name}')
         specs.append((tuple(port.get_partial_shape().to_shape()), _NUMPY_TYPES[type_name]))
-    batches = []
-    for _ in range(samples):
-        batch = []
-        for shape, dtype in specs:
-            if np.issubdtype(dtype, np.floating):
-                values = generator.standard_normal(shape).astype(dtype)
-            elif dtype is np.bool_:
-                values = generator.integers(0, 2, shape).astype(np.bool_)
-            else:
-                values = generator.integers(0, 10, shape).astype(dtype)
-            batch.append(values)
-        batches.append(batch)
-    return batches
+    generator = np.random.default_rng(seed)
+    return [random_arrays(specs, generator) for _ in range(samples)]
 
 
 def validate(core, xml_path, source, samples=3, seed=0, fp16=True, tolerance=None,
@@ -449,7 +423,7 @@ def validate(core, xml_path, source, samples=3, seed=0, fp16=True, tolerance=Non
     reference_of_ir = (list(range(len(reference_names))) if ir_of_reference is None
                        else [ir_of_reference.index(index) for index in range(len(model.outputs))])
     comparisons = [
-        compare(_port_name(port, f'output {index}'),
+        compare(port_name(port, f'output {index}'),
                 np.stack([np.asarray(run[reference_index][1]) for run in reference_runs]),
                 np.stack([run[index] for run in ir_runs]), fp16, tolerance, min_cosine)
         for index, (port, reference_index) in enumerate(zip(model.outputs, reference_of_ir,
@@ -521,15 +495,8 @@ def _read_onnx(path):
         frontend = FrontEndManager().load_by_framework('onnx')
         return frontend.convert(frontend.load(path))
     except Exception as error:  # OpenVINO raises RuntimeError subclasses varying by release
-        raise ConversionError(f"cannot read ONNX model '{path}': {_reason(error)}") from error
-
-
-def _reason(error):
-    """OpenVINO's error text without its source-location lines."""
-    lines = [line.strip() for line in str(error).splitlines()]
-    kept = [line for line in lines if line and not line.startswith(
-        ('Exception from src/', 'Check ', 'FrontEnd API failed with'))]
-    return ' '.join(kept or lines) or type(error).__name__
+        raise ConversionError(
+            f"cannot read ONNX model '{path}': {openvino_reason(error)}") from error
 
 
 def _check_input_count(model, input_shapes):
@@ -540,8 +507,3 @@ def _check_input_count(model, input_shapes):
 
 def _shapes_text(shapes):
     return ', '.join('x'.join(str(dim) for dim in shape) for shape in shapes)
-
-
-def _port_name(port, fallback):
-    names = port.get_names()
-    return sorted(names)[0] if names else fallback
