@@ -29,7 +29,6 @@ RELIABLE = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
 CONNECT_TIMEOUT_S = 30.0
 
 
-
 class Arrival(NamedTuple):
     """A message the probe received, and when (``time.perf_counter()``, in seconds)."""
 
@@ -64,6 +63,10 @@ class ProbeGraph:
 
     :param name: the probe node's name.
     :param connect_timeout_s: seconds :meth:`wait_until_connected` waits by default.
+    :ivar probe: the probe node; its clock stamps frames, and a tool may create endpoints of
+        its own on it (a bag player, a recorder).
+    :ivar nodes: the nodes under test started in this process.
+    :ivar processes: the node processes started.
     """
 
     def __init__(self, name='probe', connect_timeout_s=CONNECT_TIMEOUT_S):

@@ -202,17 +202,20 @@ class _Session:
                                              remappings.values() if topic in self.types})
         self.recorder = BagRecorder(probe, self.outputs, self.options.record,
                                     self.options.storage, accept=self._accept)
-        config = self.options.config
         if self.options.subprocess:
             params_file = self.scratch / f'{self.kind.name}.yaml'
-            write_params_file(config, params_file)
+            write_params_file(self.options.config, params_file)
             self.process = self.graph.start_process(self.kind.name, remappings=remappings,
                                                     params_file=params_file)
-            return
+        else:
+            self.node = self._start_in_process(remappings)
+
+    def _start_in_process(self, remappings):
         module_name, class_name = self.kind.node_class.split(':')
         node_class = getattr(importlib.import_module(module_name), class_name)
         try:
-            self.node = self.graph.start(node_class, remappings=remappings, **config.parameters)
+            return self.graph.start(node_class, remappings=remappings,
+                                    **self.options.config.parameters)
         except (TypeError, *STARTUP_ERRORS) as error:
             raise ReplayError(f'{self.kind.name} cannot start: {error}') from error
 
