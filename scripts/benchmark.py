@@ -25,13 +25,11 @@ apply_large_message_profile()
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
 import rclpy  # noqa: E402
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
 
 from edge_perception.core.depth_geometry import PinholeIntrinsics  # noqa: E402
 from edge_perception.core.engine import compile_model, create_core, load_model  # noqa: E402
 from edge_perception.core.heads import DepthHead  # noqa: E402
-from edge_perception.core.image_codec import array_to_image_fields  # noqa: E402
 from edge_perception.core.model_info import read_model_info  # noqa: E402
 from edge_perception.core.openvino_compat import openvino_version  # noqa: E402
 from edge_perception.core.preprocessing import (  # noqa: E402
@@ -39,12 +37,11 @@ from edge_perception.core.preprocessing import (  # noqa: E402
     HostPreprocessor,
     resolve_normalisation,
 )
-from edge_perception.messages import cloud_msg, header_msg  # noqa: E402
-from edge_perception.msg import Classification  # noqa: E402
+from edge_perception.messages import camera_info_msg, cloud_msg, header_msg, image_msg  # noqa: E402
+from edge_perception.msg import Classification, InferenceTiming  # noqa: E402
 from edge_perception.nodes import classifier_node, depth_node  # noqa: E402
 from edge_perception.package_paths import shared_file  # noqa: E402
-from edge_perception.replay.graph import spin_until  # noqa: E402
-from edge_perception.replay.node_process import NodeProcess  # noqa: E402
+from edge_perception.replay.graph import ProbeGraph  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
 
@@ -105,52 +102,52 @@ def measure_cloud(node, repeats):
     }
 
 
-def measure_node(node, command, parameters, output, frames, raw_inference, extra_outputs=()):
+def measure_node(command, parameters, output, frames, raw_inference, extra_outputs=()):
     """Node end to end, interleaved with blocks of ``raw_inference()``.
 
     :param output: ``(message type, topic)`` of the node's result.
     :return: end-to-end median and p90, raw inference median (ms), and the sample count.
     """
-    executor = rclpy.executors.SingleThreadedExecutor(context=node.context)
-    executor.add_node(node)
-    publisher = node.create_publisher(Image, 'image', qos_profile_sensor_data)
-    arrivals = {}
-    reliable = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE)
-    subscriptions = [node.create_subscription(output[0], output[1], lambda msg: arrivals.setdefault(
-        msg.header.stamp.nanosec, time.perf_counter()), reliable)]
-    subscriptions += [node.create_subscription(message_type, topic, lambda msg: None, reliable)
-                      for message_type, topic in extra_outputs]
-    info_publisher = node.create_publisher(CameraInfo, 'camera_info', 1)
-    image = Image()
-    image.encoding = 'rgb8'
-    image.height, image.width, image.step, image.is_bigendian, image.data = \
-        array_to_image_fields(camera_frame(), 'rgb8')
     end_to_end, raw = [], []
-    with NodeProcess(command, parameters) as process:
-        spin_until(executor, lambda: publisher.get_subscription_count() > 0
-                   and node.count_publishers(output[1]) > 0, 30.0)
-        camera_info = CameraInfo(
-            width=WIDTH, height=HEIGHT, k=[525.0, 0.0, 319.5, 0.0, 525.0, 239.5, 0.0, 0.0, 1.0])
-        stamp = 0
+    with ProbeGraph('benchmark_probe') as graph:
+        graph.start_process(command, **parameters)
+        images = graph.publisher(Image, 'image')
+        # As a camera driver does with every frame; not every node takes it.
+        infos = graph.publisher(CameraInfo, 'camera_info', wait=False)
+        results = graph.collect_by_stamp(*output)
+        timings = graph.collect_by_stamp(InferenceTiming, 'inference_timing')
+        for message_type, topic in extra_outputs:
+            graph.subscribe(message_type, topic, lambda msg: None)
+        image = image_msg(camera_frame(), 'rgb8')
+        camera_info = camera_info_msg(PinholeIntrinsics(525.0, 525.0, 319.5, 239.5, WIDTH,
+                                                        HEIGHT))
+
+        def publish(stamp):
+            """Publish the frame stamped ``stamp``; return when it was sent."""
+            image.header = camera_info.header = header_msg(stamp)
+            infos.publish(camera_info)
+            sent = time.perf_counter()
+            images.publish(image)
+            return sent
+
+        def warm_up_frame(attempt):
+            publish(attempt + 1)
+            return attempt + 1
+
+        # The first frame compiles the model; the first few after it still run slower.
+        stamp = graph.warm_up(warm_up_frame, lambda stamp: stamp in results, 60.0)
+        first_measured = stamp + 10
         while len(end_to_end) < frames:
             raw.append(timed(raw_inference, 10, 2)[0])
             for _ in range(10):
                 stamp += 1
-                image.header.stamp.nanosec = stamp
-                info_publisher.publish(camera_info)  # as a camera driver does with every frame
-                sent = time.perf_counter()
-                publisher.publish(image)
-                arrived = spin_until(executor, lambda wanted=stamp: wanted in arrivals, 2.0)
-                if arrived and stamp > 10:  # the first frames compile and warm up
-                    end_to_end.append((arrivals[stamp] - sent) * 1e3)
-                # Let the node finish the frame (cloud included) before the next, as at a
-                # camera's pace.
-                spin_until(executor, lambda: False, 0.02)
-        process.stop()
-    for subscription in subscriptions:
-        node.destroy_subscription(subscription)
-    node.destroy_publisher(publisher)
-    node.destroy_publisher(info_publisher)
+                sent = publish(stamp)
+                arrived = graph.wait_for(lambda wanted=stamp: wanted in results, 2.0)
+                # The node publishes a frame's timing after all its outputs (the cloud too):
+                # the next frame goes out once the node is done with this one.
+                graph.wait_for(lambda wanted=stamp: wanted in timings, 2.0)
+                if arrived and stamp > first_measured:
+                    end_to_end.append((results[stamp].time_s - sent) * 1e3)
     return (statistics.median(end_to_end), float(np.percentile(end_to_end, 90)),
             statistics.median(raw), len(end_to_end))
 
@@ -185,10 +182,10 @@ def main():
     rclpy.init()
     node = rclpy.create_node('benchmark')
     cloud = measure_cloud(node, args.repeats)
-    depth = measure_node(node, 'depth_node', {'device': args.device}, (Image, 'depth'),
+    depth = measure_node('depth_node', {'device': args.device}, (Image, 'depth'),
                          args.frames, raw_inference(depth_model, args.device),
                          extra_outputs=((PointCloud2, 'points'),))
-    digits = measure_node(node, 'classifier_node', {'device': args.device},
+    digits = measure_node('classifier_node', {'device': args.device},
                           (Classification, 'classification'), args.frames,
                           raw_inference(digits_model, args.device))
     node.destroy_node()

@@ -22,56 +22,43 @@ RATE_HZ = 30.0
 
 def run_case(profile, reliable, model):
     """Publish FRAMES images through a depth_node process; return (received, median ms)."""
-    import rclpy
     from rclpy.qos import QoSProfile, QoSReliabilityPolicy
     from sensor_msgs.msg import Image
 
-    from edge_perception.core.image_codec import array_to_image_fields
-    from edge_perception.replay.node_process import NodeProcess
+    from edge_perception.messages import header_msg, image_msg
+    from edge_perception.replay.graph import GraphError, ProbeGraph
 
     policy = QoSReliabilityPolicy.RELIABLE if reliable else QoSReliabilityPolicy.BEST_EFFORT
-    qos = QoSProfile(depth=1, reliability=policy)
-    rclpy.init()
-    node = rclpy.create_node('dds_transport_probe')
-    publisher = node.create_publisher(Image, 'image', qos)
-    latencies = {}
-    node.create_subscription(Image, 'depth', lambda msg: latencies.setdefault(
-        msg.header.stamp.nanosec, (time.perf_counter() - sent[msg.header.stamp.nanosec]) * 1e3),
-        QoSProfile(depth=10, reliability=policy))
-    sent = {}
-    image = Image(encoding='rgb8')
-    image.height, image.width, image.step, image.is_bigendian, image.data = \
-        array_to_image_fields(np.zeros((480, 640, 3), np.uint8), 'rgb8')
     reliability = 'reliable' if reliable else 'best_effort'
-    with NodeProcess('depth_node', {
-            'model': model, 'publish_points': False,
-            'qos_overrides./depth.publisher.reliability': reliability}) as relay:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (publisher.get_subscription_count() and
-                                                   node.count_publishers('depth')):
-            rclpy.spin_once(node, timeout_sec=0.05)
-        # Warm up: the first frame that arrives compiles the model (best effort may lose some).
-        warm_up = time.monotonic() + 20
-        while not latencies and time.monotonic() < warm_up:
-            image.header.stamp.nanosec = 0
-            sent[0] = time.perf_counter()
-            publisher.publish(image)
-            rclpy.spin_once(node, timeout_sec=0.2)
-        latencies.clear()
+    sent = {}
+    with ProbeGraph('dds_transport_probe') as graph:
+        graph.start_process('depth_node', model=model, publish_points=False, **{
+            'qos_overrides./depth.publisher.reliability': reliability})
+        images = graph.publisher(Image, 'image', QoSProfile(depth=1, reliability=policy))
+        returned = graph.collect_by_stamp(Image, 'depth', QoSProfile(depth=10,
+                                                                     reliability=policy))
+        image = image_msg(np.zeros((480, 640, 3), np.uint8), 'rgb8')
+
+        def publish(stamp):
+            image.header = header_msg(stamp)
+            sent[stamp] = time.perf_counter()
+            images.publish(image)
+            return stamp
+
+        # Warm up: the first frame that arrives compiles the model. Without the profile,
+        # best-effort images never arrive at all: then the count below says so.
+        try:
+            graph.warm_up(lambda attempt: publish(0), lambda stamp: stamp in returned, 20.0,
+                          retry_s=0.2)
+        except GraphError as error:
+            print(error, file=sys.stderr)
+        returned.clear()
         started = time.perf_counter()
         for index in range(1, FRAMES + 1):
-            image.header.stamp.nanosec = index
-            sent[index] = time.perf_counter()
-            publisher.publish(image)
-            while time.perf_counter() < started + index / RATE_HZ:
-                rclpy.spin_once(node, timeout_sec=0.002)
-        end = time.perf_counter() + 1.0
-        while time.perf_counter() < end:
-            rclpy.spin_once(node, timeout_sec=0.01)
-        relay.stop()
-    node.destroy_node()
-    rclpy.shutdown()
-    received = [value for stamp, value in latencies.items() if stamp > 0]
+            publish(index)
+            graph.spin_for(started + index / RATE_HZ - time.perf_counter())
+        graph.wait_for(lambda: all(index in returned for index in range(1, FRAMES + 1)), 1.0)
+    received = [(returned[stamp].time_s - sent[stamp]) * 1e3 for stamp in returned if stamp > 0]
     return len(received), statistics.median(received) if received else float('nan')
 
 

@@ -17,8 +17,8 @@ apply_large_message_profile()
 
 @pytest.fixture
 def ros_graph():
-    """A :class:`ros_helpers.RosGraph` of its own, shut down after the test."""
-    from ros_helpers import RosGraph
-    graph = RosGraph()
-    yield graph
-    graph.close()
+    """A :class:`~edge_perception.replay.graph.ProbeGraph` of its own, closed after the test."""
+    # Imported here: the core tests also run where rclpy is not installed.
+    from edge_perception.replay.graph import ProbeGraph
+    with ProbeGraph() as graph:
+        yield graph

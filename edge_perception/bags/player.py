@@ -55,10 +55,6 @@ class FramePublisher:
                                                         qos)
                            for topic, message_type in types.items()}
 
-    def subscriber_count(self, topic):
-        """Return how many subscribers the publisher of recorded ``topic`` has matched."""
-        return self.publishers[topic].get_subscription_count()
-
     def publish(self, frame, stamp=None):
         """Publish every message of ``frame`` it has a publisher for.
 

@@ -56,10 +56,6 @@ class BagRecorder:
                                             partial(self._on_message, topic), RECORDING_QOS)
             for topic, type_name in topics.items()}
 
-    def publisher_count(self, topic):
-        """Return how many publishers the subscription to ``topic`` has matched."""
-        return self.subscriptions[topic].get_publisher_count()
-
     def set_custom_data(self, key, value):
         """Store a string in the bag's ``metadata.yaml`` ``custom_data``."""
         if self._writer is not None:

@@ -15,8 +15,6 @@ import time
 
 import cv2
 import numpy as np
-import rclpy
-from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
 
 from edge_perception.bags.player import FramePublisher, read_frames
@@ -26,14 +24,13 @@ from edge_perception.core.metrics import compute_depth_metrics
 from edge_perception.core.visualisation import colorize_depth, labelled
 from edge_perception.messages import stamp_ns
 from edge_perception.msg import Classification, InferenceTiming
-from edge_perception.nodes.dds_profile import apply_large_message_profile
 from edge_perception.package_paths import shared_file
-from edge_perception.replay.graph import spin_until
-from edge_perception.replay.node_process import NodeProcess
+from edge_perception.replay.graph import GraphError, ProbeGraph
 
 IMAGE_TOPIC = '/camera/image_raw'
 CAMERA_INFO_TOPIC = '/camera/camera_info'
-DISCOVERY_TIMEOUT_S = 30.0
+# Seconds for the node to start and answer its first frame (which compiles the model).
+STARTUP_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -83,7 +80,6 @@ class DemoOptions:
 def run(args):
     """Run the demo of :class:`DemoOptions` ``args``; return the process exit code."""
     head = HEADS[args.head]
-    apply_large_message_profile()
     bag = args.bag or str(shared_file(*head.bag))
     frames, types = read_frames(bag, {IMAGE_TOPIC, CAMERA_INFO_TOPIC, head.truth_topic})
     frames = [frame for frame in frames if IMAGE_TOPIC in frame.messages]
@@ -91,16 +87,12 @@ def run(args):
         print(f'no {IMAGE_TOPIC} messages in {bag}')
         return 1
     print(f'{len(frames)} frames from {bag}')
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node('edge_perception_demo', context=context)
-    try:
-        results = _replay_through_node(args, head, node, frames, types)
-    finally:
-        node.destroy_node()
-        rclpy.shutdown(context=context)
-    if results is None:
-        return 1
+    with ProbeGraph('edge_perception_demo') as graph:
+        try:
+            results = _replay_through_node(args, head, graph, frames, types)
+        except GraphError as error:
+            print(error)
+            return 1
     sent, received, timings = results
     _report_speed(sent, received, timings)
     if args.head == 'depth':
@@ -110,46 +102,38 @@ def run(args):
     return 0 if received else 1
 
 
-def _replay_through_node(args, head, node, frames, types):
+def _replay_through_node(args, head, graph, frames, types):
     """Start the node, replay the frames; return (sent, received, timings) by stamp."""
-    executor = rclpy.executors.SingleThreadedExecutor(context=node.context)
-    executor.add_node(node)
-    camera_types = {topic: types[topic] for topic in (IMAGE_TOPIC, CAMERA_INFO_TOPIC)
-                    if topic in types}
-    publisher = FramePublisher(node, camera_types, {IMAGE_TOPIC: 'image',
-                                                    CAMERA_INFO_TOPIC: 'camera_info'})
-    received, timings = {}, {}
-    reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
-    node.create_subscription(head.output_type, head.output_topic, lambda msg: received.setdefault(
-        stamp_ns(msg.header), (time.perf_counter(), msg)), reliable)
-    node.create_subscription(InferenceTiming, 'inference_timing',
-                             lambda msg: timings.setdefault(stamp_ns(msg.header), msg), reliable)
-    for output_type, topic in head.extra_outputs:
-        node.create_subscription(output_type, topic, lambda msg: None, reliable)
     parameters = {'device': args.device, 'preprocessing': args.preprocessing}
     if args.model:
         parameters['model'] = args.model
-    with NodeProcess(head.command, parameters) as perception_node:
-        if not spin_until(executor, lambda: not perception_node.running() or (
-                publisher.subscriber_count(IMAGE_TOPIC) > 0 and
-                node.count_publishers(head.output_topic) > 0), DISCOVERY_TIMEOUT_S) or \
-                not perception_node.running():
-            perception_node.stop()
-            print(f'{head.command} did not come up:\n{perception_node.output}')
-            return None
-        # The first frame compiles the model for the camera resolution.
-        while not received and perception_node.running():
-            publisher.publish(frames[0], node.get_clock().now().to_msg())
-            spin_until(executor, lambda: bool(received), 1.0)
-        received.clear()
-        timings.clear()
-        sent = _play(args, executor, node, publisher, frames, received)
-        perception_node.stop()
-        print(perception_node.output.strip())
+    perception_node = graph.start_process(head.command, **parameters)
+    camera_types = {topic: types[topic] for topic in (IMAGE_TOPIC, CAMERA_INFO_TOPIC)
+                    if topic in types}
+    publisher = FramePublisher(graph.probe, camera_types, {IMAGE_TOPIC: 'image',
+                                                           CAMERA_INFO_TOPIC: 'camera_info'})
+    graph.wait_until_connected(publisher.publishers[IMAGE_TOPIC])
+    received = graph.collect_by_stamp(head.output_type, head.output_topic)
+    timings = graph.collect_by_stamp(InferenceTiming, 'inference_timing')
+    for output_type, topic in head.extra_outputs:
+        graph.subscribe(output_type, topic, lambda msg: None)
+
+    def publish(attempt):
+        stamp = graph.probe.get_clock().now().to_msg()
+        publisher.publish(frames[attempt % len(frames)], stamp)
+        return stamp_ns(stamp)
+
+    # The first frame compiles the model for the camera resolution.
+    graph.warm_up(publish, lambda stamp: stamp in received, STARTUP_TIMEOUT_S)
+    received.clear()
+    timings.clear()
+    sent = _play(args, graph, publisher, frames, received)
+    perception_node.stop()
+    print(perception_node.output.strip())
     return sent, received, timings
 
 
-def _play(args, executor, node, publisher, frames, received):
+def _play(args, graph, publisher, frames, received):
     """Publish every frame ``args.loops`` times at the recorded pace; return sends by stamp."""
     sent = {}
     period_ns = [later.timestamp_ns - earlier.timestamp_ns
@@ -158,12 +142,12 @@ def _play(args, executor, node, publisher, frames, received):
     for loop in range(args.loops):
         loop_started = time.perf_counter()
         for index, frame in enumerate(frames):
-            stamp = node.get_clock().now().to_msg()
+            stamp = graph.probe.get_clock().now().to_msg()
             sent[stamp_ns(stamp)] = (time.perf_counter(), index)
             publisher.publish(frame, stamp)
             next_frame = loop_started + (index + 1) * interval_s
-            spin_until(executor, lambda: False, next_frame - time.perf_counter())
-        spin_until(executor, lambda: len(received) >= len(sent), 1.0)
+            graph.spin_for(next_frame - time.perf_counter())
+        graph.wait_for(lambda: len(received) >= len(sent), 1.0)
         print(f'loop {loop + 1}/{args.loops}: {len(received)}/{len(sent)} results '
               f'received so far, latency median {_median(_latencies(sent, received)):.1f} ms')
     return sent
@@ -171,11 +155,12 @@ def _play(args, executor, node, publisher, frames, received):
 
 def _report_speed(sent, received, timings):
     latencies = _latencies(sent, received)
-    inference = [msg.inference_ms for msg in timings.values()]
-    totals = [msg.total_ms for msg in timings.values()]
-    fps = [msg.fps for msg in timings.values()]
+    timings = [arrival.message for arrival in timings.values()]
+    inference = [msg.inference_ms for msg in timings]
+    totals = [msg.total_ms for msg in timings]
+    fps = [msg.fps for msg in timings]
     print(f'frames: {len(sent)} sent, {len(received)} results back, '
-          f'{max((msg.frames_dropped for msg in timings.values()), default=0)} dropped')
+          f'{max((msg.frames_dropped for msg in timings), default=0)} dropped')
     print(f'latency (image published -> result received): median {_median(latencies):.1f} ms, '
           f'p90 {_percentile(latencies, 90):.1f} ms')
     print(f'node: inference median {_median(inference):.1f} ms, total in node median '
@@ -234,7 +219,8 @@ def _first_loop(sent, frame_count):
 
 
 def _latencies(sent, received):
-    return [(received[stamp][0] - sent[stamp][0]) * 1e3 for stamp in sent if stamp in received]
+    return [(received[stamp].time_s - sent[stamp][0]) * 1e3 for stamp in sent
+            if stamp in received]
 
 
 def _median(values):

@@ -28,9 +28,6 @@ import tempfile
 import time
 
 from rcl_interfaces.srv import ListParameters
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.parameter import Parameter
 
 from edge_perception.bags.player import FramePublisher, read_frames
 from edge_perception.bags.reader import BagError
@@ -42,11 +39,9 @@ from edge_perception.bags.types import (
     STAMP_MAP_KEY,
 )
 from edge_perception.messages import header_stamp_ns, time_msg
-from edge_perception.nodes.dds_profile import apply_large_message_profile
 from edge_perception.nodes.inference_node import STARTUP_ERRORS
-from edge_perception.replay.graph import spin_until
+from edge_perception.replay.graph import GraphError, ProbeGraph
 from edge_perception.replay.node_config import NodeConfig, TIMING_TOPIC, write_params_file
-from edge_perception.replay.node_process import NodeProcess
 
 # Lines of a child-process node's output a summary shows when frames got no result.
 NODE_LOG_LINES = 20
@@ -140,20 +135,18 @@ def replay(options, log=print):
         parameter of that name, or exits.
     """
     frames, types = _camera_frames(options)
-    apply_large_message_profile()
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    try:
-        with tempfile.TemporaryDirectory(prefix='edge_perception_replay_') as scratch:
-            session = _Session(options, frames, types, context, Path(scratch), log)
+    with tempfile.TemporaryDirectory(prefix='edge_perception_replay_') as scratch:
+        with ProbeGraph('edge_perception_replay') as graph:
+            session = _Session(options, frames, types, graph, Path(scratch), log)
             try:
                 result = session.run()
+            except GraphError as error:
+                raise ReplayError(str(error)) from error
             finally:
                 session.close()
-            result.node_log = session.under_test.log
-            return result
-    finally:
-        rclpy.try_shutdown(context=context)
+        # The graph has stopped the node process: its output is complete.
+        result.node_log = session.process.output if session.process else ''
+        return result
 
 
 def _camera_frames(options):
@@ -177,12 +170,12 @@ def _camera_frames(options):
 class _Session:
     """One replay: the node under test, the player, the recorder, and the pacing."""
 
-    def __init__(self, options, frames, types, context, scratch, log):
+    def __init__(self, options, frames, types, graph, scratch, log):
         self.options = options
         self.kind = options.config.kind
         self.frames = frames
         self.types = types
-        self.context = context
+        self.graph = graph
         self.scratch = scratch
         self.log = log
         self.stamps = [header_stamp_ns(frame.messages[options.image_topic]) for frame in frames]
@@ -196,31 +189,42 @@ class _Session:
         if not self.awaited:
             raise ReplayError(f'record {self.kind.result_topic} or {TIMING_TOPIC}: a replay '
                               'waits for one of them')
-        self.node = rclpy.create_node('edge_perception_replay', context=context)
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
         self.recorder = None
-        self.under_test = None
+        self.node = None
+        self.process = None
 
     def _start(self):
         bag_topics = {'image': self.options.image_topic,
                       'camera_info': self.options.camera_info_topic}
         remappings = {name: bag_topics[name] for name in self.kind.inputs}
-        self.player = FramePublisher(self.node, {topic: self.types[topic] for topic in
-                                                 remappings.values() if topic in self.types})
-        self.recorder = BagRecorder(self.node, self.outputs, self.options.record,
+        probe = self.graph.probe
+        self.player = FramePublisher(probe, {topic: self.types[topic] for topic in
+                                             remappings.values() if topic in self.types})
+        self.recorder = BagRecorder(probe, self.outputs, self.options.record,
                                     self.options.storage, accept=self._accept)
         if self.options.subprocess:
-            self.under_test = _ChildProcessNode(self.options.config, remappings, self.scratch)
+            params_file = self.scratch / f'{self.kind.name}.yaml'
+            write_params_file(self.options.config, params_file)
+            self.process = self.graph.start_process(self.kind.name, remappings=remappings,
+                                                    params_file=params_file)
         else:
-            self.under_test = _InProcessNode(self.options.config, self.context, self.executor,
-                                             remappings)
+            self.node = self._start_in_process(remappings)
+
+    def _start_in_process(self, remappings):
+        module_name, class_name = self.kind.node_class.split(':')
+        node_class = getattr(importlib.import_module(module_name), class_name)
+        try:
+            return self.graph.start(node_class, remappings=remappings,
+                                    **self.options.config.parameters)
+        except (TypeError, *STARTUP_ERRORS) as error:
+            raise ReplayError(f'{self.kind.name} cannot start: {error}') from error
 
     def run(self):
         self._start()
-        self._wait_for_discovery()
-        undeclared = self.under_test.undeclared(self.node, self.executor,
-                                                self.options.config.parameters)
+        self.graph.wait_until_connected(*self.player.publishers.values(),
+                                        *self.recorder.subscriptions.values(),
+                                        timeout_s=self.options.startup_timeout_s)
+        undeclared = self._undeclared()
         if undeclared:
             raise ReplayError(
                 f"{self.kind.name} declares no parameter {', '.join(undeclared)} (set in "
@@ -248,12 +252,8 @@ class _Session:
                             lockstep, stopped, stamp_map=dict(self.stamp_map))
 
     def close(self):
-        if self.under_test is not None:
-            self.under_test.close(self.executor)
         if self.recorder is not None:
             self.recorder.close()
-        self.executor.shutdown()
-        self.node.destroy_node()
 
     def _accept(self, topic, message):
         stamp = header_stamp_ns(message)
@@ -263,41 +263,43 @@ class _Session:
     def _answered(self, stamp):
         return all(stamp in self.recorder.stamps_seen[topic] for topic in self.awaited)
 
-    def _check_running(self, doing):
-        if not self.under_test.running():
-            raise ReplayError(f'{self.kind.name} exited {doing}:\n{self.under_test.stop()}')
+    def _undeclared(self):
+        """Return the configured parameters the node does not declare.
 
-    def _wait_for_discovery(self):
-        def matched():
-            return not self.under_test.running() or (
-                all(self.player.subscriber_count(topic) > 0 for topic in self.player.publishers)
-                and all(self.recorder.publisher_count(topic) > 0
-                        for topic in self.recorder.subscriptions))
-        if not spin_until(self.executor, matched, self.options.startup_timeout_s):
-            raise ReplayError(f'{self.kind.name} did not connect to the replay within '
-                              f'{self.options.startup_timeout_s:g} s:\n{self.under_test.stop()}')
-        self._check_running('during start-up')
+        A node process is asked which parameters it has: an entry of its params file that it
+        does not declare is ignored without a word.
+        """
+        names = self.options.config.parameters
+        if self.node is not None:
+            return [name for name in names if not self.node.has_parameter(name)]
+        probe = self.graph.probe
+        client = probe.create_client(ListParameters, f'/{self.kind.name}/list_parameters')
+        try:
+            if not self.graph.wait_for(client.service_is_ready, 10.0):
+                raise ReplayError(f'{self.kind.name} does not answer list_parameters')
+            future = client.call_async(ListParameters.Request())
+            if not self.graph.wait_for(future.done, 10.0):
+                raise ReplayError(f'{self.kind.name} does not answer list_parameters')
+            declared = set(future.result().result.names)
+        finally:
+            probe.destroy_client(client)
+        return [name for name in names if name not in declared]
 
     def _warm_up(self):
         taken = set(self.stamps)
         warm_up_stamp = 0 if 0 not in taken else max(taken) + 1
-        deadline = time.perf_counter() + self.options.startup_timeout_s
-        attempt = 0
-        while not self._answered(warm_up_stamp):
-            self._check_running('during start-up')
-            if time.perf_counter() > deadline:
-                raise ReplayError(f'{self.kind.name} returned no result within '
-                                  f'{self.options.startup_timeout_s:g} s')
-            # The next frame on each attempt: one the node rejects must not stall the start.
-            self.player.publish(self.frames[attempt % len(self.frames)],
-                                time_msg(warm_up_stamp))
-            attempt += 1
-            self._wait_for_result(warm_up_stamp, WARM_UP_REPUBLISH_S)
+
+        def publish(attempt):
+            self.player.publish(self.frames[attempt % len(self.frames)], time_msg(warm_up_stamp))
+            return warm_up_stamp
+
+        self.graph.warm_up(publish, self._answered, self.options.startup_timeout_s,
+                           WARM_UP_REPUBLISH_S)
 
     def _wait_for_result(self, stamp, timeout_s):
         """Spin until the frame stamped ``stamp`` is answered or the node exits."""
-        return spin_until(self.executor, lambda: self._answered(stamp) or
-                          not self.under_test.running(), timeout_s)
+        return self.graph.wait_for(lambda: self._answered(stamp) or not self.graph.running(),
+                                   timeout_s)
 
     def _play_lockstep(self):
         silent = 0
@@ -305,7 +307,7 @@ class _Session:
             self.player.publish(frame, time_msg(stamp))
             self.stamps_sent.append(stamp)
             answered = self._wait_for_result(stamp, self.options.timeout_s)
-            self._check_running(f'at frame {index}')
+            self.graph.ensure_running(f'at frame {index}')
             if answered:
                 silent = 0
                 continue
@@ -324,9 +326,9 @@ class _Session:
         previous = 0
         for index, frame in enumerate(self.frames):
             due = started + (frame.timestamp_ns - first_ns) / 1e9 / self.options.rate
-            spin_until(self.executor, lambda: False, due - time.perf_counter())
-            self._check_running(f'at frame {index}')
-            published = max(self.node.get_clock().now().nanoseconds, previous + 1)
+            self.graph.spin_for(due - time.perf_counter())
+            self.graph.ensure_running(f'at frame {index}')
+            published = max(self.graph.probe.get_clock().now().nanoseconds, previous + 1)
             previous = published
             self.stamp_map[published] = self.stamps[index]
             self.player.publish(frame, time_msg(published))
@@ -338,76 +340,6 @@ class _Session:
         sent = self.stamps_sent if self.options.rate is None else list(self.stamp_map)
         answered = [stamp for stamp in sent if self._answered(stamp)]
         if answered:
-            spin_until(self.executor, lambda: all(
+            self.graph.wait_for(lambda: all(
                 answered[-1] in seen for seen in self.recorder.stamps_seen.values() if seen),
                 DRAIN_TIMEOUT_S)
-
-
-class _InProcessNode:
-    """The node under test in this process, on the replay's executor."""
-
-    log = ''
-
-    def __init__(self, config, context, executor, remappings):
-        module_name, class_name = config.kind.node_class.split(':')
-        node_class = getattr(importlib.import_module(module_name), class_name)
-        cli_args = ['--ros-args']
-        for source, target in remappings.items():
-            cli_args += ['-r', f'{source}:={target}']
-        try:
-            overrides = [Parameter(name, value=value)
-                         for name, value in config.parameters.items()]
-            self.node = node_class(context=context, cli_args=cli_args,
-                                   parameter_overrides=overrides)
-        except (TypeError, *STARTUP_ERRORS) as error:
-            raise ReplayError(f'{config.kind.name} cannot start: {error}') from error
-        executor.add_node(self.node)
-
-    def running(self):
-        return True
-
-    def stop(self):
-        return ''
-
-    def undeclared(self, node, executor, parameters):
-        return [name for name in parameters if not self.node.has_parameter(name)]
-
-    def close(self, executor):
-        executor.remove_node(self.node)
-        self.node.destroy_node()
-
-
-class _ChildProcessNode:
-    """The node under test as its own process, started with a ``--params-file``."""
-
-    def __init__(self, config, remappings, scratch):
-        self.name = config.kind.name
-        params_file = scratch / f'{self.name}.yaml'
-        write_params_file(config, params_file)
-        self.process = NodeProcess(self.name, remappings=remappings, params_file=params_file)
-        self.log = ''
-
-    def running(self):
-        return self.process.running()
-
-    def stop(self):
-        self.process.stop()
-        self.log = self.process.output
-        return self.log.strip()
-
-    def undeclared(self, node, executor, parameters):
-        """Ask the node which parameters it has (a params file entry it lacks is ignored)."""
-        client = node.create_client(ListParameters, f'/{self.name}/list_parameters')
-        try:
-            if not spin_until(executor, client.service_is_ready, 10.0):
-                raise ReplayError(f'{self.name} does not answer list_parameters')
-            future = client.call_async(ListParameters.Request())
-            if not spin_until(executor, future.done, 10.0):
-                raise ReplayError(f'{self.name} does not answer list_parameters')
-            declared = set(future.result().result.names)
-        finally:
-            node.destroy_client(client)
-        return [name for name in parameters if name not in declared]
-
-    def close(self, executor):
-        self.stop()

@@ -17,8 +17,6 @@ import statistics
 import time
 
 import numpy as np
-import rclpy
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
 from edge_perception.core.depth_geometry import PinholeIntrinsics
@@ -31,12 +29,9 @@ from edge_perception.messages import (
     stamp_ns,
 )
 from edge_perception.msg import InferenceTiming
-from edge_perception.nodes.dds_profile import apply_large_message_profile
-from edge_perception.replay.graph import spin_until
+from edge_perception.replay.graph import ProbeGraph
 from edge_perception.replay.node_config import TIMING_TOPIC, write_params_file
-from edge_perception.replay.node_process import NodeProcess
 
-DISCOVERY_TIMEOUT_S = 30.0
 # The first results include compilation for the camera resolution; memory is compared from
 # the end of this warm-up on.
 WARM_UP_S = 3.0
@@ -152,32 +147,19 @@ def soak(options):
     config = options.config
     params_file = f'{options.scratch}/{config.kind.name}_soak.yaml'
     write_params_file(config, params_file)
-    # The camera's side needs the profile as much as the node: without it a 640x480 image does
-    # not fit Fast DDS's shared memory and about half of them are lost on the way.
-    apply_large_message_profile()
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    probe = rclpy.create_node('edge_perception_soak', context=context)
-    executor = rclpy.executors.SingleThreadedExecutor(context=context)
-    executor.add_node(probe)
     report = SoakReport()
-    process = NodeProcess(config.kind.name, params_file=params_file)
-    try:
-        _run(options, probe, executor, process, report)
-    finally:
-        report.exit_code = process.stop()
-        report.node_output = process.output
-        executor.shutdown()
-        probe.destroy_node()
-        rclpy.shutdown(context=context)
+    with ProbeGraph('edge_perception_soak') as graph:
+        process = graph.start_process(config.kind.name, params_file=params_file)
+        try:
+            _run(options, graph, process, report)
+        finally:
+            report.exit_code = process.stop()
+            report.node_output = process.output
     return report
 
 
-def _run(options, probe, executor, process, report):
+def _run(options, graph, process, report):
     kind = options.config.kind
-    images = probe.create_publisher(Image, 'image', qos_profile_sensor_data)
-    infos = probe.create_publisher(CameraInfo, 'camera_info', qos_profile_sensor_data)
-    reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
     sent_at = {}
     timings = {}
     clock = {'start': None}
@@ -194,44 +176,36 @@ def _run(options, probe, executor, process, report):
         if clock['start'] is not None:
             report.inference_ms.append(msg.inference_ms)
 
-    probe.create_subscription(message_class(kind.outputs[kind.result_topic]),
-                              kind.result_topic, on_result, reliable)
-    probe.create_subscription(InferenceTiming, TIMING_TOPIC, on_timing, reliable)
+    images = graph.publisher(Image, 'image')
+    # Not every node takes camera info.
+    infos = graph.publisher(CameraInfo, 'camera_info', wait=False)
+    graph.subscribe(message_class(kind.outputs[kind.result_topic]), kind.result_topic,
+                    on_result)
+    graph.subscribe(InferenceTiming, TIMING_TOPIC, on_timing)
     for topic, type_name in kind.outputs.items():  # outputs are computed only when subscribed
         if topic not in (kind.result_topic, TIMING_TOPIC):
-            probe.create_subscription(message_class(type_name), topic, lambda msg: None,
-                                      reliable)
-    if not spin_until(executor, lambda: not process.running() or (
-            images.get_subscription_count() > 0 and probe.count_publishers(kind.result_topic)),
-            DISCOVERY_TIMEOUT_S) or not process.running():
-        raise RuntimeError(f'{kind.name} did not come up:\n{process.output}')
-    camera = _Camera(probe, images, infos, options.width, options.height)
+            graph.subscribe(message_class(type_name), topic, lambda msg: None, wait=False)
+    camera = _Camera(graph.probe, images, infos, options.width, options.height)
 
     def settle():
         """Send single frames until one's timing comes back; return that timing."""
-        deadline = time.perf_counter() + SETTLE_TIMEOUT_S
-        while time.perf_counter() < deadline:
-            if not process.running():
-                raise RuntimeError(f'{kind.name} exited during the soak:\n{process.output}')
-            stamp = camera.publish()
-            if spin_until(executor, lambda stamp=stamp: stamp in timings, 1.0):
-                return timings[stamp]
-        raise RuntimeError(f'{kind.name} returned no result within {SETTLE_TIMEOUT_S:g} s')
+        stamp = graph.warm_up(lambda attempt: camera.publish(), lambda stamp: stamp in timings,
+                              SETTLE_TIMEOUT_S)
+        return timings[stamp]
 
     settle()  # compiles the model for the camera's resolution
-    _publish_at_rate(options, camera, executor, process, kind, WARM_UP_S)
+    _publish_at_rate(options, camera, graph, WARM_UP_S)
     report.timing_at_start = settle()
     report.timing = report.timing_at_start
     clock['start'] = time.perf_counter()
     sent_at.clear()
     camera.sent_at = sent_at
-    report.sent = _publish_at_rate(options, camera, executor, process, kind, options.duration_s,
-                                   report)
+    report.sent = _publish_at_rate(options, camera, graph, options.duration_s, process, report)
     last = camera.last_stamp
     # The node always finishes its newest frame: once that frame's timing is back, the counters
     # are final (a frame lost on the way ends the wait at the timeout instead).
-    spin_until(executor, lambda: last in timings, SETTLE_TIMEOUT_S)
-    spin_until(executor, lambda: False, 0.2)  # outputs that trail the timing message
+    graph.wait_for(lambda: last in timings, SETTLE_TIMEOUT_S)
+    graph.spin_for(0.2)  # outputs that trail the timing message
     report.duration_s = options.duration_s
 
 
@@ -257,10 +231,10 @@ class _Camera:
         return stamp
 
 
-def _publish_at_rate(options, camera, executor, process, kind, duration_s, report=None):
+def _publish_at_rate(options, camera, graph, duration_s, process=None, report=None):
     """Publish frames at ``options.rate_hz`` for ``duration_s``; return how many went out.
 
-    With a ``report``, the node's memory is sampled once a second.
+    With a ``report``, the memory of the node ``process`` is sampled once a second.
     """
     period_s = 1.0 / options.rate_hz
     started = time.perf_counter()
@@ -269,13 +243,12 @@ def _publish_at_rate(options, camera, executor, process, kind, duration_s, repor
         elapsed = time.perf_counter() - started
         if elapsed >= duration_s:
             return frame
-        if not process.running():
-            raise RuntimeError(f'{kind.name} exited during the soak:\n{process.output}')
+        graph.ensure_running('during the soak')
         if report is not None and len(report.memory) <= elapsed:
             report.memory.append((elapsed, _rss_mib(process.process.pid)))
         camera.publish()
         frame += 1
-        spin_until(executor, lambda: False, started + frame * period_s - time.perf_counter())
+        graph.spin_for(started + frame * period_s - time.perf_counter())
 
 
 def _test_pattern(height, width):

@@ -5,7 +5,6 @@ import time
 
 import numpy as np
 import pytest
-import rclpy
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
@@ -13,7 +12,6 @@ from edge_perception.core.depth_geometry import PinholeIntrinsics
 from edge_perception.core.pointcloud_layout import unpack_points
 from edge_perception.messages import camera_info_msg, image_msg
 from edge_perception.msg import InferenceTiming
-from edge_perception.replay.graph import spin_until
 from edge_perception.replay.node_process import NodeProcess
 
 from ros_helpers import depth_array
@@ -26,75 +24,54 @@ FRAMES = 45
 CAMERA_RATE_HZ = 30.0
 
 
-@pytest.fixture
-def probe_node():
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node('cross_process_probe', context=context)
-    executor = rclpy.executors.SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    yield node, executor
-    executor.shutdown()
-    node.destroy_node()
-    rclpy.shutdown(context=context)
-
-
-def test_full_rate_vga_images_depth_and_clouds_cross_processes_best_effort(probe_node, tmp_path):
-    node, executor = probe_node
+def test_full_rate_vga_images_depth_and_clouds_cross_processes_best_effort(ros_graph, tmp_path):
+    graph = ros_graph
     model = write_model(red_channel_depth_model(120, 160), tmp_path, 'red')
-    depth_node = NodeProcess('depth_node', {
-        'model': model, 'mean': [0.0], 'scale': [1.0], 'depth_scale': 0.01, 'min_depth': 0.0,
-        'qos_overrides./depth.publisher.reliability': 'best_effort',
-        'qos_overrides./points.publisher.reliability': 'best_effort'})
-    with depth_node:
-        publisher = node.create_publisher(Image, 'image', qos_profile_sensor_data)
-        info_publisher = node.create_publisher(CameraInfo, 'camera_info', qos_profile_sensor_data)
-        depth, points, timing = [], [], []
-        node.create_subscription(Image, 'depth', depth.append, qos_profile_sensor_data)
-        node.create_subscription(PointCloud2, 'points', points.append, qos_profile_sensor_data)
-        node.create_subscription(InferenceTiming, 'inference_timing', timing.append, 50)
-        assert spin_until(executor, lambda: publisher.get_subscription_count() > 0 and
-                          node.count_publishers('depth') > 0, timeout_s=30.0), depth_node.stop()
-        image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
-        image[:, :, 0] = 150
-        # Best effort may lose the first samples after matching, and the first frame that
-        # arrives compiles the model for 640x480: repeat it until depth comes back.
-        deadline = time.monotonic() + 30.0
-        while not depth and time.monotonic() < deadline:
-            publisher.publish(image_msg(image, 'rgb8'))
-            spin_until(executor, lambda: depth, timeout_s=0.2)
-        assert depth, depth_node.stop()
-        camera_info = camera_info_msg(PinholeIntrinsics(525.0, 525.0, 319.5, 239.5, WIDTH, HEIGHT))
-        round_trips = []
-        for _ in range(5):
-            depth.clear()
-            sent = time.perf_counter()
-            info_publisher.publish(camera_info)
-            publisher.publish(image_msg(image, 'rgb8'))
-            assert spin_until(executor, lambda: depth, timeout_s=10.0)
-            round_trips.append(time.perf_counter() - sent)
-        period_s = max(1.0 / CAMERA_RATE_HZ, 3 * sorted(round_trips)[2])
+    best_effort = {f'qos_overrides./{topic}.publisher.reliability': 'best_effort'
+                   for topic in ('depth', 'points')}
+    depth_node = graph.start_process('depth_node', model=model, mean=[0.0], scale=[1.0],
+                                     depth_scale=0.01, min_depth=0.0, **best_effort)
+    publisher = graph.publisher(Image, 'image')
+    info_publisher = graph.publisher(CameraInfo, 'camera_info')
+    depth = graph.collect(Image, 'depth', qos_profile_sensor_data)
+    points = graph.collect(PointCloud2, 'points', qos_profile_sensor_data)
+    timing = graph.collect(InferenceTiming, 'inference_timing', 50)
+    image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    image[:, :, 0] = 150
+    # Best effort may lose the first samples after matching, and the first frame that
+    # arrives compiles the model for 640x480: repeat it until depth comes back.
+    graph.warm_up(lambda attempt: publisher.publish(image_msg(image, 'rgb8')),
+                  lambda _: depth, timeout_s=30.0, retry_s=0.2)
+    camera_info = camera_info_msg(PinholeIntrinsics(525.0, 525.0, 319.5, 239.5, WIDTH, HEIGHT))
+    round_trips = []
+    for _ in range(5):
         depth.clear()
-        points.clear()
-        started = time.perf_counter()
-        for index in range(FRAMES):
-            info_publisher.publish(camera_info)
-            publisher.publish(image_msg(image, 'rgb8', stamp=index + 1))
-            spin_until(executor, lambda: False,
-                       timeout_s=started + (index + 1) * period_s - time.perf_counter())
-        spin_until(executor, lambda: len(depth) >= FRAMES, timeout_s=3.0)
-        assert len(depth) >= 0.9 * FRAMES, f'{len(depth)} of {FRAMES} depth images arrived'
-        assert len(points) >= 0.9 * FRAMES, f'{len(points)} of {FRAMES} clouds arrived'
-        assert (points[-1].height, points[-1].width) == (HEIGHT, WIDTH)
-        cloud, _ = unpack_points(points[-1].fields, points[-1].point_step, HEIGHT, WIDTH,
-                                 points[-1].data)
-        np.testing.assert_allclose(cloud[:, :, 2], 1.5, rtol=1e-6)
-        assert (depth[-1].width, depth[-1].height) == (WIDTH, HEIGHT)
-        np.testing.assert_allclose(depth_array(depth[-1]), 1.5, rtol=1e-6)
-        stamps = [msg.header.stamp.nanosec for msg in depth]
-        assert stamps == sorted(stamps)
-        assert timing and timing[-1].frames_processed >= len(depth)
-        assert depth_node.stop() == 0, depth_node.output
+        sent = time.perf_counter()
+        info_publisher.publish(camera_info)
+        publisher.publish(image_msg(image, 'rgb8'))
+        assert graph.wait_for(lambda: depth, timeout_s=10.0)
+        round_trips.append(time.perf_counter() - sent)
+    period_s = max(1.0 / CAMERA_RATE_HZ, 3 * sorted(round_trips)[2])
+    depth.clear()
+    points.clear()
+    started = time.perf_counter()
+    for index in range(FRAMES):
+        info_publisher.publish(camera_info)
+        publisher.publish(image_msg(image, 'rgb8', stamp=index + 1))
+        graph.spin_for(started + (index + 1) * period_s - time.perf_counter())
+    graph.wait_for(lambda: len(depth) >= FRAMES, timeout_s=3.0)
+    assert len(depth) >= 0.9 * FRAMES, f'{len(depth)} of {FRAMES} depth images arrived'
+    assert len(points) >= 0.9 * FRAMES, f'{len(points)} of {FRAMES} clouds arrived'
+    assert (points[-1].height, points[-1].width) == (HEIGHT, WIDTH)
+    cloud, _ = unpack_points(points[-1].fields, points[-1].point_step, HEIGHT, WIDTH,
+                             points[-1].data)
+    np.testing.assert_allclose(cloud[:, :, 2], 1.5, rtol=1e-6)
+    assert (depth[-1].width, depth[-1].height) == (WIDTH, HEIGHT)
+    np.testing.assert_allclose(depth_array(depth[-1]), 1.5, rtol=1e-6)
+    stamps = [msg.header.stamp.nanosec for msg in depth]
+    assert stamps == sorted(stamps)
+    assert timing and timing[-1].frames_processed >= len(depth)
+    assert depth_node.stop() == 0, depth_node.output
 
 
 @pytest.mark.parametrize('parameters, expected', [

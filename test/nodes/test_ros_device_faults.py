@@ -8,8 +8,6 @@ from sensor_msgs.msg import Image
 from edge_perception.core.health import ERROR_AFTER_FAILURES
 from edge_perception.messages import image_msg
 from edge_perception.nodes.depth_node import DepthNode
-from edge_perception.replay.graph import spin_until
-from edge_perception.replay.node_process import NodeProcess
 
 from fault_injection import FailingRequests
 from ros_helpers import counter_grows, depth_array
@@ -102,18 +100,14 @@ def test_a_failed_inference_is_recovered_and_repeated_failures_are_an_error(ros_
 
 
 def test_a_node_process_with_a_fallback_device_serves_and_warns(ros_graph, red_model):
-    process = NodeProcess('depth_node', {'model': red_model, 'mean': [0.0], 'scale': [1.0],
-                                         'depth_scale': 0.01, 'min_depth': 0.0,
-                                         'device': 'MYRIAD', 'fallback_devices': ['CPU']})
-    with process:
-        images = ros_graph.publisher(Image, 'image')
-        depth = ros_graph.collect(Image, 'depth')
-        for index in range(20):
-            images.publish(frame(index))
-            if spin_until(ros_graph.executor, lambda: depth, 1.0):
-                break
-        assert depth, process.output
-        assert process.running()
-        assert process.stop() == 0
+    process = ros_graph.start_process('depth_node', model=red_model, mean=[0.0], scale=[1.0],
+                                      depth_scale=0.01, min_depth=0.0, device='MYRIAD',
+                                      fallback_devices=['CPU'])
+    images = ros_graph.publisher(Image, 'image')
+    depth = ros_graph.collect(Image, 'depth')
+    ros_graph.warm_up(lambda index: images.publish(frame(index)), lambda _: depth,
+                      timeout_s=20.0)
+    assert process.running()
+    assert process.stop() == 0
     assert "using fallback device 'CPU'" in process.output, process.output
     assert 'Traceback' not in process.output

@@ -14,16 +14,16 @@ import time
 
 import numpy as np
 import pytest
-import rclpy
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
-from edge_perception.messages import image_msg
+from edge_perception.core.depth_geometry import PinholeIntrinsics
+from edge_perception.messages import camera_info_msg, image_msg, stamp_ns
 from edge_perception.msg import InferenceTiming
 from edge_perception.package_paths import shared_file
-from edge_perception.replay.graph import spin_until
+from edge_perception.replay.graph import ProbeGraph
 from edge_perception.replay.node_config import load_node_config
-from edge_perception.replay.node_process import installed_command, NodeProcess
+from edge_perception.replay.node_process import installed_command
 from edge_perception.replay.soak import soak, SoakOptions
 
 from tiny_models import red_channel_depth_model, repeats_for, slow_depth_model, write_model
@@ -96,61 +96,50 @@ CAMERA_RATE_HZ = 30.0
 SERVABLE_DURATION_S = 3.0
 
 
-def stamp_ns(header):
-    return header.stamp.sec * 10**9 + header.stamp.nanosec
-
-
 def independent_camera(model, duration_s):
     """Feed a depth_node process 640x480 images from plain rclpy code, at 30 Hz or, where the
     node needs longer, a third of the rate it serves one frame at a time.
 
+    Only the context, the process and discovery come from the package's harness; the camera
+    shares no code with the soak's.
+
     :return: ``(rate_hz, frames sent, depth images back)``.
     """
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node('independent_camera', context=context)
-    executor = rclpy.executors.SingleThreadedExecutor(context=context)
-    executor.add_node(node)
     returned = {}
-    try:
-        with NodeProcess('depth_node', {'model': model, 'mean': [0.0], 'scale': [1.0]}) as depth:
-            images = node.create_publisher(Image, 'image', 1)
-            infos = node.create_publisher(CameraInfo, 'camera_info', 1)
-            reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
-            node.create_subscription(Image, 'depth', lambda msg: returned.setdefault(
-                stamp_ns(msg.header), time.perf_counter()), reliable)
-            node.create_subscription(InferenceTiming, 'inference_timing', lambda msg: None,
-                                     reliable)
-            assert spin_until(executor, lambda: images.get_subscription_count() > 0 and
-                              node.count_publishers('depth') > 0, 30.0), depth.output
-            frame = image_msg(np.full((480, 640, 3), 90, np.uint8), 'rgb8')
-            info = CameraInfo(width=640, height=480, k=[500.0, 0, 320, 0, 500.0, 240, 0, 0, 1])
-            round_trips = []
-            for second in range(1, 13):  # compile, warm up, then time one frame at a time
-                frame.header.stamp.sec = second
-                wanted = second * 10**9
-                sent = time.perf_counter()
-                images.publish(frame)
-                while not spin_until(executor, lambda wanted=wanted: wanted in returned, 1.0):
-                    images.publish(frame)  # best effort: the first may precede matching
-                round_trips.append(returned[wanted] - sent)
-            rate_hz = min(CAMERA_RATE_HZ, 1.0 / (3 * statistics.median(round_trips[2:])))
-            frames = int(rate_hz * duration_s)
-            frame.header.stamp.sec = 0
-            returned.clear()
-            started = time.perf_counter()
-            for index in range(1, frames + 1):
-                frame.header.stamp.nanosec = index
-                info.header = frame.header
-                infos.publish(info)
-                images.publish(frame)
-                spin_until(executor, lambda: False,
-                           started + index / rate_hz - time.perf_counter())
-            spin_until(executor, lambda: frames in returned, 2.0)
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.shutdown(context=context)
+    with ProbeGraph('independent_camera') as graph:
+        graph.start_process('depth_node', model=model, mean=[0.0], scale=[1.0])
+        node = graph.probe
+        images = node.create_publisher(Image, 'image', 1)
+        infos = node.create_publisher(CameraInfo, 'camera_info', 1)
+        reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
+        depth = node.create_subscription(Image, 'depth', lambda msg: returned.setdefault(
+            stamp_ns(msg), time.perf_counter()), reliable)
+        node.create_subscription(InferenceTiming, 'inference_timing', lambda msg: None,
+                                 reliable)
+        graph.wait_until_connected(images, depth)
+        frame = image_msg(np.full((480, 640, 3), 90, np.uint8), 'rgb8')
+        info = camera_info_msg(PinholeIntrinsics(500.0, 500.0, 320.0, 240.0, 640, 480))
+        round_trips = []
+        for second in range(1, 13):  # compile, warm up, then time one frame at a time
+            frame.header.stamp.sec = second
+            wanted = second * 10**9
+            sent = time.perf_counter()
+            images.publish(frame)
+            while not graph.wait_for(lambda wanted=wanted: wanted in returned, 1.0):
+                images.publish(frame)  # best effort: the first may precede matching
+            round_trips.append(returned[wanted] - sent)
+        rate_hz = min(CAMERA_RATE_HZ, 1.0 / (3 * statistics.median(round_trips[2:])))
+        frames = int(rate_hz * duration_s)
+        frame.header.stamp.sec = 0
+        returned.clear()
+        started = time.perf_counter()
+        for index in range(1, frames + 1):
+            frame.header.stamp.nanosec = index
+            info.header = frame.header
+            infos.publish(info)
+            images.publish(frame)
+            graph.spin_for(started + index / rate_hz - time.perf_counter())
+        graph.wait_for(lambda: frames in returned, 2.0)
     return rate_hz, frames, len(returned)
 
 
