@@ -127,5 +127,14 @@ def write_params_file(config, path):
     :param path: file to write.
     """
     document = {config.kind.name: {PARAMETERS_KEY: config.parameters}}
-    # Flow style for lists, as the shipped files write them: [123.675, 116.28, 103.53].
-    Path(path).write_text(yaml.safe_dump(document, sort_keys=False, default_flow_style=None))
+    Path(path).write_text(yaml.dump(document, Dumper=_ParameterFileDumper, sort_keys=False))
+
+
+class _ParameterFileDumper(yaml.SafeDumper):
+    """Block style for mappings, flow style for lists, as the shipped files are written:
+    ``mean: [123.675, 116.28, 103.53]``.
+    """
+
+
+_ParameterFileDumper.add_representer(list, lambda dumper, values: dumper.represent_sequence(
+    'tag:yaml.org,2002:seq', values, flow_style=True))

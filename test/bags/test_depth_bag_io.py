@@ -7,6 +7,7 @@ from edge_perception.bags.reader import read_depth_bag
 from edge_perception.bags.types import DEFAULT_FRAME_ID, DepthFrame, TYPESTORE
 from edge_perception.bags.writer import write_depth_bag
 from edge_perception.core.image_codec import message_to_array
+from edge_perception.messages import bag_types, header_msg, image_msg_from_fields
 from edge_perception.training import make_demo_bag
 
 
@@ -46,34 +47,18 @@ def test_padded_rows_and_big_endian_depth_are_decoded():
     depth = np.array([[1.5, 2.5], [3.5, np.nan]], dtype='>f4')
     padded = np.zeros((2, 12), np.uint8)
     padded[:, :8] = depth.view(np.uint8).reshape(2, 8)
-    message = TYPESTORE.types['sensor_msgs/msg/Image'](
-        header=TYPESTORE.types['std_msgs/msg/Header'](
-            stamp=TYPESTORE.types['builtin_interfaces/msg/Time'](sec=0, nanosec=0), frame_id=''
-        ),
-        height=2,
-        width=2,
-        encoding='32FC1',
-        is_bigendian=1,
-        step=12,
-        data=padded.reshape(-1),
-    )
+    types = bag_types(TYPESTORE)
+    message = image_msg_from_fields(header_msg(types=types), '32FC1',
+                                    (2, 2, 12, True, padded.tobytes()), types)
     decoded = message_to_array(message)
     assert decoded.dtype == np.float32
     np.testing.assert_array_equal(decoded, depth.astype(np.float32))
 
 
 def test_unknown_encoding_is_rejected():
-    message = TYPESTORE.types['sensor_msgs/msg/Image'](
-        header=TYPESTORE.types['std_msgs/msg/Header'](
-            stamp=TYPESTORE.types['builtin_interfaces/msg/Time'](sec=0, nanosec=0), frame_id=''
-        ),
-        height=1,
-        width=1,
-        encoding='yuv422',
-        is_bigendian=0,
-        step=2,
-        data=np.zeros(2, np.uint8),
-    )
+    types = bag_types(TYPESTORE)
+    message = image_msg_from_fields(header_msg(types=types), 'yuv422', (1, 1, 2, False, bytes(2)),
+                                    types)
     with pytest.raises(ValueError, match='yuv422'):
         message_to_array(message)
 

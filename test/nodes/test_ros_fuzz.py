@@ -12,7 +12,7 @@ from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from edge_perception.core.depth_geometry import PinholeIntrinsics
-from edge_perception.messages import camera_info_msg, image_msg
+from edge_perception.messages import camera_info_msg, image_msg, stamp_ns
 from edge_perception.nodes.depth_node import DepthNode
 
 from malformed_messages import camera_info, malformed_image
@@ -56,7 +56,7 @@ def valid_frame():
 def depth_of_valid_frame(depth):
     """The depth image answering :func:`valid_frame`, or None (fuzzed frames may land too)."""
     for msg in depth:
-        if msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec == VALID_STAMP_NS:
+        if stamp_ns(msg) == VALID_STAMP_NS:
             return msg
     return None
 

@@ -71,8 +71,10 @@ def test_a_leading_slash_on_the_node_name_is_accepted_and_bad_overrides_refused(
 
 
 def test_params_file_round_trips(tmp_path):
-    config = load_node_config(REPO / 'config' / 'depth.yaml', ['min_depth=0.5'])
+    config = load_node_config(REPO / 'config' / 'depth.yaml',
+                              ['min_depth=0.5', 'mean=[123.675, 116.28, 103.53]'])
     write_params_file(config, tmp_path / 'depth_node.yaml')
     again = load_node_config(tmp_path / 'depth_node.yaml')
     assert again.kind is config.kind and again.parameters == config.parameters
-    assert 'mean: [123.675, 116.28, 103.53]' in (tmp_path / 'depth_node.yaml').read_text()
+    text = (tmp_path / 'depth_node.yaml').read_text()
+    assert '    mean: [123.675, 116.28, 103.53]\n' in text and '    min_depth: 0.5\n' in text

@@ -16,6 +16,7 @@ import yaml
 
 from edge_perception.bags.types import package_typestore
 from edge_perception.cli import main as cli
+from edge_perception.messages import stamp_ns
 from edge_perception.package_paths import shared_file
 from edge_perception.replay.node_config import load_node_config
 from edge_perception.replay.node_process import installed_command
@@ -74,8 +75,7 @@ def test_lockstep_replay_records_every_output_once_with_the_input_stamps(depth_s
         depth = None
         for connection, timestamp, raw in reader.messages():
             message = typestore.deserialize_cdr(raw, connection.msgtype)
-            stamps[connection.topic].append(message.header.stamp.sec * 1_000_000_000 +
-                                            message.header.stamp.nanosec)
+            stamps[connection.topic].append(stamp_ns(message))
             assert timestamp > frame_stamps(FRAMES)[-1]  # receive time, not the input stamp
             if connection.topic == '/depth':
                 depth = np.frombuffer(message.data, '<f4').reshape(HEIGHT, WIDTH)
@@ -125,7 +125,7 @@ def test_same_bag_through_fastdepth_twice_gives_identical_depth(tmp_path):
         with Reader(tmp_path / run) as reader:
             # The image bytes, not the whole CDR buffer: DDS leaves its alignment padding
             # uninitialised.
-            recorded.append({_stamp(message): message.data.tobytes() for message in (
+            recorded.append({stamp_ns(message): message.data.tobytes() for message in (
                 typestore.deserialize_cdr(raw, connection.msgtype)
                 for connection, _, raw in reader.messages())})
     assert sorted(recorded[0]) == frame_stamps_of_demo_bag()
@@ -135,9 +135,6 @@ def test_same_bag_through_fastdepth_twice_gives_identical_depth(tmp_path):
 def frame_stamps_of_demo_bag():
     return [1_735_689_600_000_000_000 + index * 100_000_000 for index in range(12)]
 
-
-def _stamp(message):
-    return message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
 
 
 def test_regress_exit_codes_report_plot_and_golden(depth_setup, tmp_path, capsys):

@@ -5,6 +5,7 @@ import pytest
 from rosbags.rosbag2 import Reader
 
 from edge_perception.bags.types import TYPESTORE
+from edge_perception.messages import stamp_ns
 from edge_perception.training import make_digits_bag
 from edge_perception.training.make_digits_bag import DigitFrame, read_digits_bag, write_digits_bag
 
@@ -43,8 +44,7 @@ def test_image_stamp_label_and_bag_time_agree(tmp_path):
         for connection, timestamp, raw in reader.messages():
             message = TYPESTORE.deserialize_cdr(raw, connection.msgtype)
             if connection.topic == '/camera/image_raw':
-                stamp = message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
-                assert stamp == timestamp
+                assert stamp_ns(message) == timestamp
                 assert message.header.frame_id == 'camera_optical_frame'
                 assert message.encoding == 'rgb8'
                 image_times.append(timestamp)
