@@ -89,3 +89,29 @@ def repeats_for(target_ms, size=512, probe_repeats=8, samples=7):
             durations.append(time.perf_counter() - started)
     per_repeat_ms = statistics.median(durations) * 1e3 / probe_repeats
     return max(1, math.ceil(target_ms / per_repeat_ms))
+
+
+def failing_depth_model(height, width, threshold=250.0):
+    """Depth = the first input channel, and a real failure inside OpenVINO (a Reshape to an
+    impossible shape, decided at run time) whenever a value of that channel exceeds
+    ``threshold``: a test switches failures on and off by what it publishes.
+
+    The impossible shape depends on how far the brightest value exceeds the threshold: the CPU
+    plugin lets a failing frame through when the very same frame failed just before (it reuses
+    a cached shape), so consecutive failing frames must differ in that value.
+    """
+    image = opset.parameter([1, 3, height, width], Type.f32, name='image')
+    red = opset.gather(image, opset.constant(np.array([0], dtype=np.int64)),
+                       opset.constant(np.int64(1)))
+    brightest = opset.reduce_max(red, opset.constant(np.array([0, 1, 2, 3], np.int64)), False)
+    excess = opset.convert(opset.ceiling(opset.maximum(
+        opset.subtract(brightest, opset.constant(np.float32(threshold))),
+        opset.constant(np.float32(0.0)))), 'i64')
+    # [1, -1] normally; more rows than there are values when too bright: no shape fits.
+    rows = opset.add(opset.constant(np.int64(1)),
+                     opset.multiply(excess, opset.constant(np.int64(height * width))))
+    shape = opset.concat([opset.reshape(rows, opset.constant(np.array([1], np.int64)), False),
+                          opset.constant(np.array([-1], np.int64))], 0)
+    flat = opset.reshape(red, shape, False)
+    depth = opset.reshape(flat, opset.constant(np.array([1, 1, height, width], np.int64)), False)
+    return Model([depth], [image], 'failing_depth')

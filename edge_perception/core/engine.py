@@ -1,17 +1,24 @@
 """The OpenVINO side: devices, model loading, compilation and asynchronous inference.
 
-No rclpy here. :class:`AsyncEngine` runs requests through an ``AsyncInferQueue`` so that
-receiving, inference and publishing overlap, and keeps at most one frame waiting: when the
-device is busy a newer frame replaces the waiting one (newest frame wins) and the replaced
-frame is counted as dropped, so latency stays bounded when frames arrive faster than the model
-runs.
+No rclpy here. :class:`AsyncEngine` runs each infer request on a worker thread of its own, so
+that receiving frames, inference and handling results overlap, and keeps at most one frame
+waiting: when every request is busy a newer frame replaces the waiting one (newest frame wins)
+and the replaced frame is counted as dropped, so latency stays bounded when frames arrive
+faster than the model runs.
+
+A worker runs its request synchronously (``InferRequest.infer``), which raises whatever failed
+inside OpenVINO for that frame. The asynchronous paths do not: ``AsyncInferQueue`` re-raises a
+device failure from ``get_idle_request_id`` and is unusable afterwards, and an
+``InferRequest`` callback is called after a failed inference as after a good one. A worker
+catches every failure, reports it with the frame it belongs to, and takes the next frame.
 """
 
+import logging
 import os
 import threading
 import time
 
-from edge_perception.core.openvino_compat import AsyncInferQueue, Core, openvino_version
+from edge_perception.core.openvino_compat import Core, openvino_version
 
 # Device names that combine other devices: 'HETERO:GPU,CPU', 'AUTO:NPU,CPU', 'MULTI:...'.
 VIRTUAL_DEVICES = ('AUTO', 'HETERO', 'MULTI', 'BATCH')
@@ -20,6 +27,7 @@ PERFORMANCE_HINTS = ('LATENCY', 'THROUGHPUT')
 # gives outputs that agree across CPUs, which regression against golden outputs needs.
 INFERENCE_PRECISIONS = ('default', 'f32', 'bf16', 'f16')
 MODEL_SUFFIXES = ('.xml', '.onnx')
+_LOGGER = logging.getLogger(__name__)
 
 
 class DeviceUnavailableError(RuntimeError):
@@ -144,13 +152,13 @@ def create_core():
 
 
 class AsyncEngine:
-    """Runs a compiled model asynchronously, the newest waiting frame first.
+    """Runs a compiled model on worker threads, one per infer request, newest frame first.
 
     :param compiled_model: ``ov.CompiledModel`` with one input.
-    :param on_result: called as ``on_result(context, outputs, inference_ms)`` from an
-        OpenVINO thread when a request finishes; ``outputs`` are copies of every output.
-    :param on_error: called as ``on_error(context, error)`` when a request fails to start or
-        its result handling raises.
+    :param on_result: called as ``on_result(context, outputs, inference_ms)`` from a worker
+        thread when a request finishes; ``outputs`` are copies of every output.
+    :param on_error: called as ``on_error(context, error)`` when a frame's inference fails
+        (inside OpenVINO or in the fault injector) or ``on_result`` raises.
     :param num_requests: parallel infer requests; 0 asks the device for its optimal number.
     :param fault_injector: test hook at the boundary with OpenVINO, called with each finished
         ``ov.InferRequest`` before its outputs are read; what it raises takes the path of a
@@ -161,25 +169,26 @@ class AsyncEngine:
         if num_requests <= 0:
             num_requests = int(compiled_model.get_property('OPTIMAL_NUMBER_OF_INFER_REQUESTS'))
         self.num_requests = max(1, num_requests)
-        self._queue = AsyncInferQueue(compiled_model, self.num_requests)
-        self._queue.set_callback(self._finished)
         self._on_result = on_result
         self._on_error = on_error
         self.fault_injector = fault_injector
         self._condition = threading.Condition()
         self._waiting = None
         self._closing = False
+        self._busy = 0
         self.frames_dropped = 0
-        self._dispatcher = threading.Thread(target=self._dispatch, name='ov-dispatch',
-                                            daemon=True)
-        self._dispatcher.start()
+        requests = [compiled_model.create_infer_request() for _ in range(self.num_requests)]
+        self._workers = [threading.Thread(target=self._work, args=(request,),
+                                          name=f'ov-infer-{index}', daemon=True)
+                         for index, request in enumerate(requests)]
+        for worker in self._workers:
+            worker.start()
 
     def submit(self, inputs, context):
         """Queue one frame; it replaces a frame still waiting for a free request.
 
-        :param inputs: what ``AsyncInferQueue.start_async`` takes (an ``ov.Tensor`` shares the
-            caller's memory, which must stay valid until the result arrives: keep it in
-            ``context``).
+        :param inputs: what ``InferRequest.infer`` takes (an ``ov.Tensor`` shares the caller's
+            memory, which must stay valid until the result arrives: keep it in ``context``).
         :param context: anything; handed back to ``on_result``/``on_error``.
         """
         with self._condition:
@@ -188,43 +197,62 @@ class AsyncEngine:
             self._waiting = (inputs, context)
             self._condition.notify()
 
-    def _dispatch(self):
+    @property
+    def idle(self):
+        """True when no frame waits and no request is running."""
+        with self._condition:
+            return self._waiting is None and self._busy == 0
+
+    def _work(self, request):
         while True:
             with self._condition:
                 while self._waiting is None and not self._closing:
                     self._condition.wait()
                 if self._closing:
                     return
-            # Block for a free request outside the lock, so newer frames can still replace
-            # the waiting one meanwhile.
-            self._queue.get_idle_request_id()
-            with self._condition:
-                job, self._waiting = self._waiting, None
-            if job is None:
-                continue
-            inputs, context = job
+                (inputs, context), self._waiting = self._waiting, None
+                self._busy += 1
             try:
-                self._queue.start_async(inputs, (context, time.perf_counter()))
-            except Exception as error:  # a device or shape failure must not kill the thread
-                self._on_error(context, error)
+                self._infer(request, inputs, context)
+            finally:
+                with self._condition:
+                    self._busy -= 1
 
-    def _finished(self, request, userdata):
-        context, started = userdata
-        inference_ms = (time.perf_counter() - started) * 1e3
+    def _infer(self, request, inputs, context):
+        started = time.perf_counter()
         try:
+            request.infer(inputs)
             if self.fault_injector is not None:
                 self.fault_injector(request)
             outputs = [request.get_output_tensor(index).data.copy()
                        for index in range(len(request.model_outputs))]
+        except Exception as error:  # whatever failed inside OpenVINO, for this frame
+            self._report(context, error)
+            return
+        inference_ms = (time.perf_counter() - started) * 1e3
+        try:
             self._on_result(context, outputs, inference_ms)
-        except Exception as error:  # raised inside an OpenVINO thread: report, never lose it
-            self._on_error(context, error)
+        except Exception as error:  # result handling must not end the worker either
+            self._report(context, error)
 
-    def close(self):
-        """Stop dispatching, drop the waiting frame and wait for requests in flight."""
+    def _report(self, context, error):
+        try:
+            self._on_error(context, error)
+        except Exception:  # the error callback failing must not end the worker either
+            _LOGGER.exception('reporting a failed inference failed')
+
+    def close(self, timeout_s=5.0):
+        """Stop taking frames, drop the waiting one, and wait for requests in flight.
+
+        A request that hangs on a broken device is left behind after ``timeout_s`` (its worker
+        is a daemon thread): closing never hangs.
+        """
         with self._condition:
             self._closing = True
-            self._waiting = None
-            self._condition.notify()
-        self._dispatcher.join(timeout=5.0)
-        self._queue.wait_all()
+            if self._waiting is not None:
+                self.frames_dropped += 1
+                self._waiting = None
+            self._condition.notify_all()
+        deadline = time.monotonic() + timeout_s
+        for worker in self._workers:
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -37,17 +37,23 @@ class HealthMonitor:
     """Turns counters sampled once per report into a :class:`HealthReport`.
 
     Warnings describe what happened since the previous report (frames rejected, inferences
-    that failed and were recovered), so a node that has healed goes back to OK.
+    that failed and were recovered), so a node that has healed goes back to OK; OK means
+    results flow. Whatever stops them (a hung device, a dead thread, a stream that cannot be
+    compiled), frames received with none processed for ``stall_after_s`` is a warning.
 
     :param stale_after_s: seconds without images, once images have come, before warning.
+    :param stall_after_s: seconds of images received but none processed before warning.
     :param clock: monotonic time source in seconds.
     """
 
-    def __init__(self, stale_after_s=5.0, clock=time.monotonic):
+    def __init__(self, stale_after_s=5.0, stall_after_s=3.0, clock=time.monotonic):
         self.stale_after_s = stale_after_s
+        self.stall_after_s = stall_after_s
         self._clock = clock
         self._last_image = None
         self._previous = None
+        # (frames processed, frames received, time) when processing last moved on.
+        self._progress = None
 
     def image_received(self):
         """Record that an image arrived now."""
@@ -68,6 +74,7 @@ class HealthMonitor:
             'inference_failures': pipeline.inference_failures,
             'consecutive_failures': pipeline.consecutive_failures,
             'recoveries': pipeline.recoveries,
+            'compilations': pipeline.compilations,
         }
         previous = self._previous or dict.fromkeys(sample, 0)
         self._previous = sample
@@ -79,6 +86,7 @@ class HealthMonitor:
         return HealthReport(level, message, values)
 
     def _assess(self, pipeline, sample, previous):
+        stalled = self._stalled(sample)
         failures = sample['consecutive_failures']
         if failures >= ERROR_AFTER_FAILURES:
             return ERROR, (f'inference failing: {failures} failed in a row despite recovery '
@@ -89,6 +97,8 @@ class HealthMonitor:
         warnings = []
         if pipeline.fallback_reason:
             warnings.append(pipeline.fallback_reason)
+        if stalled:
+            warnings.append(stalled)
         failed = sample['inference_failures'] - previous['inference_failures']
         if failed:
             warnings.append(f'{failed} inference(s) failed since the last report; '
@@ -109,3 +119,16 @@ class HealthMonitor:
         if self._last_image is None:
             return OK, 'waiting for images'
         return OK, 'running'
+
+    def _stalled(self, sample):
+        """Describe frames received but not processed for ``stall_after_s``, else ''."""
+        now = self._clock()
+        processed, received = sample['frames_processed'], sample['frames_received']
+        if self._progress is None or processed != self._progress[0]:
+            self._progress = (processed, received, now)
+            return ''
+        waiting = received - self._progress[1]
+        stalled_s = now - self._progress[2]
+        if waiting > 0 and stalled_s > self.stall_after_s:
+            return f'{waiting} image(s) received in {stalled_s:.0f} s but none processed'
+        return ''

@@ -1,13 +1,29 @@
-"""Camera frame in, model outputs out: the part the depth and classifier nodes share.
+"""Camera frames in, model outputs out: the part the depth and classifier nodes share.
 
-:class:`ImagePipeline` owns the model, compiles it for the camera's resolution and encoding
-(with the preprocessing in the graph, or on the host as a fallback), hands each frame's raw
-buffer to :class:`~edge_perception.core.engine.AsyncEngine` and reports results in frame order.
-It also keeps the stream alive: an absent device gives way to the configured fallback devices,
-and a failed inference gets fresh infer requests (and, after several failures in a row, a fresh
-compilation) before the next frame. No rclpy here.
+:class:`ImagePipeline` owns the model and serves each camera stream, a stream being one
+(encoding, height, width): it compiles the model for the stream (preprocessing in the graph, or
+on the host as a fallback), hands each frame's raw buffer to
+:class:`~edge_perception.core.engine.AsyncEngine` and reports results in frame order. No rclpy
+here. It never stops serving silently:
+
+* **Compilation runs on a thread of its own**, never the caller's. The frame that needs it
+  becomes its stream's pending frame (a newer frame of the stream replaces it, counted as
+  dropped: frames are never queued), and the streams already compiled keep running meanwhile.
+  Compiled streams stay in a small LRU cache, so a camera that alternates resolutions, or a
+  stray frame of another format, compiles once per stream, not per frame.
+* **A failed compilation is retried with back-off** (1 s, doubling to 30 s); frames of that
+  stream are refused meanwhile with the error. With ``preprocessing: auto`` the whole in-graph
+  attempt (building the preprocessing graph and compiling it) falls back to host preprocessing.
+* **A failed inference** (whatever OpenVINO raised for the frame) gets the stream fresh infer
+  requests; after :data:`RECOMPILE_AFTER_FAILURES` in a row, also a fresh compilation in the
+  background (at most every :data:`RECOMPILE_INTERVAL_S`); after
+  :data:`FALLBACK_AFTER_FAILURES` in a row, or as soon as the device is gone from OpenVINO's
+  list, the next configured fallback device, at run time.
+* **On a fallback device the configured device is tried again** with back-off (5 s, doubling to
+  60 s), and taken back once the stream compiles on it.
 """
 
+from collections import deque, OrderedDict
 from dataclasses import dataclass, field
 import threading
 import time
@@ -25,10 +41,11 @@ from edge_perception.core.engine import (
     openvino_reason,
     PERFORMANCE_HINTS,
 )
-from edge_perception.core.image_codec import image_to_array
+from edge_perception.core.image_codec import image_to_array, ImageFormatError
 from edge_perception.core.model_info import read_model_info
 from edge_perception.core.openvino_compat import Tensor
 from edge_perception.core.preprocessing import (
+    color_plan,
     embed_preprocessing,
     HostPreprocessor,
     ModelInput,
@@ -37,9 +54,18 @@ from edge_perception.core.preprocessing import (
 )
 
 PREPROCESSING_MODES = ('graph', 'host', 'auto')
-# After this many failed inferences in a row, recovery compiles the model again instead of only
-# replacing the infer requests.
+# After this many failed inferences in a row, recovery compiles the model again besides
+# replacing the infer requests, at most once per RECOMPILE_INTERVAL_S.
 RECOMPILE_AFTER_FAILURES = 3
+RECOMPILE_INTERVAL_S = 2.0
+# After this many failed inferences in a row, the stream moves to the next fallback device.
+FALLBACK_AFTER_FAILURES = 6
+# Back-off of a stream whose compilation failed, and of returning to the configured device.
+COMPILE_RETRY_S = (1.0, 30.0)
+RETURN_TO_DEVICE_S = (5.0, 60.0)
+# Compiled streams kept; the least recently used one beyond this is released.
+CACHED_STREAMS = 3
+DEFAULT_MAX_SIDE = 4096
 
 
 @dataclass(frozen=True)
@@ -55,7 +81,11 @@ class PipelineConfig:
     :param output_postprocessing: optional ``ov.Model -> ov.Model`` function adding output
         steps to the graph (e.g. a softmax), applied whichever preprocessing path runs.
     :param inference_precision: 'default' (the device's choice), 'f32', 'bf16' or 'f16'.
-    :param fallback_devices: devices tried in order when ``device`` is absent.
+    :param fallback_devices: devices tried in order when ``device`` is absent at start or
+        fails at run time.
+    :param max_width: widest frame accepted, pixels; wider frames are refused before any
+        buffer is allocated for them.
+    :param max_height: tallest frame accepted, pixels.
     """
 
     model_path: str
@@ -67,6 +97,8 @@ class PipelineConfig:
     output_postprocessing: object = None
     inference_precision: str = 'default'
     fallback_devices: tuple = ()
+    max_width: int = DEFAULT_MAX_SIDE
+    max_height: int = DEFAULT_MAX_SIDE
 
 
 @dataclass(frozen=True)
@@ -83,7 +115,10 @@ class FrameTiming:
 
 @dataclass(frozen=True)
 class CompileEvent:
-    """What the last (re)compilation did, for the node to log once."""
+    """What a (re)compilation did, or why it failed, for the node to log once.
+
+    :param error: '' when the stream was compiled; else why not (it will be retried).
+    """
 
     preprocessing: str
     encoding: str
@@ -91,6 +126,11 @@ class CompileEvent:
     width: int
     device: str
     reason: str = ''
+    error: str = ''
+
+
+class FrameTooLargeError(ImageFormatError):
+    """A frame larger than the pipeline accepts (``max_width`` x ``max_height``)."""
 
 
 @dataclass
@@ -100,27 +140,61 @@ class _Job:
     received: float
     preprocess_ms: float
     sequence: int
+    key: tuple
+
+
+@dataclass
+class _Stream:
+    """One compiled stream: (encoding, height, width) on a device."""
+
+    key: tuple
+    device: str
+    mode: str
+    compiled: object
+    host_preprocessor: object
+    engine: AsyncEngine
+
+
+@dataclass
+class _Pending:
+    """The newest frame of a stream that is being compiled."""
+
+    image: np.ndarray
+    context: object
+    received: float
+
+
+@dataclass
+class _Retry:
+    """When to try again, and how long to wait after that."""
+
+    error: Exception
+    at: float
+    delay_s: float
 
 
 class ImagePipeline:
-    """Model, device and preprocessing for one camera stream.
+    """Model, devices and preprocessing for the camera streams of one node.
 
     The model is read and the device checked on construction, so a missing model or an absent
-    device (with no fallback available) fails at start; compilation waits for the first frame,
-    which fixes the resolution. :attr:`device` is the device in use, :attr:`fallback_reason`
-    says why it is not the configured one; :attr:`model_info` is what the model says about
-    itself, :attr:`normalisation` what is applied and :attr:`unstated_normalisation` which of
-    its parts neither the configuration nor the model stated.
+    device (with no fallback available) fails at start; compilation waits for each stream's
+    first frame, which fixes the resolution. :attr:`device` is the device in use,
+    :attr:`fallback_reason` says why it is not the configured one; :attr:`model_info` is what
+    the model says about itself, :attr:`normalisation` what is applied and
+    :attr:`unstated_normalisation` which of its parts neither the configuration nor the model
+    stated.
 
     :param config: :class:`PipelineConfig`.
-    :param on_result: ``on_result(context, outputs, timing)``, called from an OpenVINO thread
+    :param on_result: ``on_result(context, outputs, timing)``, called from an inference thread
         in frame order (a result older than one already delivered is dropped).
     :param on_error: ``on_error(context, error)`` for a frame whose inference failed.
     :param core: ``ov.Core`` to use; a new one by default.
+    :param on_event: ``on_event(CompileEvent)``, called from the compilation thread after each
+        compilation (or failed attempt); None to ignore them.
     :raises DeviceUnavailableError, ModelLoadError, PreprocessingError: at start.
     """
 
-    def __init__(self, config, on_result, on_error, core=None):
+    def __init__(self, config, on_result, on_error, core=None, on_event=None):
         if config.preprocessing not in PREPROCESSING_MODES:
             raise ValueError(
                 f"preprocessing must be one of: {', '.join(PREPROCESSING_MODES)}")
@@ -132,8 +206,8 @@ class ImagePipeline:
                 f"inference_precision must be one of: {', '.join(INFERENCE_PRECISIONS)}")
         self.config = config
         self._core = core or create_core()
-        self.device, self.fallback_reason = choose_device(
-            self._core, [config.device, *config.fallback_devices])
+        self._devices = (config.device, *config.fallback_devices)
+        self.device, self.fallback_reason = choose_device(self._core, self._devices)
         model = load_model(self._core, config.model_path)
         self.model_info = read_model_info(model)
         self.normalisation, self.unstated_normalisation = resolve_normalisation(
@@ -146,20 +220,30 @@ class ImagePipeline:
         self.normalisation.per_channel(self.model_input.channels)
         self._on_result = on_result
         self._on_error = on_error
-        self._engine = None
-        self._host_preprocessor = None
-        self._compiled_for = None
-        self.preprocessing_in_use = None
+        self._on_event = on_event
+        # Guards the streams, pending frames, compilation queue, retries, device and counters.
+        self._condition = threading.Condition()
+        self._streams = OrderedDict()
+        self._pending = {}
+        self._compile_queue = deque()
+        self._compiling = set()
+        self._compile_retries = {}
+        self._compiler = None
+        self._closing = False
+        self._last_key = None
+        self._return_retry = _Retry(None, time.monotonic() + RETURN_TO_DEVICE_S[0],
+                                    RETURN_TO_DEVICE_S[0])
+        self._last_recompile = float('-inf')
+        self._needs_recovery = None
         self._sequence = 0
         self._delivered_sequence = -1
         self._delivery_lock = threading.Lock()
-        self.frames_out_of_order = 0
-        self._dropped_by_closed_engines = 0
-        self._failed_compile = None
-        self._compiled = None
+        self._dropped = 0
         self._fault_injector = None
-        self._health_lock = threading.Lock()
-        self._needs_recovery = False
+        self._compile_injector = None
+        self.preprocessing_in_use = None
+        self.compilations = 0
+        self.frames_out_of_order = 0
         self.inference_failures = 0
         self.consecutive_failures = 0
         self.recoveries = 0
@@ -167,121 +251,292 @@ class ImagePipeline:
 
     @property
     def compile_error(self):
-        """Why the current stream cannot be compiled ('' when it can)."""
-        return str(self._failed_compile[1]) if self._failed_compile is not None else ''
-
-    def inject_faults(self, injector):
-        """Test hook at the engine boundary (see :class:`AsyncEngine` ``fault_injector``).
-
-        ``injector(request)`` runs on each finished request before its outputs are read, in
-        the current engine and in those recovery creates; what it raises is handled exactly as
-        a failed inference. None removes it.
-        """
-        self._fault_injector = injector
-        if self._engine is not None:
-            self._engine.fault_injector = injector
+        """Why the stream of the latest frame cannot be compiled ('' when it can)."""
+        with self._condition:
+            retry = self._compile_retries.get(self._last_key)
+            return openvino_reason(retry.error) if retry is not None else ''
 
     @property
     def frames_dropped(self):
-        """Frames replaced by newer ones while waiting, plus results that arrived too late."""
-        engine_drops = self._engine.frames_dropped if self._engine else 0
-        return self._dropped_by_closed_engines + engine_drops + self.frames_out_of_order
+        """Frames replaced by newer ones while waiting for a request or a compilation, plus
+        results that arrived too late.
+        """
+        with self._condition:
+            engines = sum(stream.engine.frames_dropped for stream in self._streams.values())
+            return self._dropped + engines + self.frames_out_of_order
+
+    def inject_faults(self, requests=None, compilation=None):
+        """Test hooks at the boundary with OpenVINO; None removes one.
+
+        :param requests: ``injector(request)`` runs on each finished request before its outputs
+            are read (see :class:`AsyncEngine` ``fault_injector``), in every engine; what it
+            raises is handled exactly as a failed inference.
+        :param compilation: ``injector(mode, device)`` runs before each compilation ('graph' or
+            'host' preprocessing); what it raises is handled exactly as the device rejecting
+            that compilation.
+        """
+        with self._condition:
+            self._fault_injector = requests
+            self._compile_injector = compilation
+            for stream in self._streams.values():
+                stream.engine.fault_injector = requests
 
     def process(self, height, width, encoding, is_bigendian, step, data, context):
         """Start inference on one camera frame given as raw Image fields.
 
+        Returns at once: a frame whose stream is still being compiled waits as its pending
+        frame (it replaces an older one).
+
         :param context: handed back with the result; it must keep ``data`` alive.
-        :return: a :class:`CompileEvent` when this frame caused a (re)compilation, else None.
-        :raises ImageFormatError: when the fields do not describe a supported image.
+        :raises ImageFormatError: when the fields do not describe a supported image, or it is
+            larger than ``max_width`` x ``max_height`` (:class:`FrameTooLargeError`).
         :raises PreprocessingError: when this encoding cannot feed the model.
+        :raises Exception: why the frame's stream cannot be compiled, while it waits to be
+            compiled again.
         """
         received = time.perf_counter()
+        if width > self.config.max_width or height > self.config.max_height:
+            raise FrameTooLargeError(
+                f'{width}x{height} frame is larger than {self.config.max_width}x'
+                f'{self.config.max_height} (max_width x max_height)')
         image = image_to_array(height, width, encoding, is_bigendian, step, data)
-        event = self._recover() if self._needs_recovery else None
+        check_encoding(encoding, self.model_input, self.normalisation)
         key = (encoding, height, width)
-        if self._compiled_for != key:
-            if self._failed_compile is not None and self._failed_compile[0] == key:
-                raise self._failed_compile[1]
-            try:
-                event = self._compile(encoding, height, width)
-            except Exception as error:
-                # Compiling again for every frame of the same stream would only burn CPU.
-                self._failed_compile = (key, error)
-                raise
-        if self._host_preprocessor is None:
+        self._recover()
+        self._return_to_configured_device(key)
+        with self._condition:
+            self._last_key = key
+            stream = self._streams.get(key)
+            if stream is None:
+                retry = self._compile_retries.get(key)
+                if retry is not None and time.monotonic() < retry.at:
+                    raise retry.error
+                if key in self._pending:
+                    self._dropped += 1
+                self._pending[key] = _Pending(image, context, received)
+                self._request_compile(key, self.device)
+                return
+            self._streams.move_to_end(key)
+        self._submit(stream, image, context, received)
+
+    def _submit(self, stream, image, context, received):
+        encoding, height, width = stream.key
+        if stream.host_preprocessor is None:
             if not (image.flags.c_contiguous and image.flags.writeable):
                 image = np.ascontiguousarray(image).copy()
             inputs = Tensor(image.reshape(1, height, width, -1), shared_memory=True)
         else:
-            inputs = self._host_preprocessor(image)
+            inputs = stream.host_preprocessor(image)
         preprocess_ms = (time.perf_counter() - received) * 1e3
-        self._sequence += 1
-        job = _Job(context, image, received, preprocess_ms, self._sequence)
-        self._engine.submit(inputs, job)
-        return event
+        with self._condition:
+            self._sequence += 1
+            sequence = self._sequence
+            self.preprocessing_in_use = stream.mode
+        stream.engine.submit(inputs, _Job(context, image, received, preprocess_ms, sequence,
+                                          stream.key))
 
-    def _compile(self, encoding, height, width, reason=''):
-        previous = self._compiled_for
-        self.close()
-        # Until this compilation succeeds, no stream is compiled: a failure must not leave the
-        # previous resolution looking ready without an engine.
-        self._compiled_for = None
-        compiled, host_preprocessor, mode, preprocessing_reason = \
-            self._compile_for_stream(encoding, height, width)
-        self._compiled = compiled
-        self._start_engine()
-        self._host_preprocessor = host_preprocessor
-        self._compiled_for = (encoding, height, width)
-        self.preprocessing_in_use = mode
-        reason = '; '.join(part for part in (reason, preprocessing_reason) if part)
-        if previous is not None and previous != self._compiled_for and not reason:
-            reason = f'input changed from {previous[0]} {previous[2]}x{previous[1]}'
-        return CompileEvent(mode, encoding, height, width, self.device, reason)
+    def _request_compile(self, key, device, reason=''):
+        """Queue a compilation of ``key`` for ``device`` (the caller holds the lock)."""
+        if (key, device) in self._compiling or self._closing:
+            return
+        self._compiling.add((key, device))
+        self._compile_queue.append((key, device, reason))
+        if self._compiler is None:
+            self._compiler = threading.Thread(target=self._compile_loop, name='ov-compile',
+                                              daemon=True)
+            self._compiler.start()
+        self._condition.notify_all()
 
-    def _compile_for_stream(self, encoding, height, width):
-        """Return (compiled model, host preprocessor or None, mode, why the mode changed)."""
-        mode, reason = self.config.preprocessing, ''
-        if mode in ('graph', 'auto'):
-            model = embed_preprocessing(self._load_model(), encoding, height, width,
-                                        self.normalisation)
+    def _compile_loop(self):
+        while True:
+            with self._condition:
+                while not self._compile_queue and not self._closing:
+                    self._condition.wait()
+                if self._closing:
+                    return
+                key, device, reason = self._compile_queue.popleft()
             try:
-                return self._compile_model(model), None, 'graph', ''
-            except RuntimeError as error:
+                stream, why = self._build_stream(key, device)
+            except Exception as error:  # any compile failure: retried with back-off
+                self._compile_failed(key, device, error)
+                continue
+            self._install(stream, '; '.join(part for part in (reason, why) if part))
+
+    def _build_stream(self, key, device):
+        """Return a compiled :class:`_Stream` for ``key`` on ``device``, and why its
+        preprocessing is not the configured one ('' when it is).
+        """
+        encoding, height, width = key
+        mode, why = self.config.preprocessing, ''
+        if mode in ('graph', 'auto'):
+            try:  # the whole in-graph attempt: building the graph and compiling it
+                model = embed_preprocessing(self._load_model(), encoding, height, width,
+                                            self.normalisation)
+                compiled = self._compile_model(model, device, 'graph')
+                return self._stream(key, device, 'graph', compiled, None), ''
+            except Exception as error:  # the device or PrePostProcessor rejected the graph
                 if mode == 'graph':
                     raise
-                reason = (f'{self.device} rejected in-graph preprocessing: '
-                          f'{openvino_reason(error)}')
+                why = f'{device} rejected in-graph preprocessing: {openvino_reason(error)}'
         model = self._load_model()
         host_preprocessor = HostPreprocessor(model, encoding, self.normalisation)
-        return self._compile_model(model), host_preprocessor, 'host', reason
+        compiled = self._compile_model(model, device, 'host')
+        return self._stream(key, device, 'host', compiled, host_preprocessor), why
 
-    def _compile_model(self, model):
-        return compile_model(self._core, model, self.device, self.config.performance_hint,
+    def _stream(self, key, device, mode, compiled, host_preprocessor):
+        engine = AsyncEngine(compiled, self._deliver, self._fail, self.config.num_requests,
+                             self._fault_injector)
+        return _Stream(key, device, mode, compiled, host_preprocessor, engine)
+
+    def _compile_model(self, model, device, mode):
+        if self._compile_injector is not None:
+            self._compile_injector(mode, device)
+        return compile_model(self._core, model, device, self.config.performance_hint,
                              inference_precision=self.config.inference_precision)
 
-    def _start_engine(self):
-        self._engine = AsyncEngine(self._compiled, self._deliver, self._fail,
-                                   self.config.num_requests, self._fault_injector)
+    def _install(self, stream, reason):
+        """Take a compiled stream into service: on a device switch, it replaces every stream of
+        the old device.
+        """
+        released = []
+        with self._condition:
+            self._compiling.discard((stream.key, stream.device))
+            if self._closing:
+                released.append(stream)
+                pending = None
+            else:
+                self._compile_retries.pop(stream.key, None)
+                if stream.device != self.device:
+                    released += self._switch_device(stream.device)
+                old = self._streams.pop(stream.key, None)
+                if old is not None:
+                    released.append(old)
+                self._streams[stream.key] = stream
+                while len(self._streams) > CACHED_STREAMS:
+                    released.append(self._streams.popitem(last=False)[1])
+                pending = self._pending.pop(stream.key, None)
+                self.compilations += 1
+        for old in released:
+            old.engine.close(timeout_s=0.0)
+        if stream in released:
+            return
+        self._emit(CompileEvent(stream.mode, *stream.key, stream.device, reason))
+        if pending is not None:
+            try:
+                self._submit(stream, pending.image, pending.context, pending.received)
+            except Exception as error:  # host preprocessing of the pending frame
+                self._fail(_Job(pending.context, pending.image, pending.received, 0.0, 0,
+                                stream.key), error)
+
+    def _switch_device(self, device):
+        """Make ``device`` the one in use (the caller holds the lock); return the streams of
+        the old one, to be released.
+        """
+        previous, self.device = self.device, device
+        self.consecutive_failures = 0
+        if device == self.config.device:
+            self.fallback_reason = ''
+        else:
+            self.fallback_reason = (f"using fallback device '{device}': '{previous}' failed "
+                                    f'at run time ({self.last_error})')
+            self._return_retry = _Retry(None, time.monotonic() + RETURN_TO_DEVICE_S[0],
+                                        RETURN_TO_DEVICE_S[0])
+        old = list(self._streams.values())
+        self._streams.clear()
+        for key in self._pending:  # streams that were waiting for the old device
+            self._request_compile(key, device)
+        return old
+
+    def _compile_failed(self, key, device, error):
+        with self._condition:
+            self._compiling.discard((key, device))
+            if self._closing:
+                return
+            if device != self.device:  # an attempt to switch devices: stay where we are
+                if device == self.config.device:
+                    self._return_retry = _Retry(error, self._return_retry.at,
+                                                self._return_retry.delay_s)
+                else:
+                    self._fall_back(key, f'{device} failed to compile: {openvino_reason(error)}')
+                pending = None
+            else:
+                previous = self._compile_retries.get(key)
+                delay_s = COMPILE_RETRY_S[0] if previous is None else \
+                    min(previous.delay_s * 2, COMPILE_RETRY_S[1])
+                self._compile_retries[key] = _Retry(error, time.monotonic() + delay_s, delay_s)
+                pending = self._pending.pop(key, None)
+                if pending is not None:
+                    self._dropped += 1
+        encoding, height, width = key
+        mode = 'host' if self.config.preprocessing == 'host' else 'graph'
+        self._emit(CompileEvent(mode, encoding, height, width, device,
+                                error=openvino_reason(error)))
 
     def _recover(self):
-        """Replace the infer requests after a failed inference; compile again after several
-        failures in a row.
-
-        :return: the :class:`CompileEvent` of a recompilation, else None.
+        """After a failed inference: fresh infer requests for the stream; a recompilation or
+        the next fallback device when failures go on.
         """
-        with self._health_lock:
-            self._needs_recovery = False
-            failures = self.consecutive_failures
+        with self._condition:
+            key, self._needs_recovery = self._needs_recovery, None
+            if key is None:
+                return
             self.recoveries += 1
-        if self._engine is None:
-            return None
-        if failures < RECOMPILE_AFTER_FAILURES:
-            self._stop_engine()
-            self._start_engine()
-            return None
-        encoding, height, width = self._compiled_for
-        return self._compile(encoding, height, width,
-                             f'recompiled after {failures} failed inferences in a row')
+            failures = self.consecutive_failures
+            stream = self._streams.get(key)
+            if stream is None:
+                return
+            device_gone = not self._available(self.device)
+            if (failures >= FALLBACK_AFTER_FAILURES or device_gone) and \
+                    self._next_device() is not None:
+                self._fall_back(key, f'{self.device} is no longer available' if device_gone
+                                else f'{failures} failed inferences in a row')
+            elif failures >= RECOMPILE_AFTER_FAILURES and \
+                    time.monotonic() - self._last_recompile >= RECOMPILE_INTERVAL_S:
+                self._last_recompile = time.monotonic()
+                self._request_compile(key, self.device,
+                                      f'recompiled after {failures} failed inferences in a row')
+            old_engine = stream.engine
+            stream.engine = AsyncEngine(stream.compiled, self._deliver, self._fail,
+                                        self.config.num_requests, self._fault_injector)
+            self._dropped += old_engine.frames_dropped
+        old_engine.close(timeout_s=0.0)
+
+    def _next_device(self):
+        """Return the first fallback device after the one in use that OpenVINO has, or None."""
+        start = self._devices.index(self.device) + 1 if self.device in self._devices else 0
+        return next((device for device in self._devices[start:]
+                     if device != self.device and self._available(device)), None)
+
+    def _fall_back(self, key, why):
+        """Compile ``key`` for the next fallback device (the caller holds the lock)."""
+        device = self._next_device()
+        if device is not None:
+            self._request_compile(key, device, f'falling back from {self.device}: {why}')
+
+    def _return_to_configured_device(self, key):
+        """On a fallback device, try the configured one again when its back-off has passed."""
+        with self._condition:
+            configured = self.config.device
+            if self.device == configured or time.monotonic() < self._return_retry.at or \
+                    (key, configured) in self._compiling:
+                return
+            delay_s = min(self._return_retry.delay_s * 2, RETURN_TO_DEVICE_S[1])
+            self._return_retry = _Retry(None, time.monotonic() + self._return_retry.delay_s,
+                                        delay_s)
+            if self._available(configured):
+                self._request_compile(key, configured, f'back on the configured device '
+                                                       f'{configured}')
+
+    def _available(self, device):
+        try:
+            check_device(self._core, device)
+        except DeviceUnavailableError:
+            return False
+        return True
+
+    def _emit(self, event):
+        if self._on_event is not None:
+            self._on_event(event)
 
     def _load_model(self):
         model = load_model(self._core, self.config.model_path)
@@ -290,7 +545,7 @@ class ImagePipeline:
         return model
 
     def _deliver(self, job, outputs, inference_ms):
-        with self._health_lock:
+        with self._condition:
             self.consecutive_failures = 0
         with self._delivery_lock:
             if job.sequence < self._delivered_sequence:
@@ -301,23 +556,34 @@ class ImagePipeline:
                             FrameTiming(job.received, job.preprocess_ms, inference_ms))
 
     def _fail(self, job, error):
-        with self._health_lock:
+        with self._condition:
             self.inference_failures += 1
             self.consecutive_failures += 1
             self.last_error = openvino_reason(error)
-            self._needs_recovery = True
+            self._needs_recovery = job.key
         self._on_error(job.context, error)
 
-    def _stop_engine(self):
-        if self._engine is not None:
-            self._engine.close()
-            self._dropped_by_closed_engines += self._engine.frames_dropped
-            self._engine = None
-
     def close(self):
-        """Finish requests in flight and release the compiled model."""
-        self._stop_engine()
-        self._compiled = None
+        """Stop compiling, finish requests in flight (briefly) and release the streams."""
+        with self._condition:
+            self._closing = True
+            streams = list(self._streams.values())
+            self._streams.clear()
+            self._pending.clear()
+            self._condition.notify_all()
+        for stream in streams:
+            stream.engine.close()
+        if self._compiler is not None:
+            self._compiler.join(timeout=5.0)
+
+
+def check_encoding(encoding, model_input, normalisation):
+    """Raise unless frames of ``encoding`` can feed the model (before anything is compiled).
+
+    :raises ImageFormatError: for an encoding that is not a camera image (e.g. a depth image).
+    :raises PreprocessingError: for a colour order the model cannot take.
+    """
+    color_plan(encoding, model_input, normalisation)
 
 
 def choose_device(core, devices):

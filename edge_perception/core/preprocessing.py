@@ -127,7 +127,7 @@ class ModelInput:
         return cls(port.get_any_name(), layout, channels, height, width)
 
 
-def _color_plan(encoding, model_input, normalisation):
+def color_plan(encoding, model_input, normalisation):
     """Return the source colour order and the order the model wants ('GRAY' for 1 channel)."""
     source = encoding_info(encoding).color_order
     if source is None:
@@ -153,7 +153,7 @@ def embed_preprocessing(model, encoding, height, width, normalisation):
     :param normalisation: :class:`Normalisation` of the model.
     """
     model_input = ModelInput.of(model)
-    source, target = _color_plan(encoding, model_input, normalisation)
+    source, target = color_plan(encoding, model_input, normalisation)
     mean, scale = normalisation.per_channel(model_input.channels)
     source_channels = encoding_info(encoding).channels
 
@@ -210,7 +210,7 @@ class HostPreprocessor:
 
     def __init__(self, model, encoding, normalisation):
         self.model_input = ModelInput.of(model)
-        source, target = _color_plan(encoding, self.model_input, normalisation)
+        source, target = color_plan(encoding, self.model_input, normalisation)
         self._conversion = _CV2_CONVERSIONS.get((source, target))
         mean, scale = normalisation.per_channel(self.model_input.channels)
         self._mean = mean

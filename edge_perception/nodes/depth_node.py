@@ -43,6 +43,9 @@ class DepthNode(InferenceNode):
     def create_outputs(self):
         DepthHead.check_model(self.pipeline.output_shapes, self.pipeline.model_info)
         values = self.parameter_values
+        inverted = self.validate_parameter_change({})
+        if inverted:  # every pixel would be NaN: refuse to start rather than publish nothing
+            raise ValueError(inverted)
         self._head = DepthHead(values['depth_scale'], values['min_depth'], values['max_depth'])
         self._depth_buffer = ImageBuffer('32FC1')
         self._intrinsics = None

@@ -25,7 +25,12 @@ from edge_perception.core.engine import (
 )
 from edge_perception.core.health import HealthMonitor, LEVEL_NAMES, NodeCounters, OK
 from edge_perception.core.image_codec import ImageFormatError
-from edge_perception.core.pipeline import ImagePipeline, PipelineConfig, PREPROCESSING_MODES
+from edge_perception.core.pipeline import (
+    DEFAULT_MAX_SIDE,
+    ImagePipeline,
+    PipelineConfig,
+    PREPROCESSING_MODES,
+)
 from edge_perception.core.preprocessing import Normalisation, PreprocessingError
 from edge_perception.core.rate_meter import RateMeter
 from edge_perception.messages import stamp_ns
@@ -79,9 +84,17 @@ def model_parameters(default_model):
                       'on CPUs that have it), f32 (the same outputs on every CPU, for '
                       'regression), bf16, f16.', choices=INFERENCE_PRECISIONS, read_only=True),
         ParameterSpec('fallback_devices', [],
-                      "Devices tried in order when 'device' is absent at start, e.g. ['CPU']; "
-                      'the node warns and reports it on /diagnostics. Unset: an absent device '
-                      'stops the node.', read_only=True),
+                      "Devices tried in order when 'device' is absent at start or keeps "
+                      "failing at run time, e.g. ['CPU']; the node warns, reports it on "
+                      '/diagnostics and tries the configured device again with back-off. Unset: '
+                      'an absent device stops the node at start.', read_only=True),
+        ParameterSpec('max_width', DEFAULT_MAX_SIDE,
+                      'Widest camera frame accepted, pixels; wider frames are refused (counted, '
+                      'warned about) before any buffer is allocated for them.',
+                      value_range=(1, 65535), read_only=True),
+        ParameterSpec('max_height', DEFAULT_MAX_SIDE,
+                      'Tallest camera frame accepted, pixels.', value_range=(1, 65535),
+                      read_only=True),
         ParameterSpec('diagnostic_period', 1.0,
                       'Seconds between status reports on /diagnostics.',
                       value_range=(0.1, 60.0), read_only=True),
@@ -124,8 +137,9 @@ class InferenceNode(Node):
                 num_requests=values['num_requests'],
                 output_postprocessing=self.output_postprocessing(),
                 inference_precision=values['inference_precision'],
-                fallback_devices=tuple(values['fallback_devices'])),
-            self._on_result, self._on_inference_error)
+                fallback_devices=tuple(values['fallback_devices']),
+                max_width=values['max_width'], max_height=values['max_height']),
+            self._on_result, self._on_inference_error, on_event=self._on_compiled)
         if self.pipeline.fallback_reason:
             self.get_logger().warning(self.pipeline.fallback_reason)
         self._log_normalisation(values)
@@ -215,23 +229,27 @@ class InferenceNode(Node):
         self.frames_received += 1
         self._health.image_received()
         try:
-            event = self.pipeline.process(msg.height, msg.width, msg.encoding,
-                                          bool(msg.is_bigendian), msg.step, msg.data, msg)
+            self.pipeline.process(msg.height, msg.width, msg.encoding, bool(msg.is_bigendian),
+                                  msg.step, msg.data, msg)
         except (ImageFormatError, PreprocessingError) as error:
             self.frames_rejected += 1
             self.get_logger().warning(f'dropping image: {error}',
                                       throttle_duration_sec=WARN_PERIOD_S)
             return
-        except Exception as error:  # compile or device failure: keep serving, say why
+        except Exception as error:  # the stream cannot be compiled now: keep serving, say why
             self.frames_rejected += 1
             self.get_logger().error(f'cannot run the model on this image: {error}',
                                     throttle_duration_sec=WARN_PERIOD_S)
+
+    def _on_compiled(self, event):
+        """Log what a compilation did (called from the pipeline's compilation thread)."""
+        stream = f'{event.width}x{event.height} {event.encoding} on {event.device}'
+        if event.error:
+            self.get_logger().error(f'cannot compile for {stream} (will retry): {event.error}')
             return
-        if event is not None:
-            reason = f' ({event.reason})' if event.reason else ''
-            self.get_logger().info(
-                f'compiled for {event.width}x{event.height} {event.encoding} on '
-                f'{event.device} with {event.preprocessing} preprocessing{reason}')
+        reason = f' ({event.reason})' if event.reason else ''
+        self.get_logger().info(f'compiled for {stream} with {event.preprocessing} '
+                               f'preprocessing{reason}')
 
     def _on_result(self, image_msg, outputs, timing):
         postprocess_started = time.perf_counter()

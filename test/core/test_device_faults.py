@@ -32,13 +32,22 @@ def make_pipeline(tmp_path):
             PipelineConfig(str(model), device, 'graph', IDENTITY, num_requests=1,
                            fallback_devices=tuple(fallback_devices), **config),
             lambda context, outputs, timing: results.put(('result', context)),
-            lambda context, error: results.put(('error', context, error)))
+            lambda context, error: results.put(('error', context, error)),
+            on_event=lambda event: results.put(('compiled', event)))
         pipelines.append(pipeline)
         return pipeline, results
 
     yield make
     for pipeline in pipelines:
         pipeline.close()
+
+
+def next_outcome(results, skip_compiled=True):
+    """The next result or error (compilation events skipped unless asked for)."""
+    while True:
+        outcome = results.get(timeout=10)
+        if outcome[0] != 'compiled' or not skip_compiled:
+            return outcome
 
 
 def feed(pipeline, context, height=6, width=8):
@@ -53,7 +62,9 @@ def test_an_absent_device_gives_way_to_the_first_available_fallback(make_pipelin
     assert "using fallback device 'CPU'" in pipeline.fallback_reason
     assert "'MYRIAD' is not available" in pipeline.fallback_reason
     assert "'NPU' is not available" in pipeline.fallback_reason
-    assert feed(pipeline, 1).device == 'CPU'
+    feed(pipeline, 1)
+    kind, event = results.get(timeout=10)
+    assert kind == 'compiled' and event.device == 'CPU' and not event.error
     assert results.get(timeout=10) == ('result', 1)
 
 
@@ -70,11 +81,12 @@ def test_a_failed_inference_gets_new_requests_and_the_stream_goes_on(make_pipeli
     pipeline, results = make_pipeline()
     pipeline.inject_faults(FailingRequests(1))
     feed(pipeline, 1)
-    kind, context, error = results.get(timeout=10)
+    kind, context, error = next_outcome(results)
     assert (kind, context) == ('error', 1) and isinstance(error, InjectedFault)
     assert (pipeline.inference_failures, pipeline.consecutive_failures) == (1, 1)
-    assert feed(pipeline, 2) is None  # new requests, no recompilation
-    assert results.get(timeout=10) == ('result', 2)
+    feed(pipeline, 2)
+    assert next_outcome(results) == ('result', 2)
+    assert pipeline.compilations == 1  # new requests, no recompilation
     assert (pipeline.consecutive_failures, pipeline.recoveries) == (0, 1)
     assert pipeline.last_error == 'device lost the request'
 
@@ -82,15 +94,17 @@ def test_a_failed_inference_gets_new_requests_and_the_stream_goes_on(make_pipeli
 def test_repeated_failures_recompile_the_model(make_pipeline):
     pipeline, results = make_pipeline()
     pipeline.inject_faults(FailingRequests(RECOMPILE_AFTER_FAILURES))
-    events = []
     for frame in range(RECOMPILE_AFTER_FAILURES + 1):
-        events.append(feed(pipeline, frame))
-        outcome = results.get(timeout=10)
+        feed(pipeline, frame)
+        outcome = next_outcome(results)
         assert outcome[0] == ('error' if frame < RECOMPILE_AFTER_FAILURES else 'result')
-    recompiled = events[-1]
-    assert recompiled is not None
-    assert f'recompiled after {RECOMPILE_AFTER_FAILURES} failed inferences' in recompiled.reason
+    # The frame after the third failure runs at once on fresh requests; the recompilation
+    # happens beside it and replaces the stream when it is ready.
     assert pipeline.consecutive_failures == 0
+    kind, recompiled = results.get(timeout=10)
+    assert kind == 'compiled'
+    assert f'recompiled after {RECOMPILE_AFTER_FAILURES} failed inferences' in recompiled.reason
+    assert pipeline.compilations == 2
 
 
 def test_health_reports_fallback_failures_and_recovery(make_pipeline):
@@ -112,7 +126,7 @@ def test_health_reports_fallback_failures_and_recovery(make_pipeline):
     pipeline.inject_faults(FailingRequests(10 ** 6))
     for frame in range(RECOMPILE_AFTER_FAILURES):
         feed(pipeline, frame)
-        assert results.get(timeout=10)[0] == 'error'
+        assert next_outcome(results)[0] == 'error'
     failing = report(received=3)
     assert failing.level == ERROR
     assert 'inference failing: 3 failed in a row' in failing.message
@@ -120,7 +134,7 @@ def test_health_reports_fallback_failures_and_recovery(make_pipeline):
 
     pipeline.inject_faults(None)
     feed(pipeline, 10)
-    assert results.get(timeout=10) == ('result', 10)
+    assert next_outcome(results) == ('result', 10)
     healed = report(received=4, processed=1)
     assert healed.level == OK and healed.message == 'running'
     assert report(received=5, processed=1, rejected=1).level == WARN

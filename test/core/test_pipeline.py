@@ -1,14 +1,19 @@
 """ImagePipeline: raw Image fields in, model outputs out, compiled per resolution."""
 
 import queue
+import time
 
 import numpy as np
 import pytest
 
-from edge_perception.core.engine import ModelLoadError
+from edge_perception.core.engine import create_core, load_model, ModelLoadError
 from edge_perception.core.image_codec import array_to_image_fields, ImageFormatError
 from edge_perception.core.pipeline import ImagePipeline, PipelineConfig
-from edge_perception.core.preprocessing import Normalisation, PreprocessingError
+from edge_perception.core.preprocessing import (
+    HostPreprocessor,
+    Normalisation,
+    PreprocessingError,
+)
 
 from tiny_models import passthrough_model, write_model
 
@@ -19,13 +24,14 @@ IDENTITY = Normalisation((0.0,), (1.0,), 'RGB')
 def run(tmp_path):
     pipelines = []
 
-    def make(preprocessing='graph', model=None, normalisation=IDENTITY):
+    def make(preprocessing='graph', model=None, normalisation=IDENTITY, events=None):
         model = model or write_model(passthrough_model(3, 6, 8), tmp_path, 'passthrough')
         results = queue.Queue()
         pipeline = ImagePipeline(
             PipelineConfig(str(model), 'CPU', preprocessing, normalisation, 'LATENCY', 1),
             lambda context, outputs, timing: results.put((context, outputs, timing)),
-            lambda context, error: results.put((context, error, None)))
+            lambda context, error: results.put((context, error, None)),
+            on_event=None if events is None else events.put)
         pipelines.append(pipeline)
         return pipeline, results
 
@@ -41,10 +47,12 @@ def feed(pipeline, image, encoding, context):
 
 @pytest.mark.parametrize('preprocessing', ['graph', 'host'])
 def test_frame_to_outputs(run, preprocessing):
-    pipeline, results = run(preprocessing)
+    events = queue.Queue()
+    pipeline, results = run(preprocessing, events=events)
     image = np.zeros((6, 8, 3), np.uint8)
     image[:, :, 1] = 7
-    event = feed(pipeline, image, 'bgr8', 'frame-1')
+    assert feed(pipeline, image, 'bgr8', 'frame-1') is None  # compiles in the background
+    event = events.get(timeout=10)
     assert (event.preprocessing, event.width, event.height) == (preprocessing, 8, 6)
     context, outputs, timing = results.get(timeout=10)
     assert context == 'frame-1'
@@ -54,17 +62,19 @@ def test_frame_to_outputs(run, preprocessing):
     assert pipeline.preprocessing_in_use == preprocessing
 
 
-def test_resolution_change_recompiles_once(run):
-    pipeline, results = run()
-    assert feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 1) is not None
-    results.get(timeout=10)
-    assert feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 2) is None
-    results.get(timeout=10)
-    event = feed(pipeline, np.full((12, 16, 3), 9, np.uint8), 'rgb8', 3)
-    assert event.reason == 'input changed from rgb8 8x6'
-    context, outputs, _ = results.get(timeout=10)
-    assert context == 3 and outputs[0].shape == (1, 3, 6, 8)
-    np.testing.assert_allclose(outputs[0], 9.0)
+def test_each_stream_compiles_once_however_the_camera_alternates(run):
+    events = queue.Queue()
+    pipeline, results = run(events=events)
+    small, large = np.zeros((6, 8, 3), np.uint8), np.full((12, 16, 3), 9, np.uint8)
+    for context in range(8):
+        feed(pipeline, large if context % 2 else small, 'rgb8', context)
+        result_context, outputs, _ = results.get(timeout=10)
+        assert result_context == context and outputs[0].shape == (1, 3, 6, 8)
+        np.testing.assert_allclose(outputs[0], 9.0 if context % 2 else 0.0)
+    assert pipeline.compilations == 2
+    assert [(event.width, event.height) for event in (events.get(timeout=1),
+                                                      events.get(timeout=1))] == [(8, 6), (16, 12)]
+    assert events.empty()
 
 
 def test_bad_frames_raise_before_reaching_the_device(run):
@@ -85,21 +95,35 @@ def test_model_and_normalisation_are_checked_at_start(run, tmp_path):
 
 
 
-def test_a_failed_compilation_is_not_retried_for_every_frame_of_the_stream(run, tmp_path):
+def test_a_failed_compilation_is_retried_with_back_off_not_for_every_frame(run, tmp_path):
     model = write_model(passthrough_model(3, 6, 8), tmp_path, 'vanishing')
-    pipeline, results = run(model=model)
+    events = queue.Queue()
+    pipeline, results = run(model=model, events=events)
     moved = tmp_path / 'moved'
     moved.mkdir()
     for suffix in ('.xml', '.bin'):
         model.with_suffix(suffix).rename(moved / f'vanishing{suffix}')
-    with pytest.raises(ModelLoadError, match='does not exist'):
-        feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 1)
+    feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 1)
+    failed = events.get(timeout=10)
+    assert 'does not exist' in failed.error and pipeline.compile_error
     for suffix in ('.xml', '.bin'):
         (moved / f'vanishing{suffix}').rename(model.with_suffix(suffix))
+    # Within the back-off the stream's frames are refused with the error, not compiled again.
     with pytest.raises(ModelLoadError, match='does not exist'):
         feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 2)
-    assert feed(pipeline, np.zeros((12, 16, 3), np.uint8), 'rgb8', 3) is not None
+    assert events.empty()
+    feed(pipeline, np.zeros((12, 16, 3), np.uint8), 'rgb8', 3)  # another stream compiles
     assert results.get(timeout=10)[0] == 3
+    # After the back-off the failed stream is compiled again, and serves.
+    deadline = time.monotonic() + 10.0
+    while True:
+        try:
+            feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 4)
+            break
+        except ModelLoadError:
+            assert time.monotonic() < deadline, 'the failed stream was never retried'
+            time.sleep(0.1)
+    assert results.get(timeout=10)[0] == 4 and not pipeline.compile_error
 
 
 def test_a_frame_refused_at_compilation_leaves_the_stream_serving(run):
@@ -110,3 +134,37 @@ def test_a_frame_refused_at_compilation_leaves_the_stream_serving(run):
         feed(pipeline, np.zeros((6, 8), np.uint16), '16UC1', 2)
     feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 3)
     assert results.get(timeout=10)[0] == 3
+
+
+def reject_graph(mode, device):
+    """Compilation hook: the device rejects the in-graph preprocessing, as the NPU's plugin
+    rejects PrePostProcessor's resize (OpenVINO issue #28138); nothing else is refused.
+    """
+    if mode == 'graph':
+        raise RuntimeError(f'{device}: Interpolate is not supported')
+
+
+def test_auto_preprocessing_falls_back_to_the_host_when_the_device_rejects_the_graph(run,
+                                                                                    tmp_path):
+    model = write_model(passthrough_model(3, 6, 8), tmp_path, 'passthrough')
+    events = queue.Queue()
+    pipeline, results = run('auto', model=model, events=events)
+    pipeline.inject_faults(compilation=reject_graph)
+    image = np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    feed(pipeline, image, 'rgb8', 1)
+    context, outputs, _ = results.get(timeout=10)
+    event = events.get(timeout=10)
+    assert (context, event.preprocessing, pipeline.preprocessing_in_use) == (1, 'host', 'host')
+    assert 'CPU rejected in-graph preprocessing: CPU: Interpolate is not supported' in \
+        event.reason
+    expected = HostPreprocessor(load_model(create_core(), model), 'rgb8', IDENTITY)(image)
+    np.testing.assert_array_equal(outputs[0], expected)
+
+
+def test_graph_preprocessing_rejected_is_a_compile_error_not_a_silent_fallback(run):
+    events = queue.Queue()
+    pipeline, results = run('graph', events=events)
+    pipeline.inject_faults(compilation=reject_graph)
+    feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 1)
+    assert 'Interpolate is not supported' in events.get(timeout=10).error
+    assert 'Interpolate is not supported' in pipeline.compile_error and results.empty()

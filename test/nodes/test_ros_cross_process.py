@@ -78,6 +78,7 @@ def test_full_rate_vga_images_depth_and_clouds_cross_processes_best_effort(ros_g
     (('device', 'MYRIAD'), r"device 'MYRIAD' is not available.*sees here: CPU"),
     (('model', '/no/such/model.xml'), r"model file '/no/such/model.xml' does not exist"),
     (('preprocessing', 'sometimes'), r"'preprocessing' is 'sometimes'; must be one of"),
+    (('min_depth', 20.0), r'min_depth \(20.0\) must be below max_depth \(10.0\)'),
 ])
 def test_start_up_failure_exits_non_zero_with_one_clear_message(parameters, expected, tmp_path):
     model = write_model(red_channel_depth_model(8, 8), tmp_path, 'red')

@@ -74,7 +74,9 @@ def test_fastdepth_int8_reports_depth_metrics_on_an_unseen_scene(tmp_path):
 
 @pytest.mark.parametrize('arguments, message', [
     (['--data', '/no/such/folder'], 'neither a rosbag2 directory nor a folder of images'),
-    (['--data', '.', '--device', 'MYRIAD'], "device 'MYRIAD' is not available")])
+    (['--data', '.', '--device', 'MYRIAD'], "device 'MYRIAD' is not available"),
+    (['--data', '.', '--params-file', '/no/such/depth.yaml'],
+     "cannot read parameter file '/no/such/depth.yaml'")])
 def test_bad_inputs_exit_1_with_a_clear_message(arguments, message, tmp_path):
     result = quantize(str(shared_file('models', 'digits', 'digit_classifier.xml')),
                       '-o', str(tmp_path / 'out.xml'), *arguments)
