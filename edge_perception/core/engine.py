@@ -158,20 +158,16 @@ class AsyncEngine:
     :param on_result: called as ``on_result(context, outputs, inference_ms)`` from a worker
         thread when a request finishes; ``outputs`` are copies of every output.
     :param on_error: called as ``on_error(context, error)`` when a frame's inference fails
-        (inside OpenVINO or in the fault injector) or ``on_result`` raises.
+        inside OpenVINO or ``on_result`` raises.
     :param num_requests: parallel infer requests; 0 asks the device for its optimal number.
-    :param fault_injector: test hook at the boundary with OpenVINO, called with each finished
-        ``ov.InferRequest`` before its outputs are read; what it raises takes the path of a
-        failed inference. None in production.
     """
 
-    def __init__(self, compiled_model, on_result, on_error, num_requests=0, fault_injector=None):
+    def __init__(self, compiled_model, on_result, on_error, num_requests=0):
         if num_requests <= 0:
             num_requests = int(compiled_model.get_property('OPTIMAL_NUMBER_OF_INFER_REQUESTS'))
         self.num_requests = max(1, num_requests)
         self._on_result = on_result
         self._on_error = on_error
-        self.fault_injector = fault_injector
         self._condition = threading.Condition()
         self._waiting = None
         self._closing = False
@@ -222,8 +218,6 @@ class AsyncEngine:
         started = time.perf_counter()
         try:
             request.infer(inputs)
-            if self.fault_injector is not None:
-                self.fault_injector(request)
             outputs = [request.get_output_tensor(index).data.copy()
                        for index in range(len(request.model_outputs))]
         except Exception as error:  # whatever failed inside OpenVINO, for this frame

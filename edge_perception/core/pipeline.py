@@ -239,7 +239,6 @@ class ImagePipeline:
         self._delivered_sequence = -1
         self._delivery_lock = threading.Lock()
         self._dropped = 0
-        self._fault_injector = None
         self._compile_injector = None
         self.preprocessing_in_use = None
         self.compilations = 0
@@ -265,21 +264,14 @@ class ImagePipeline:
             engines = sum(stream.engine.frames_dropped for stream in self._streams.values())
             return self._dropped + engines + self.frames_out_of_order
 
-    def inject_faults(self, requests=None, compilation=None):
-        """Test hooks at the boundary with OpenVINO; None removes one.
+    def inject_compile_faults(self, injector):
+        """Test hook at the compile boundary; None removes it.
 
-        :param requests: ``injector(request)`` runs on each finished request before its outputs
-            are read (see :class:`AsyncEngine` ``fault_injector``), in every engine; what it
-            raises is handled exactly as a failed inference.
-        :param compilation: ``injector(mode, device)`` runs before each compilation ('graph' or
-            'host' preprocessing); what it raises is handled exactly as the device rejecting
-            that compilation.
+        ``injector(mode, device)`` runs before each compilation ('graph' or 'host'
+        preprocessing); what it raises is handled exactly as the device rejecting that
+        compilation (no plugin on a CPU-only machine rejects in-graph preprocessing).
         """
-        with self._condition:
-            self._fault_injector = requests
-            self._compile_injector = compilation
-            for stream in self._streams.values():
-                stream.engine.fault_injector = requests
+        self._compile_injector = injector
 
     def process(self, height, width, encoding, is_bigendian, step, data, context):
         """Start inference on one camera frame given as raw Image fields.
@@ -384,8 +376,7 @@ class ImagePipeline:
         return self._stream(key, device, 'host', compiled, host_preprocessor), why
 
     def _stream(self, key, device, mode, compiled, host_preprocessor):
-        engine = AsyncEngine(compiled, self._deliver, self._fail, self.config.num_requests,
-                             self._fault_injector)
+        engine = AsyncEngine(compiled, self._deliver, self._fail, self.config.num_requests)
         return _Stream(key, device, mode, compiled, host_preprocessor, engine)
 
     def _compile_model(self, model, device, mode):
@@ -497,7 +488,7 @@ class ImagePipeline:
                                       f'recompiled after {failures} failed inferences in a row')
             old_engine = stream.engine
             stream.engine = AsyncEngine(stream.compiled, self._deliver, self._fail,
-                                        self.config.num_requests, self._fault_injector)
+                                        self.config.num_requests)
             self._dropped += old_engine.frames_dropped
         old_engine.close(timeout_s=0.0)
 

@@ -149,7 +149,7 @@ def test_auto_preprocessing_falls_back_to_the_host_when_the_device_rejects_the_g
     model = write_model(passthrough_model(3, 6, 8), tmp_path, 'passthrough')
     events = queue.Queue()
     pipeline, results = run('auto', model=model, events=events)
-    pipeline.inject_faults(compilation=reject_graph)
+    pipeline.inject_compile_faults(reject_graph)
     image = np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8)
     feed(pipeline, image, 'rgb8', 1)
     context, outputs, _ = results.get(timeout=10)
@@ -164,7 +164,7 @@ def test_auto_preprocessing_falls_back_to_the_host_when_the_device_rejects_the_g
 def test_graph_preprocessing_rejected_is_a_compile_error_not_a_silent_fallback(run):
     events = queue.Queue()
     pipeline, results = run('graph', events=events)
-    pipeline.inject_faults(compilation=reject_graph)
+    pipeline.inject_compile_faults(reject_graph)
     feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 1)
     assert 'Interpolate is not supported' in events.get(timeout=10).error
     assert 'Interpolate is not supported' in pipeline.compile_error and results.empty()

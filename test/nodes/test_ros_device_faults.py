@@ -9,21 +9,25 @@ from edge_perception.core.health import ERROR_AFTER_FAILURES
 from edge_perception.messages import image_msg
 from edge_perception.nodes.depth_node import DepthNode
 
-from fault_injection import FailingRequests
 from ros_helpers import counter_grows, depth_array
-from tiny_models import red_channel_depth_model, write_model
+from tiny_models import failing_depth_model, write_model
 
 WIDTH, HEIGHT = 32, 24
 
 
+THRESHOLD = 200
+
+
 @pytest.fixture
 def red_model(tmp_path):
-    return str(write_model(red_channel_depth_model(12, 16), tmp_path, 'red'))
+    """Depth = red channel / 100; inference fails inside OpenVINO on red above THRESHOLD."""
+    return str(write_model(failing_depth_model(12, 16, THRESHOLD), tmp_path, 'red'))
 
 
-def frame(index):
+def frame(index, fail=False):
+    """Red 100 + index; a failing frame (each failing index a different value)."""
     image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
-    image[:, :, 0] = 100 + index
+    image[:, :, 0] = THRESHOLD + 1 + index % 50 if fail else 100 + index
     return image_msg(image, 'rgb8', stamp=index + 1)
 
 
@@ -67,27 +71,24 @@ def test_a_failed_inference_is_recovered_and_repeated_failures_are_an_error(ros_
     images.publish(frame(0))
     assert ros_graph.wait_for(lambda: depth)
 
-    node.pipeline.inject_faults(FailingRequests(1))
     failed = counter_grows(lambda: node.pipeline.inference_failures)
-    images.publish(frame(1))
+    images.publish(frame(1, fail=True))
     assert ros_graph.wait_for(failed)
     depth.clear()
     images.publish(frame(2))
     assert ros_graph.wait_for(lambda: depth), 'the node did not recover'
     np.testing.assert_allclose(depth_array(depth[0]), 1.02, rtol=1e-6)
 
-    node.pipeline.inject_faults(FailingRequests(10 ** 6))
     for index in range(3, 3 + ERROR_AFTER_FAILURES + 2):
         failed = counter_grows(lambda: node.pipeline.inference_failures)
-        images.publish(frame(index))
+        images.publish(frame(index, fail=True))
         assert ros_graph.wait_for(failed)
     diagnostics.clear()
     assert ros_graph.wait_for(lambda: statuses(diagnostics))
     status = statuses(diagnostics)[-1]
     assert level(status) == error, status
-    assert 'inference failing' in status.message and 'device lost the request' in status.message
+    assert 'inference failing' in status.message and 'Reshape' in status.message
 
-    node.pipeline.inject_faults(None)
     depth.clear()
     images.publish(frame(20))
     assert ros_graph.wait_for(lambda: depth), 'the node did not recover after the faults ended'
