@@ -409,6 +409,8 @@ class ImagePipeline:
                 self.compilations += 1
         for old in released:
             old.engine.close(timeout_s=0.0)
+        with self._condition:  # what the released engines dropped still counts
+            self._dropped += sum(old.engine.frames_dropped for old in released)
         if stream in released:
             return
         self._emit(CompileEvent(stream.mode, *stream.key, stream.device, reason))
