@@ -66,8 +66,13 @@ def message_class(type_name):
 
 
 def ros_types():
-    """Return the :class:`MessageTypes` of rclpy's generated classes."""
-    return MessageTypes(message_class, bytes, lambda values: [float(value) for value in values])
+    """Return the :class:`MessageTypes` of rclpy's generated classes.
+
+    ``uint8[]`` data passes as it is: rclpy takes ``bytes`` and ``array.array('B')`` without a
+    per-element copy (a numpy array or memoryview would be iterated element by element).
+    """
+    return MessageTypes(message_class, lambda data: data,
+                        lambda values: [float(value) for value in values])
 
 
 def bag_types(typestore=None):
@@ -108,14 +113,13 @@ def image_msg_from_fields(header, encoding, fields, types=None):
     """Return a ``sensor_msgs/Image`` from ``(height, width, step, is_bigendian, data)``.
 
     The fields as :func:`~edge_perception.core.image_codec.array_to_image_fields` or
-    :meth:`~edge_perception.core.image_codec.ImageBuffer.fields` return them; ``data`` is
-    passed on as it is for rclpy (bytes or ``array.array``: no copy).
+    :meth:`~edge_perception.core.image_codec.ImageBuffer.fields` return them.
     """
     types = types or ros_types()
     height, width, step, is_bigendian, data = fields
     return types[IMAGE_TYPE](header=header, height=height, width=width, encoding=encoding,
                              is_bigendian=int(is_bigendian), step=step,
-                             data=data if types.byte_array is bytes else types.byte_array(data))
+                             data=types.byte_array(data))
 
 
 def camera_info_msg(intrinsics, stamp=0, frame_id=DEFAULT_FRAME_ID, types=None, header=None):
@@ -151,5 +155,5 @@ def cloud_msg(cloud, header, types=None):
         fields=[point_field(name=field.name, offset=field.offset, datatype=field.datatype,
                             count=field.count) for field in cloud.fields],
         is_bigendian=cloud.is_bigendian, point_step=cloud.point_step, row_step=cloud.row_step,
-        data=cloud.data if types.byte_array is bytes else types.byte_array(cloud.data),
+        data=types.byte_array(cloud.data),
         is_dense=cloud.is_dense)

@@ -17,3 +17,8 @@ def depth_array(msg):
     """Return the float32 depth image of a 32FC1 ``Image``."""
     assert msg.encoding == '32FC1'
     return np.frombuffer(msg.data, dtype='<f4').reshape(msg.height, msg.width)
+
+
+def level(status):
+    """A DiagnosticStatus level as an int (rclpy gives ``bytes`` for the byte field)."""
+    return status.level[0] if isinstance(status.level, bytes) else status.level

@@ -292,7 +292,7 @@ class ImagePipeline:
                 f'{width}x{height} frame is larger than {self.config.max_width}x'
                 f'{self.config.max_height} (max_width x max_height)')
         image = image_to_array(height, width, encoding, is_bigendian, step, data)
-        check_encoding(encoding, self.model_input, self.normalisation)
+        color_plan(encoding, self.model_input, self.normalisation)  # refused before compiling
         key = (encoding, height, width)
         self._recover()
         self._return_to_configured_device(key)
@@ -376,8 +376,10 @@ class ImagePipeline:
         return self._stream(key, device, 'host', compiled, host_preprocessor), why
 
     def _stream(self, key, device, mode, compiled, host_preprocessor):
-        engine = AsyncEngine(compiled, self._deliver, self._fail, self.config.num_requests)
-        return _Stream(key, device, mode, compiled, host_preprocessor, engine)
+        return _Stream(key, device, mode, compiled, host_preprocessor, self._engine(compiled))
+
+    def _engine(self, compiled):
+        return AsyncEngine(compiled, self._deliver, self._fail, self.config.num_requests)
 
     def _compile_model(self, model, device, mode):
         if self._compile_injector is not None:
@@ -489,8 +491,7 @@ class ImagePipeline:
                 self._request_compile(key, self.device,
                                       f'recompiled after {failures} failed inferences in a row')
             old_engine = stream.engine
-            stream.engine = AsyncEngine(stream.compiled, self._deliver, self._fail,
-                                        self.config.num_requests)
+            stream.engine = self._engine(stream.compiled)
             self._dropped += old_engine.frames_dropped
         old_engine.close(timeout_s=0.0)
 
@@ -568,15 +569,6 @@ class ImagePipeline:
             stream.engine.close()
         if self._compiler is not None:
             self._compiler.join(timeout=5.0)
-
-
-def check_encoding(encoding, model_input, normalisation):
-    """Raise unless frames of ``encoding`` can feed the model (before anything is compiled).
-
-    :raises ImageFormatError: for an encoding that is not a camera image (e.g. a depth image).
-    :raises PreprocessingError: for a colour order the model cannot take.
-    """
-    color_plan(encoding, model_input, normalisation)
 
 
 def choose_device(core, devices):

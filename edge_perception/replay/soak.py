@@ -245,7 +245,7 @@ def _publish_at_rate(options, camera, graph, duration_s, process=None, report=No
             return frame
         graph.ensure_running('during the soak')
         if report is not None and len(report.memory) <= elapsed:
-            report.memory.append((elapsed, _rss_mib(process.process.pid)))
+            report.memory.append((elapsed, rss_mib(process.process.pid)))
         camera.publish()
         frame += 1
         graph.spin_for(started + frame * period_s - time.perf_counter())
@@ -260,7 +260,8 @@ def _test_pattern(height, width):
                      np.full((height, width), 128.0, np.float32)], axis=-1).astype(np.uint8)
 
 
-def _rss_mib(pid):
+def rss_mib(pid):
+    """Return a process's resident memory (VmRSS) in MiB."""
     with open(f'/proc/{pid}/status', encoding='ascii') as status:
         for line in status:
             if line.startswith('VmRSS:'):

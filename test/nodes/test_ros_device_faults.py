@@ -9,7 +9,7 @@ from edge_perception.core.health import ERROR_AFTER_FAILURES
 from edge_perception.messages import image_msg
 from edge_perception.nodes.depth_node import DepthNode
 
-from ros_helpers import counter_grows, depth_array
+from ros_helpers import counter_grows, depth_array, level
 from tiny_models import failing_depth_model, write_model
 
 WIDTH, HEIGHT = 32, 24
@@ -34,10 +34,6 @@ def frame(index, fail=False):
 def statuses(diagnostics, node_name='depth_node'):
     return [status for msg in diagnostics for status in msg.status
             if status.name == f'{node_name}: inference']
-
-
-def level(status):
-    return status.level[0] if isinstance(status.level, bytes) else status.level
 
 
 def start(ros_graph, red_model, **parameters):

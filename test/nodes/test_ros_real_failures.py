@@ -12,6 +12,7 @@ from sensor_msgs.msg import Image
 
 from edge_perception.messages import image_msg, stamp_ns
 
+from ros_helpers import level
 from tiny_models import failing_depth_model, write_model
 
 WIDTH, HEIGHT = 64, 48
@@ -31,10 +32,6 @@ def frame(index):
     image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     image[:, :, 0] = THRESHOLD + 1 + index - FAILING[0] if index in FAILING else 100
     return image_msg(image, 'rgb8', stamp=(index + 1) * 1_000_000)
-
-
-def level(status):
-    return status.level[0] if isinstance(status.level, bytes) else status.level
 
 
 def test_failures_inside_openvino_are_survived_reported_and_recovered_at_once(ros_graph,

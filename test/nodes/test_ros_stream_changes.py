@@ -8,6 +8,7 @@ from sensor_msgs.msg import Image, PointCloud2
 
 from edge_perception.messages import image_msg, stamp_ns
 from edge_perception.nodes.depth_node import DepthNode
+from edge_perception.replay.soak import rss_mib
 
 from ros_helpers import depth_array
 from tiny_models import red_channel_depth_model, write_model
@@ -44,11 +45,6 @@ def test_alternating_resolutions_compile_once_each_and_a_stray_frame_disturbs_no
     values = {item.key: item.value for item in diagnostics[-1].status[0].values}
     assert values['compilations'] == '2' and values['frames_processed'] == '8'
     assert values['frames_received'] == '9' and values['frames_rejected'] == '1'
-
-
-def rss_mib(pid):
-    with open(f'/proc/{pid}/status', encoding='ascii') as status:
-        return next(int(line.split()[1]) / 1024 for line in status if line.startswith('VmRSS'))
 
 
 def test_a_frame_over_the_size_limit_is_refused_before_anything_is_allocated(ros_graph,
