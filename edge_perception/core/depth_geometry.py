@@ -91,6 +91,20 @@ class PinholeIntrinsics:
         scaled.validate()
         return scaled
 
+    def decimated(self, factor):
+        """Return the intrinsics of every ``factor``-th pixel in each direction (pixels
+        ``0, factor, 2 * factor, ...``), the camera model of a decimated organised cloud.
+
+        Sampling pixel ``u = factor * u'`` gives ``u' = (u - 0) / factor``: focal lengths and
+        principal point divide by ``factor`` exactly (unlike :meth:`scaled_to`, which models
+        averaging binned pixels).
+        """
+        if factor == 1:
+            return self
+        return PinholeIntrinsics(self.fx / factor, self.fy / factor, self.cx / factor,
+                                 self.cy / factor, -(-self.width // factor),
+                                 -(-self.height // factor))
+
 
 @dataclass(frozen=True)
 class DepthDecoder:
@@ -156,6 +170,28 @@ class PointProjector:
         np.multiply(depth, self._rays_y, out=points[:, :, 1])
         points[:, :, 2] = depth
         return points
+
+
+MAX_MILLIMETRES = np.iinfo(np.uint16).max
+
+
+def metres_to_millimetres(depth, out=None):
+    """Return a REP 118 ``16UC1`` depth image: millimetres, 0 where invalid.
+
+    Invalid means NaN or a depth that millimetres in 16 bits cannot hold (over 65.535 m, or
+    under 0.5 mm, which would round to the invalid value 0).
+
+    :param depth: ``height x width`` float32 metres, NaN where invalid.
+    :param out: ``height x width`` uint16 array to write into, or None for a new one.
+    """
+    if out is None:
+        out = np.empty(depth.shape, np.uint16)
+    millimetres = np.rint(depth * np.float32(1000.0))
+    with np.errstate(invalid='ignore'):
+        valid = (millimetres >= 1) & (millimetres <= MAX_MILLIMETRES)
+    out[...] = 0
+    out[valid] = millimetres[valid]
+    return out
 
 
 def depth_in_metres(depth, encoding):

@@ -65,16 +65,24 @@ class DepthHead:
         """
         return self.decoder.decode(outputs[0], width, height, out=out)
 
-    def cloud(self, depth, intrinsics, rgb=None):
+    def cloud(self, depth, intrinsics, rgb=None, decimation=1):
         """Return the organised cloud of a depth image as a
         :class:`~edge_perception.core.pointcloud_layout.PackedCloud`, reusing one buffer.
 
         :param intrinsics: :class:`~edge_perception.core.depth_geometry.PinholeIntrinsics` of
             the camera (scaled to the depth image when it was calibrated at another size).
         :param rgb: H x W x 3 uint8 colours for a packed ``rgb`` field, or None.
+        :param decimation: keep every ``decimation``-th pixel of each row and column: an
+            organised ``ceil(H / d) x ceil(W / d)`` cloud whose points are those of the full
+            cloud at the kept pixels (depth is sampled, not averaged across edges).
         :raises ~edge_perception.core.depth_geometry.IntrinsicsError: when the intrinsics do not
             fit the image.
         """
+        if decimation != 1:
+            intrinsics = intrinsics.scaled_to(depth.shape[1], depth.shape[0]).decimated(
+                decimation)
+            depth = depth[::decimation, ::decimation]
+            rgb = None if rgb is None else rgb[::decimation, ::decimation]
         height, width = depth.shape
         xyz = self._packer.xyz_buffer(height, width, rgb is not None)
         self._projector.project(depth, intrinsics, out=xyz)

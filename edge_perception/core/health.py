@@ -80,6 +80,7 @@ class HealthMonitor:
         self._previous = sample
         level, message = self._assess(pipeline, sample, previous)
         values = {'device': pipeline.device, 'configured_device': pipeline.config.device,
+                  'device_held': str(pipeline.device_held).lower(),
                   'preprocessing': pipeline.preprocessing_in_use or 'not compiled yet',
                   **{name: str(value) for name, value in sample.items()},
                   'last_error': pipeline.last_error}
@@ -132,3 +133,26 @@ class HealthMonitor:
         if waiting > 0 and stalled_s > self.stall_after_s:
             return f'{waiting} image(s) received in {stalled_s:.0f} s but none processed'
         return ''
+
+
+_IDLE_MESSAGES = {
+    'unconfigured': 'unconfigured: waiting for the configure transition',
+    'inactive': 'inactive: device released; waiting for the activate transition',
+    'finalized': 'shut down',
+}
+
+
+def lifecycle_report(state, transition_error='', device_held=False):
+    """Return the report of a managed node that is not active.
+
+    A state reached on purpose is OK; a failed transition (the node fell back to the state
+    before it) is an ERROR that names the transition and why, until a transition succeeds.
+
+    :param state: lifecycle state label: 'unconfigured', 'inactive' or 'finalized'.
+    :param transition_error: why the latest transition failed, '' when it did not.
+    :param device_held: whether a compiled model still holds the device.
+    """
+    values = {'device_held': str(device_held).lower(), 'last_error': transition_error}
+    if transition_error:
+        return HealthReport(ERROR, f'{state}: {transition_error}', values)
+    return HealthReport(OK, _IDLE_MESSAGES.get(state, state), values)

@@ -129,6 +129,10 @@ class CompileEvent:
     error: str = ''
 
 
+class DeviceReleasedError(RuntimeError):
+    """A frame arrived while the pipeline has released its device."""
+
+
 class FrameTooLargeError(ImageFormatError):
     """A frame larger than the pipeline accepts (``max_width`` x ``max_height``)."""
 
@@ -240,6 +244,9 @@ class ImagePipeline:
         self._delivery_lock = threading.Lock()
         self._dropped = 0
         self._compile_injector = None
+        self._released = False
+        self._remembered_keys = ()
+        self._device_hold = None
         self.preprocessing_in_use = None
         self.compilations = 0
         self.frames_out_of_order = 0
@@ -287,6 +294,8 @@ class ImagePipeline:
             compiled again.
         """
         received = time.perf_counter()
+        if self._released:
+            raise DeviceReleasedError('the device is released (the node is not active)')
         if width > self.config.max_width or height > self.config.max_height:
             raise FrameTooLargeError(
                 f'{width}x{height} frame is larger than {self.config.max_width}x'
@@ -394,7 +403,7 @@ class ImagePipeline:
         released = []
         with self._condition:
             self._compiling.discard((stream.key, stream.device))
-            if self._closing:
+            if self._closing or self._released:
                 released.append(stream)
                 pending = None
             else:
@@ -409,6 +418,7 @@ class ImagePipeline:
                     released.append(self._streams.popitem(last=False)[1])
                 pending = self._pending.pop(stream.key, None)
                 self.compilations += 1
+                self._device_hold = None  # a compiled stream holds the device now
         for old in released:
             old.engine.close(timeout_s=0.0)
         with self._condition:  # what the released engines dropped still counts
@@ -445,7 +455,7 @@ class ImagePipeline:
     def _compile_failed(self, key, device, error):
         with self._condition:
             self._compiling.discard((key, device))
-            if self._closing:
+            if self._closing or self._released:
                 return
             if device != self.device:  # an attempt to switch devices: stay where we are
                 if device == self.config.device:
@@ -556,6 +566,61 @@ class ImagePipeline:
             self.last_error = openvino_reason(error)
             self._needs_recovery = job.key
         self._on_error(job.context, error)
+
+    @property
+    def compiled_streams(self):
+        """How many compiled streams (compiled models with their infer requests) are held."""
+        with self._condition:
+            return len(self._streams)
+
+    @property
+    def device_held(self):
+        """True while a compiled model is held on the device (see :meth:`release_device`)."""
+        with self._condition:
+            return bool(self._streams) or self._device_hold is not None
+
+    def release_device(self):
+        """Let go of the device: finish the requests in flight, then delete every compiled
+        model and infer request, so another process can use the device (an NCS2 or an NPU
+        serves one at a time). Frames are refused with :class:`DeviceReleasedError` until
+        :meth:`claim_device`; the streams in use are remembered for it.
+        """
+        with self._condition:
+            self._released = True
+            streams = list(self._streams.values())
+            if streams:
+                self._remembered_keys = tuple(self._streams)
+            self._streams.clear()
+            self._dropped += len(self._pending)
+            self._pending.clear()
+            self._compile_queue.clear()
+            self._compile_retries.clear()
+            self._device_hold = None
+        for stream in streams:
+            stream.engine.close()
+        with self._condition:  # what the released engines dropped still counts
+            self._dropped += sum(stream.engine.frames_dropped for stream in streams)
+
+    def claim_device(self):
+        """Compile on the device now, on the caller's thread: the streams in use before
+        :meth:`release_device`, or, before any frame has fixed a stream, the model alone (which
+        proves the device takes it, and holds the device until the first stream is compiled).
+
+        The first available of the configured device and its fallbacks is used.
+
+        :raises DeviceUnavailableError: when no configured device is available.
+        :raises Exception: what OpenVINO raised compiling; the device stays released.
+        """
+        device, reason = choose_device(self._core, self._devices)
+        streams = [self._build_stream(key, device)[0] for key in self._remembered_keys]
+        hold = None if streams else self._compile_model(self._load_model(), device, 'host')
+        with self._condition:
+            self.device, self.fallback_reason = device, reason
+            self.consecutive_failures = 0
+            for stream in streams:
+                self._streams[stream.key] = stream
+            self._device_hold = hold
+            self._released = False
 
     def close(self):
         """Stop compiling, finish requests in flight (briefly) and release the streams."""

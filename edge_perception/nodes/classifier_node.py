@@ -1,7 +1,9 @@
 """``classifier_node``: camera image in; top-k class results and timing out.
 
-Subscribed: ``image`` (sensor_msgs/Image). Published: ``classification``
-(edge_perception/Classification, the input image's header), ``inference_timing``.
+Subscribed: ``image`` (sensor_msgs/Image; or ``<image>/compressed``, sensor_msgs/CompressedImage,
+with ``image_transport: compressed``). Published: ``classification``
+(edge_perception/Classification, the input image's header), ``inference_timing``. A managed
+(lifecycle) node: see :mod:`edge_perception.nodes.inference_node`.
 """
 
 from edge_perception.core.heads import ClassifierHead
@@ -23,7 +25,7 @@ CLASSIFIER_PARAMETERS = (
                   value_range=(0.0, 1.0)),
     ParameterSpec('output_is_logits', True,
                   'The model outputs logits: apply a softmax in the graph. False when it '
-                  'already outputs probabilities.', read_only=True),
+                  'already outputs probabilities.', at_configure=True),
 )
 
 
@@ -37,12 +39,14 @@ class ClassifierNode(InferenceNode):
     def output_postprocessing(self):
         return ClassifierHead.output_postprocessing(self.parameter_values['output_is_logits'])
 
-    def create_outputs(self):
+    def configure_head(self):
         info = self.pipeline.model_info
         classes = ClassifierHead.check_model(self.pipeline.output_shapes, info)
         values = self.parameter_values
         self._head = ClassifierHead(ClassifierHead.labels_for(info, classes, values['labels']),
                                     values['top_k'], values['score_threshold'])
+
+    def create_outputs(self):
         self.classification_publisher = self.create_output_publisher(Classification,
                                                                      'classification')
 

@@ -1,36 +1,57 @@
 """``depth_node``: camera image in; depth image, organised point cloud and timing out.
 
-Subscribed: ``image`` (sensor_msgs/Image), ``camera_info`` (sensor_msgs/CameraInfo).
-Published: ``depth`` (sensor_msgs/Image, 32FC1 metres, NaN = invalid), ``points``
-(sensor_msgs/PointCloud2, organised, camera optical frame), ``inference_timing``.
-Every output carries the input image's header.
+Subscribed: ``image`` (sensor_msgs/Image; or ``<image>/compressed``, sensor_msgs/CompressedImage,
+with ``image_transport: compressed``), ``camera_info`` (sensor_msgs/CameraInfo).
+Published: ``depth`` (sensor_msgs/Image, 32FC1 metres with NaN = invalid, or 16UC1 millimetres
+with 0 = invalid), ``depth/colorized`` (bgr8, for RViz), ``points`` (sensor_msgs/PointCloud2,
+organised, camera optical frame, optionally coloured and decimated), ``inference_timing``.
+Every output carries the input image's header. A managed (lifecycle) node: see
+:mod:`edge_perception.nodes.inference_node`.
 """
 
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-from edge_perception.core.depth_geometry import IntrinsicsError, PinholeIntrinsics
+from edge_perception.core.depth_geometry import (
+    IntrinsicsError,
+    metres_to_millimetres,
+    PinholeIntrinsics,
+)
 from edge_perception.core.heads import DepthHead
 from edge_perception.core.image_codec import as_rgb8, image_to_array, ImageBuffer
-from edge_perception.messages import cloud_msg, image_msg_from_fields
+from edge_perception.core.visualisation import colorize_depth
+from edge_perception.messages import cloud_msg, image_msg, image_msg_from_fields
 from edge_perception.nodes.inference_node import InferenceNode, run_node, WARN_PERIOD_S
 from edge_perception.nodes.parameters import ParameterSpec
 from edge_perception.package_paths import shared_file
 
 BUNDLED_MODEL = ('models', 'fastdepth', 'fastdepth.xml')
+DEPTH_ENCODINGS = ('32FC1', '16UC1')
+CLOUD_COLORS = ('none', 'rgb')
+CLOUD_DECIMATIONS = (1, 2, 4)
 
 DEPTH_PARAMETERS = (
     ParameterSpec('depth_scale', 1.0, 'Metres per unit of the model output.',
                   value_range=(1e-6, 1e6)),
-    ParameterSpec('min_depth', 0.1, 'Nearest valid depth in metres; nearer pixels become NaN.',
+    ParameterSpec('min_depth', 0.1, 'Nearest valid depth in metres; nearer pixels are invalid.',
                   value_range=(0.0, 1000.0)),
-    ParameterSpec('max_depth', 10.0, 'Farthest valid depth in metres; farther pixels become NaN.',
-                  value_range=(0.0, 1000.0)),
+    ParameterSpec('max_depth', 10.0, 'Farthest valid depth in metres; farther pixels are '
+                  'invalid.', value_range=(0.0, 1000.0)),
+    ParameterSpec('depth_encoding', '32FC1',
+                  "Encoding of 'depth' (REP 118): 32FC1 (metres, NaN = invalid) or 16UC1 "
+                  '(millimetres, 0 = invalid; depth beyond 65.535 m is invalid).',
+                  choices=DEPTH_ENCODINGS),
     ParameterSpec('publish_points', True,
                   "Publish the organised cloud on 'points' (computed only while someone "
                   'subscribes, and only with a valid CameraInfo).'),
-    ParameterSpec('points_rgb', False,
-                  "Add a packed 'rgb' field with the camera colours to the cloud."),
+    ParameterSpec('cloud_color', 'none',
+                  "Colour of the cloud: none (x y z) or rgb (x y z rgb, the camera's colours "
+                  "packed as PCL and RViz read them, like depth_image_proc's "
+                  'point_cloud_xyzrgb).', choices=CLOUD_COLORS),
+    ParameterSpec('cloud_decimation', 1,
+                  'Keep every n-th pixel of each row and column in the cloud: 1, 2 or 4 (an '
+                  'organised cloud of ceil(H/n) x ceil(W/n) points, with the camera model '
+                  'scaled to it).', choices=CLOUD_DECIMATIONS),
 )
 
 
@@ -38,22 +59,31 @@ class DepthNode(InferenceNode):
     """Monocular depth (FastDepth by default) through OpenVINO."""
 
     def __init__(self, **kwargs):
-        super().__init__('depth_node', DEPTH_PARAMETERS, shared_file(*BUNDLED_MODEL), **kwargs)
-
-    def create_outputs(self):
-        DepthHead.check_model(self.pipeline.output_shapes, self.pipeline.model_info)
-        values = self.parameter_values
-        inverted = self.validate_parameter_change({})
-        if inverted:  # every pixel would be NaN: refuse to start rather than publish nothing
-            raise ValueError(inverted)
-        self._head = DepthHead(values['depth_scale'], values['min_depth'], values['max_depth'])
-        self._depth_buffer = ImageBuffer('32FC1')
         self._intrinsics = None
         self.camera_infos_received = 0
+        self.camera_info_subscription = None
+        super().__init__('depth_node', DEPTH_PARAMETERS, shared_file(*BUNDLED_MODEL), **kwargs)
+
+    def configure_head(self):
+        DepthHead.check_model(self.pipeline.output_shapes, self.pipeline.model_info)
+        values = self.parameter_values
+        self._head = DepthHead(values['depth_scale'], values['min_depth'], values['max_depth'])
+        self._metres = ImageBuffer('32FC1')
+        self._millimetres = ImageBuffer('16UC1')
+
+    def create_outputs(self):
         self.depth_publisher = self.create_output_publisher(Image, 'depth')
+        self.colorized_publisher = self.create_output_publisher(Image, 'depth/colorized')
         self.points_publisher = self.create_output_publisher(PointCloud2, 'points')
+
+    def create_inputs(self):
         self.camera_info_subscription = self.create_subscription(
             CameraInfo, 'camera_info', self._on_camera_info, qos_profile_sensor_data)
+
+    def destroy_inputs(self):
+        if self.camera_info_subscription is not None:
+            self.destroy_subscription(self.camera_info_subscription)
+            self.camera_info_subscription = None
 
     def validate_parameter_change(self, changes):
         low = changes.get('min_depth', self.parameter_values['min_depth'])
@@ -73,36 +103,46 @@ class DepthNode(InferenceNode):
             self.get_logger().warning(f'ignoring CameraInfo: {error}; publishing depth without '
                                       'points', throttle_duration_sec=WARN_PERIOD_S)
 
-    def publish_outputs(self, image_msg, outputs):
-        depth = self._head.depth(outputs, image_msg.width, image_msg.height,
-                                 out=self._depth_buffer.array(image_msg.height, image_msg.width))
+    def publish_outputs(self, frame, outputs):
+        height, width = frame.height, frame.width
+        depth = self._head.depth(outputs, width, height, out=self._metres.array(height, width))
+        depth_buffer = self._metres
+        if self.parameter_values['depth_encoding'] == '16UC1':
+            metres_to_millimetres(depth, out=self._millimetres.array(height, width))
+            depth_buffer = self._millimetres
         self.depth_publisher.publish(image_msg_from_fields(
-            image_msg.header, self._depth_buffer.encoding, self._depth_buffer.fields()))
+            frame.header, depth_buffer.encoding, depth_buffer.fields()))
+        if self.colorized_publisher.get_subscription_count() > 0:
+            values = self.parameter_values
+            self.colorized_publisher.publish(image_msg(
+                colorize_depth(depth, values['min_depth'], values['max_depth']), 'bgr8',
+                header=frame.header))
         if self.parameter_values['publish_points'] and \
                 self.points_publisher.get_subscription_count() > 0:
-            self._publish_points(image_msg, depth)
+            self._publish_points(frame, depth)
 
-    def _publish_points(self, image_msg, depth):
+    def _publish_points(self, frame, depth):
         intrinsics = self._intrinsics
         if intrinsics is None:
             self.get_logger().warning(
-                f"no valid CameraInfo on '{self.camera_info_subscription.topic_name}' yet: "
-                'publishing depth without points', throttle_duration_sec=WARN_PERIOD_S)
+                "no valid CameraInfo on 'camera_info' yet: publishing depth without points",
+                throttle_duration_sec=WARN_PERIOD_S)
             return
         rgb = None
-        if self.parameter_values['points_rgb']:
-            rgb = as_rgb8(image_to_array(image_msg.height, image_msg.width, image_msg.encoding,
-                                         bool(image_msg.is_bigendian), image_msg.step,
-                                         image_msg.data), image_msg.encoding)
+        if self.parameter_values['cloud_color'] == 'rgb':
+            rgb = as_rgb8(image_to_array(frame.height, frame.width, frame.encoding,
+                                         bool(frame.is_bigendian), frame.step,
+                                         frame.data), frame.encoding)
         try:
-            cloud = self._head.cloud(depth, intrinsics, rgb)
+            cloud = self._head.cloud(depth, intrinsics, rgb,
+                                     self.parameter_values['cloud_decimation'])
         except IntrinsicsError as error:
             self.get_logger().warning(
                 f'CameraInfo for {intrinsics.width}x{intrinsics.height} does not fit the '
                 f'{depth.shape[1]}x{depth.shape[0]} image: {error}; publishing depth without '
                 'points', throttle_duration_sec=WARN_PERIOD_S)
             return
-        self.points_publisher.publish(cloud_msg(cloud, image_msg.header))
+        self.points_publisher.publish(cloud_msg(cloud, frame.header))
 
 
 def main(args=None):

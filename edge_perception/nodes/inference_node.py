@@ -1,8 +1,16 @@
-"""What every edge_perception node shares: model parameters, the image subscription, the
-inference pipeline, timing messages, ``/diagnostics`` and start-up error handling.
+"""What every edge_perception node shares: model parameters, the managed (lifecycle) states,
+the image subscription, the inference pipeline, timing messages, ``/diagnostics`` and start-up
+error handling.
 
-A head (depth, classification) subclasses :class:`InferenceNode`, adds its own parameters
-and publishers, and turns model outputs into its messages in :meth:`publish_outputs`.
+A head (depth, classification) subclasses :class:`InferenceNode`, adds its own parameters,
+publishers and inputs, and turns model outputs into its messages in :meth:`publish_outputs`.
+
+The lifecycle, as Nav2's and ``lifecycle_py``'s nodes do it: ``configure`` reads and checks the
+parameters and the model file and creates the publishers; ``activate`` compiles on the device
+and subscribes; ``deactivate`` unsubscribes and releases the device (every compiled model and
+infer request, so another process can use an NCS2 or an NPU); ``cleanup`` and ``shutdown``
+release everything; ``on_error`` releases the device. With ``autostart`` (the default) the node
+configures and activates itself, so it works with no lifecycle manager.
 """
 
 import os
@@ -12,10 +20,10 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 
 from edge_perception.core.engine import (
     DeviceUnavailableError,
@@ -23,7 +31,13 @@ from edge_perception.core.engine import (
     ModelLoadError,
     PERFORMANCE_HINTS,
 )
-from edge_perception.core.health import HealthMonitor, LEVEL_NAMES, NodeCounters, OK
+from edge_perception.core.health import (
+    HealthMonitor,
+    LEVEL_NAMES,
+    lifecycle_report,
+    NodeCounters,
+    OK,
+)
 from edge_perception.core.image_codec import ImageFormatError
 from edge_perception.core.pipeline import (
     DEFAULT_MAX_SIDE,
@@ -38,11 +52,19 @@ from edge_perception.msg import InferenceTiming
 from edge_perception.nodes.dds_profile import apply_large_message_profile
 from edge_perception.nodes.parameters import choice_validator, declare_parameters, ParameterSpec
 
-# Errors that stop a node at start with one clear message instead of a traceback.
-STARTUP_ERRORS = (DeviceUnavailableError, ModelLoadError, ParameterException, ValueError)
+
+class TransitionError(RuntimeError):
+    """A lifecycle transition of the node failed; the message says which and why."""
+
+
+# Errors that stop a node at start (autostart) with one clear message instead of a traceback.
+STARTUP_ERRORS = (DeviceUnavailableError, ModelLoadError, ParameterException, ValueError,
+                  TransitionError)
 WARN_PERIOD_S = 5.0
 # What happens to pixel values (0-255) when neither the parameters nor the model give a value.
 _UNSTATED_NORMALISATION = {'mean': 'no mean is subtracted', 'scale': 'they are not scaled'}
+IMAGE_TRANSPORTS = ('raw', 'compressed')
+UNCONFIGURED, INACTIVE, ACTIVE, FINALIZED = 'unconfigured', 'inactive', 'active', 'finalized'
 
 
 def model_parameters(default_model):
@@ -51,63 +73,75 @@ def model_parameters(default_model):
         ParameterSpec('model', '',
                       'Path to an OpenVINO IR (.xml with .bin beside it) or ONNX model; empty '
                       f'for the model bundled with the package ({default_model}).',
-                      read_only=True),
+                      at_configure=True),
         ParameterSpec('device', 'CPU',
                       'OpenVINO device: CPU, GPU, GPU.<n>, NPU, MYRIAD (Intel NCS2, needs '
                       'OpenVINO 2022.3 LTS), AUTO, AUTO:<list>, HETERO:<list>, MULTI:<list>.',
+                      at_configure=True),
+        ParameterSpec('image_transport', 'raw',
+                      "Camera input: raw (sensor_msgs/Image on 'image') or compressed "
+                      "(sensor_msgs/CompressedImage, JPEG or PNG, on '<image>/compressed' as "
+                      "image_transport's compressed plugin publishes it).",
+                      choices=IMAGE_TRANSPORTS, at_configure=True),
+        ParameterSpec('autostart', True,
+                      'Configure and activate at start, so the node runs with no lifecycle '
+                      'manager; false: wait in the unconfigured state for ~/change_state.',
                       read_only=True),
         ParameterSpec('preprocessing', 'auto',
                       'Where resize, colour conversion and normalisation run: graph (inside the '
                       'compiled model), host (OpenCV), auto (graph, host if the device rejects '
-                      'it).', choices=PREPROCESSING_MODES, read_only=True),
+                      'it).', choices=PREPROCESSING_MODES, at_configure=True),
         ParameterSpec('mean', [],
                       "Per-channel mean subtracted from 0-255 pixel values, in the model's "
                       'channel order (one value applies to all channels), e.g. [123.675, '
                       "116.28, 103.53]. Unset: the model's own (model_info mean_values in the "
-                      'IR), else 0.', read_only=True, element_type='double'),
+                      'IR), else 0.', at_configure=True, element_type='double'),
         ParameterSpec('scale', [],
                       'Per-channel divisor applied after the mean, in 0-255 pixel units, e.g. '
                       "[58.395, 57.12, 57.375]. Unset: the model's own (model_info "
-                      'scale_values), else 1.', read_only=True, element_type='double'),
+                      'scale_values), else 1.', at_configure=True, element_type='double'),
         ParameterSpec('color_order', '',
                       "Channel order a colour model expects; empty: the model's own (model_info "
                       'reverse_input_channels), else RGB.', choices=('', 'RGB', 'BGR'),
-                      read_only=True),
+                      at_configure=True),
         ParameterSpec('performance_hint', 'LATENCY',
                       'OpenVINO performance hint: LATENCY for one stream, THROUGHPUT for many '
-                      'requests in parallel.', choices=PERFORMANCE_HINTS, read_only=True),
+                      'requests in parallel.', choices=PERFORMANCE_HINTS, at_configure=True),
         ParameterSpec('num_requests', 0,
                       'Parallel inference requests; 0 lets the device choose.',
-                      value_range=(0, 16), read_only=True),
+                      value_range=(0, 16), at_configure=True),
         ParameterSpec('inference_precision', 'default',
                       "Arithmetic precision on the device: default (the device's choice, bf16 "
                       'on CPUs that have it), f32 (the same outputs on every CPU, for '
-                      'regression), bf16, f16.', choices=INFERENCE_PRECISIONS, read_only=True),
+                      'regression), bf16, f16.', choices=INFERENCE_PRECISIONS, at_configure=True),
         ParameterSpec('fallback_devices', [],
                       "Devices tried in order when 'device' is absent at start or keeps "
                       "failing at run time, e.g. ['CPU']; the node warns, reports it on "
                       '/diagnostics and tries the configured device again with back-off. Unset: '
-                      'an absent device stops the node at start.', read_only=True),
+                      'an absent device fails the configure transition.', at_configure=True),
         ParameterSpec('max_width', DEFAULT_MAX_SIDE,
                       'Widest camera frame accepted, pixels; wider frames are refused (counted, '
                       'warned about) before any buffer is allocated for them.',
-                      value_range=(1, 65535), read_only=True),
+                      value_range=(1, 65535), at_configure=True),
         ParameterSpec('max_height', DEFAULT_MAX_SIDE,
                       'Tallest camera frame accepted, pixels.', value_range=(1, 65535),
-                      read_only=True),
+                      at_configure=True),
         ParameterSpec('diagnostic_period', 1.0,
-                      'Seconds between status reports on /diagnostics.',
-                      value_range=(0.1, 60.0), read_only=True),
+                      'Seconds between status reports on /diagnostics (sent in every lifecycle '
+                      'state).', value_range=(0.1, 60.0), read_only=True),
     )
 
 
-class InferenceNode(Node):
+class InferenceNode(LifecycleNode):
     """Base node: camera image in, model outputs to :meth:`publish_outputs`, timing out.
 
     :param node_name: default node name.
     :param head_parameters: the head's own :class:`ParameterSpec` tuple.
     :param default_model: path of the bundled model.
-    :param kwargs: passed to ``rclpy.node.Node`` (context, parameter_overrides, ...).
+    :param kwargs: passed to ``rclpy.lifecycle.LifecycleNode`` (context, parameter_overrides,
+        ...).
+    :raises: with ``autostart``, why configure or activate failed (one of
+        :data:`STARTUP_ERRORS`).
     """
 
     def __init__(self, node_name, head_parameters, default_model, **kwargs):
@@ -116,16 +150,107 @@ class InferenceNode(Node):
         try:
             self._start(head_parameters, default_model)
         except BaseException:
-            super().destroy_node()
+            self.destroy_node()
             raise
 
     def _start(self, head_parameters, default_model):
+        self.lifecycle_state = UNCONFIGURED
         specs = model_parameters(default_model) + head_parameters
+        self._default_model = default_model
+        self._configure_time_names = {spec.name for spec in specs if spec.at_configure}
         self.parameter_values = declare_parameters(self, specs)
         self._validate_choices = choice_validator(specs)
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.transition_error = ''
+        self._transition_exception = None
+        self.model_name = ''
+        self.frames_received = 0
+        self.frames_rejected = 0
+        self.frames_processed = 0
+        self.output_failures = 0
+        self._rate_meter = RateMeter()
+        self._health = HealthMonitor()
+        self._reported_level = OK
+        self.timing_publisher = None
+        self.image_subscription = None
+        self.diagnostics_publisher = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_timer(self.parameter_values['diagnostic_period'], self._publish_diagnostics)
+        if self.parameter_values['autostart']:
+            for trigger in (self.trigger_configure, self.trigger_activate):
+                if trigger() != TransitionCallbackReturn.SUCCESS:
+                    error = self._transition_exception
+                    if isinstance(error, STARTUP_ERRORS):
+                        raise error
+                    raise TransitionError(self.transition_error) from error
+
+    # Lifecycle transitions.
+
+    def on_configure(self, state):
+        try:
+            self._configure()
+        except Exception as error:  # any failure leaves the node unconfigured, saying why
+            self._close_pipeline()
+            return self._transition_failed('configure', error)
+        return self._transition_done(INACTIVE, state, super().on_configure)
+
+    def on_activate(self, state):
+        try:
+            self.pipeline.claim_device()
+        except Exception as error:  # the device is absent or rejects the model: stay inactive
+            return self._transition_failed('activate', error)
+        if self.pipeline.fallback_reason:
+            self.get_logger().warning(self.pipeline.fallback_reason)
+        self._health = HealthMonitor()
+        self._subscribe()
+        self.get_logger().info(
+            f"active: '{self.model_name}' on {self.pipeline.device} (OpenVINO), preprocessing "
+            f"'{self.parameter_values['preprocessing']}'; waiting for images on "
+            f"'{self.image_subscription.topic_name}'")
+        return self._transition_done(ACTIVE, state, super().on_activate)
+
+    def on_deactivate(self, state):
+        self._unsubscribe()
+        self.pipeline.release_device()
+        self.get_logger().info(f'inactive: released {self.pipeline.device}')
+        return self._transition_done(INACTIVE, state, super().on_deactivate)
+
+    def on_cleanup(self, state):
+        self._close_pipeline()
+        return self._transition_done(UNCONFIGURED, state, super().on_cleanup)
+
+    def on_shutdown(self, state):
+        self._unsubscribe()
+        self._close_pipeline()
+        return self._transition_done(FINALIZED, state, super().on_shutdown)
+
+    def on_error(self, state):
+        self._unsubscribe()
+        self._close_pipeline()
+        self.transition_error = self.transition_error or f'error while {state.label}'
+        self.get_logger().error(f'lifecycle error while {state.label}: device released, '
+                                'node unconfigured')
+        return self._transition_done(UNCONFIGURED, state, super().on_error)
+
+    def _transition_done(self, new_state, state, entities_transition):
+        result = entities_transition(state)  # the lifecycle publishers follow the node
+        if result == TransitionCallbackReturn.SUCCESS:
+            self.lifecycle_state = new_state
+            self.transition_error = ''
+            self._transition_exception = None
+        return result
+
+    def _transition_failed(self, transition, error):
+        self.transition_error = f'{transition} failed: {error}'
+        self._transition_exception = error
+        self.get_logger().error(self.transition_error)
+        return TransitionCallbackReturn.FAILURE
+
+    def _configure(self):
         values = self.parameter_values
-        model_path = values['model'] or str(default_model)
+        inconsistent = self.validate_parameter_change({})
+        if inconsistent:
+            raise ValueError(inconsistent)
+        model_path = values['model'] or str(self._default_model)
         self.model_name = os.path.basename(model_path)
         self.pipeline = ImagePipeline(
             PipelineConfig(
@@ -140,26 +265,38 @@ class InferenceNode(Node):
                 fallback_devices=tuple(values['fallback_devices']),
                 max_width=values['max_width'], max_height=values['max_height']),
             self._on_result, self._on_inference_error, on_event=self._on_compiled)
-        if self.pipeline.fallback_reason:
-            self.get_logger().warning(self.pipeline.fallback_reason)
+        self.configure_head()
         self._log_normalisation(values)
-        self.frames_received = 0
-        self.frames_rejected = 0
-        self.frames_processed = 0
-        self.output_failures = 0
-        self._rate_meter = RateMeter()
-        self._health = HealthMonitor()
-        self._reported_level = OK
-        self.timing_publisher = self.create_output_publisher(InferenceTiming, 'inference_timing')
-        self.diagnostics_publisher = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self.create_outputs()
-        self.image_subscription = self.create_subscription(
-            Image, 'image', self._on_image, _sensor_data_qos(depth=1))
-        self.create_timer(values['diagnostic_period'], self._publish_diagnostics)
-        self.get_logger().info(
-            f"'{model_path}' on {self.pipeline.device} (OpenVINO), preprocessing "
-            f"'{values['preprocessing']}'; waiting for images on "
-            f"'{self.image_subscription.topic_name}'")
+        if self.timing_publisher is None:
+            # Created once and kept through cleanup: a lifecycle publisher sends nothing unless
+            # the node is active, and destroying it would leave its QoS override parameters
+            # declared (rclpy refuses to declare them again on some distributions).
+            self.timing_publisher = self.create_output_publisher(InferenceTiming,
+                                                                 'inference_timing')
+            self.create_outputs()
+
+    def _subscribe(self):
+        if self.parameter_values['image_transport'] == 'compressed':
+            # The base topic's resolved name + '/compressed', as image_transport names it, so
+            # remapping 'image' moves both transports.
+            self.image_subscription = self.create_subscription(
+                CompressedImage, self.resolve_topic_name('image') + '/compressed',
+                self._on_compressed_image, _sensor_data_qos(depth=1))
+        else:
+            self.image_subscription = self.create_subscription(
+                Image, 'image', self._on_image, _sensor_data_qos(depth=1))
+        self.create_inputs()
+
+    def _unsubscribe(self):
+        if self.image_subscription is not None:
+            self.destroy_subscription(self.image_subscription)
+            self.image_subscription = None
+        self.destroy_inputs()
+
+    def _close_pipeline(self):
+        if self.pipeline is not None:
+            self.pipeline.close()
+            self.pipeline = None
 
     def _log_normalisation(self, values):
         normalisation = self.pipeline.normalisation
@@ -180,14 +317,29 @@ class InferenceNode(Node):
     @property
     def device(self):
         """The OpenVINO device in use (a fallback when the configured one failed)."""
-        return self.pipeline.device
+        return self.pipeline.device if self.pipeline is not None else \
+            self.parameter_values['device']
+
+    # What a head provides.
 
     def output_postprocessing(self):
         """Return an ``ov.Model -> ov.Model`` function adding output steps, or None."""
         return None
 
+    def configure_head(self):
+        """Check the model fits the head and build the head (on every configure).
+
+        :raises ValueError: when it does not fit.
+        """
+
     def create_outputs(self):
-        """Create the head's publishers and subscriptions (called before images arrive)."""
+        """Create the head's publishers (on the first configure; they are kept)."""
+
+    def create_inputs(self):
+        """Subscribe to the head's own inputs besides the image (on activate)."""
+
+    def destroy_inputs(self):
+        """Unsubscribe what :meth:`create_inputs` subscribed (on deactivate and shutdown)."""
 
     def validate_parameter_change(self, changes):
         """Return an error string when ``changes`` ({name: value}) must be refused, else ''."""
@@ -199,16 +351,21 @@ class InferenceNode(Node):
     def publish_outputs(self, image_msg, outputs):
         """Publish the head's messages for one frame; called from an OpenVINO thread.
 
-        :param image_msg: the input ``sensor_msgs/Image``.
+        :param image_msg: the input ``sensor_msgs/Image`` (or a :class:`DecodedImage` of a
+            compressed one): header, height, width, encoding, is_bigendian, step, data.
         :param outputs: list of the model's output arrays.
         """
         raise NotImplementedError
 
     def create_output_publisher(self, msg_type, topic):
-        """Reliable, depth-1 publisher whose QoS users can override with parameters."""
-        return self.create_publisher(
+        """Reliable, depth-1 lifecycle publisher (silent unless the node is active) whose QoS
+        users can override with parameters.
+        """
+        return self.create_lifecycle_publisher(
             msg_type, topic, QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE),
             qos_overriding_options=QoSOverridingOptions.with_default_policies())
+
+    # Callbacks.
 
     def _on_set_parameters(self, parameters):
         result = self._validate_choices(parameters)
@@ -216,21 +373,44 @@ class InferenceNode(Node):
             return result
         changes = {parameter.name: parameter.value for parameter in parameters
                    if parameter.name in self.parameter_values}
+        at_configure = sorted(name for name in changes if name in self._configure_time_names)
+        if at_configure and self.lifecycle_state != UNCONFIGURED:
+            result.successful = False
+            result.reason = (f"{', '.join(at_configure)}: read when the node is configured; "
+                             'deactivate and clean it up (lifecycle) to change it')
+            return result
         reason = self.validate_parameter_change(changes)
         if reason:
             result.successful, result.reason = False, reason
             return result
         if changes:  # QoS override declarations come through here with none of ours
             self.parameter_values.update(changes)
-            self.apply_parameter_change(changes)
+            if self.lifecycle_state != UNCONFIGURED:
+                self.apply_parameter_change(changes)
         return result
 
     def _on_image(self, msg):
+        self._process(msg)
+
+    def _on_compressed_image(self, msg):
         self.frames_received += 1
         self._health.image_received()
         try:
-            self.pipeline.process(msg.height, msg.width, msg.encoding, bool(msg.is_bigendian),
-                                  msg.step, msg.data, msg)
+            frame = self._decoder.decode(msg)
+        except ImageFormatError as error:
+            self.frames_rejected += 1
+            self.get_logger().warning(f'dropping compressed image: {error}',
+                                      throttle_duration_sec=WARN_PERIOD_S)
+            return
+        self._process(frame, counted=True)
+
+    def _process(self, frame, counted=False):
+        if not counted:
+            self.frames_received += 1
+            self._health.image_received()
+        try:
+            self.pipeline.process(frame.height, frame.width, frame.encoding,
+                                  bool(frame.is_bigendian), frame.step, frame.data, frame)
         except (ImageFormatError, PreprocessingError) as error:
             self.frames_rejected += 1
             self.get_logger().warning(f'dropping image: {error}',
@@ -272,15 +452,21 @@ class InferenceNode(Node):
             throttle_duration_sec=WARN_PERIOD_S)
 
     def _publish_diagnostics(self):
-        report = self._health.report(self.pipeline, NodeCounters(
-            self.frames_received, self.frames_processed, self.frames_rejected,
-            self.output_failures))
+        pipeline = self.pipeline
+        if self.lifecycle_state == ACTIVE and pipeline is not None:
+            report = self._health.report(pipeline, NodeCounters(
+                self.frames_received, self.frames_processed, self.frames_rejected,
+                self.output_failures))
+        else:
+            report = lifecycle_report(self.lifecycle_state, self.transition_error,
+                                      pipeline is not None and pipeline.device_held)
         status = DiagnosticStatus()
         status.level = bytes([report.level])
         status.name = f'{self.get_name()}: inference'
         status.message = report.message
-        status.hardware_id = self.pipeline.device
-        status.values = [KeyValue(key=key, value=value) for key, value in report.values.items()]
+        status.hardware_id = self.device
+        status.values = [KeyValue(key='lifecycle_state', value=self.lifecycle_state)] + [
+            KeyValue(key=key, value=value) for key, value in report.values.items()]
         msg = DiagnosticArray()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.status = [status]
@@ -313,8 +499,7 @@ class InferenceNode(Node):
         self.timing_publisher.publish(msg)
 
     def destroy_node(self):
-        if self.pipeline is not None:
-            self.pipeline.close()
+        self._close_pipeline()
         return super().destroy_node()
 
 

@@ -28,7 +28,10 @@ class ParameterSpec:
 
     :param choices: allowed string values (validated here; rclpy does not enforce them).
     :param value_range: ``(low, high)`` inclusive, enforced by rclpy.
-    :param read_only: True for what only applies at start (model, device, ...).
+    :param read_only: True for what only applies when the node is created (``autostart``).
+    :param at_configure: True for what the node reads when it is configured (model, device,
+        ...): changes are refused unless the node is unconfigured (see
+        :class:`~edge_perception.nodes.inference_node.InferenceNode`).
 
     A default of ``[]`` declares an array (of ``element_type``: 'string' or 'double') that is
     unset until given: rcl cannot type an empty list (in YAML or on the command line), so such a
@@ -41,15 +44,20 @@ class ParameterSpec:
     choices: tuple = ()
     value_range: tuple | None = None
     read_only: bool = False
+    at_configure: bool = False
     element_type: str = 'string'
 
     def descriptor(self):
-        descriptor = ParameterDescriptor(name=self.name, description=self.description,
+        description = self.description
+        if self.at_configure:
+            description += ' Read on configure: change it while the node is unconfigured.'
+        descriptor = ParameterDescriptor(name=self.name, description=description,
                                          read_only=self.read_only)
         if self.is_unset_array:
             descriptor.type = _ARRAY_TYPES[self.element_type][0]
         if self.choices:
-            descriptor.additional_constraints = f"Must be one of: {', '.join(self.choices)}"
+            descriptor.additional_constraints = \
+                f"Must be one of: {', '.join(map(str, self.choices))}"
         if self.value_range is not None:
             low, high = self.value_range
             if isinstance(self.default, float):
@@ -69,7 +77,7 @@ class ParameterSpec:
         """Raise :class:`ParameterError` when ``value`` is not one of the choices."""
         if self.choices and value not in self.choices:
             raise ParameterError(f"parameter '{self.name}' is '{value}'; "
-                                 f"must be one of: {', '.join(self.choices)}")
+                                 f"must be one of: {', '.join(map(str, self.choices))}")
 
 
 def declare_parameters(node, specs):

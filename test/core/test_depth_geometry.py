@@ -4,11 +4,14 @@ import numpy as np
 import pytest
 
 from edge_perception.core.depth_geometry import (
+    depth_in_metres,
     DepthDecoder,
     IntrinsicsError,
+    metres_to_millimetres,
     PinholeIntrinsics,
     PointProjector,
 )
+from edge_perception.core.heads import DepthHead
 from edge_perception.core.pointcloud_layout import pack_points, unpack_points
 
 
@@ -78,3 +81,38 @@ def test_point_cloud_packing_round_trip():
     xyz_only = pack_points(points)
     assert xyz_only.point_step == 12 and unpack_points(xyz_only.fields, 12, 3, 4,
                                                        xyz_only.data)[1] is None
+
+
+@pytest.mark.parametrize('decimation', [2, 4])
+@pytest.mark.parametrize('size', [(48, 64), (47, 61)])
+def test_a_decimated_cloud_holds_the_full_clouds_points_at_the_kept_pixels(decimation, size):
+    height, width = size
+    rng = np.random.default_rng(decimation)
+    depth = rng.uniform(0.5, 5.0, size).astype(np.float32)
+    depth[3, 5] = np.nan
+    rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    intrinsics = PinholeIntrinsics(50.0, 52.0, 30.5, 22.0, width, height)
+    full = DepthHead().cloud(depth, intrinsics, rgb)
+    full_xyz, full_rgb = unpack_points(full.fields, full.point_step, full.height, full.width,
+                                       bytes(full.data))
+    cloud = DepthHead().cloud(depth, intrinsics, rgb, decimation=decimation)
+    assert (cloud.height, cloud.width) == (-(-height // decimation), -(-width // decimation))
+    xyz, colours = unpack_points(cloud.fields, cloud.point_step, cloud.height, cloud.width,
+                                 bytes(cloud.data))
+    np.testing.assert_allclose(xyz, full_xyz[::decimation, ::decimation], rtol=1e-6,
+                               equal_nan=True)
+    np.testing.assert_array_equal(colours, full_rgb[::decimation, ::decimation])
+
+
+def test_decimated_intrinsics_divide_focal_lengths_and_principal_point():
+    decimated = PinholeIntrinsics(500.0, 510.0, 319.5, 239.5, 641, 480).decimated(2)
+    assert decimated == PinholeIntrinsics(250.0, 255.0, 159.75, 119.75, 321, 240)
+
+
+def test_millimetres_follow_rep_118():
+    depth = np.array([[0.0004, 0.0006, 1.2344, np.nan], [65.535, 65.536, -1.0, 2.0]],
+                     np.float32)
+    millimetres = metres_to_millimetres(depth)
+    assert millimetres.dtype == np.uint16
+    np.testing.assert_array_equal(millimetres, [[0, 1, 1234, 0], [65535, 0, 0, 2000]])
+    np.testing.assert_allclose(depth_in_metres(millimetres, '16UC1')[1, 3], 2.0)

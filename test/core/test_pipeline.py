@@ -6,9 +6,14 @@ import time
 import numpy as np
 import pytest
 
-from edge_perception.core.engine import create_core, load_model, ModelLoadError
+from edge_perception.core.engine import (
+    create_core,
+    DeviceUnavailableError,
+    load_model,
+    ModelLoadError,
+)
 from edge_perception.core.image_codec import array_to_image_fields, ImageFormatError
-from edge_perception.core.pipeline import ImagePipeline, PipelineConfig
+from edge_perception.core.pipeline import DeviceReleasedError, ImagePipeline, PipelineConfig
 from edge_perception.core.preprocessing import (
     HostPreprocessor,
     Normalisation,
@@ -168,3 +173,41 @@ def test_graph_preprocessing_rejected_is_a_compile_error_not_a_silent_fallback(r
     feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 1)
     assert 'Interpolate is not supported' in events.get(timeout=10).error
     assert 'Interpolate is not supported' in pipeline.compile_error and results.empty()
+
+
+def test_releasing_the_device_drops_every_compiled_model_and_claiming_recompiles(run):
+    pipeline, results = run()
+    pipeline.claim_device()  # before any frame: the model alone proves the device takes it
+    assert pipeline.device_held and pipeline.compiled_streams == 0
+    feed(pipeline, np.full((6, 8, 3), 3, np.uint8), 'rgb8', 1)
+    assert results.get(timeout=10)[0] == 1
+    assert pipeline.compiled_streams == 1
+    compilations = pipeline.compilations
+
+    pipeline.release_device()
+    assert not pipeline.device_held and pipeline.compiled_streams == 0
+    with pytest.raises(DeviceReleasedError, match='released'):
+        feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 2)
+
+    pipeline.claim_device()  # the stream in use before is compiled again, on this thread
+    assert pipeline.compiled_streams == 1
+    feed(pipeline, np.full((6, 8, 3), 5, np.uint8), 'rgb8', 3)
+    context, outputs, _ = results.get(timeout=10)
+    assert context == 3 and np.all(outputs[0] == 5.0)
+    assert pipeline.compilations == compilations  # served at once, nothing compiled on demand
+
+
+def test_claiming_an_absent_device_fails_and_leaves_the_device_released(tmp_path):
+    model = write_model(passthrough_model(3, 6, 8), tmp_path, 'passthrough')
+    pipeline = ImagePipeline(PipelineConfig(str(model), 'CPU', 'graph', IDENTITY, 'LATENCY', 1),
+                             lambda *_: None, lambda *_: None)
+    try:
+        pipeline.release_device()
+        pipeline._devices = ('MYRIAD',)  # the device went away while the node was inactive
+        with pytest.raises(DeviceUnavailableError, match='MYRIAD'):
+            pipeline.claim_device()
+        assert not pipeline.device_held
+        with pytest.raises(DeviceReleasedError):
+            feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 1)
+    finally:
+        pipeline.close()

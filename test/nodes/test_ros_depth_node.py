@@ -71,7 +71,7 @@ def test_depth_values_header_and_nan_range(graph, tmp_path):
 def test_points_follow_camera_info_and_depth(graph, tmp_path):
     graph, probe, start = graph
     model = write_model(constant_depth_model(24, 32, 2.0), tmp_path, 'constant')
-    node = start(model=str(model), points_rgb=True)
+    node = start(model=str(model), cloud_color='rgb')
     probe['info'].publish(camera_info_msg(PinholeIntrinsics(50.0, 40.0, 31.5, 23.5, WIDTH, HEIGHT)))
     assert graph.wait_for(lambda: node.camera_infos_received > 0)
     colours = np.random.default_rng(1).integers(0, 255, (HEIGHT, WIDTH, 3), dtype=np.uint8)
