@@ -15,3 +15,11 @@ Beside them: ``messages`` (building and reading standard messages) and ``package
 (where the installed package keeps its models, configuration and data). ``msg`` is generated
 by rosidl at build time.
 """
+
+from pkgutil import extend_path
+
+# Run from a source checkout (the repository root on sys.path first), this source package
+# shadows the installed one, which alone holds the generated ``msg`` module and its type
+# support libraries: extending the package path to the installed copy keeps
+# ``edge_perception.msg`` importable from there too.
+__path__ = extend_path(__path__, __name__)

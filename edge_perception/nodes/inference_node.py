@@ -19,7 +19,7 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -61,6 +61,8 @@ class TransitionError(RuntimeError):
 STARTUP_ERRORS = (DeviceUnavailableError, ModelLoadError, ParameterException, ValueError,
                   TransitionError)
 WARN_PERIOD_S = 5.0
+# How soon a node process exits after its lifecycle shutdown transition.
+SHUTDOWN_POLL_S = 0.2
 # What happens to pixel values (0-255) when neither the parameters nor the model give a value.
 _UNSTATED_NORMALISATION = {'mean': 'no mean is subtracted', 'scale': 'they are not scaled'}
 IMAGE_TRANSPORTS = ('raw', 'compressed')
@@ -512,7 +514,8 @@ def _sensor_data_qos(depth):
 def run_node(node_class, args=None):
     """Run ``node_class`` until shutdown; the body of every node command.
 
-    :return: process exit code: 0 after a normal shutdown, 1 when the node could not start.
+    :return: process exit code: 0 after a normal shutdown (Ctrl-C, or the node's lifecycle
+        ``shutdown`` transition), 1 when the node could not start.
     """
     apply_large_message_profile()
     rclpy.init(args=args)
@@ -522,8 +525,11 @@ def run_node(node_class, args=None):
         rclpy.logging.get_logger('edge_perception').fatal(f'cannot start: {error}')
         rclpy.try_shutdown()
         return 1
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
-        rclpy.spin(node)
+        while rclpy.ok() and node.lifecycle_state != FINALIZED:
+            executor.spin_once(timeout_sec=SHUTDOWN_POLL_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

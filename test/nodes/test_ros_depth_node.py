@@ -161,3 +161,57 @@ def test_runtime_parameter_changes_are_validated(graph, tmp_path):
     assert node.set_parameters([Parameter('max_depth', value=4.0)])[0].successful
     assert not node.set_parameters([Parameter('device', value='GPU')])[0].successful
     assert math.isclose(node.get_parameter('max_depth').value, 4.0)
+
+
+def test_depth_in_millimetres_and_colorized_for_rviz(graph, tmp_path):
+    graph, probe, start = graph
+    model = write_model(red_channel_depth_model(HEIGHT, WIDTH), tmp_path, 'red')
+    node = start(model=str(model), mean=[0.0], scale=[1.0], depth_scale=0.01, min_depth=0.5,
+                 max_depth=2.0, depth_encoding='16UC1')
+    colorized = graph.collect(Image, 'depth/colorized')
+    red = np.tile(np.arange(WIDTH, dtype=np.uint8) * 4, (HEIGHT, 1))  # 0 .. 2.52 m
+    probe['image'].publish(image_msg(red_image(red), 'rgb8', stamp=7, frame_id='cam'))
+    assert graph.wait_for(lambda: probe['depth'] and colorized)
+    millimetres = probe['depth'][0]
+    assert (millimetres.encoding, millimetres.header.frame_id) == ('16UC1', 'cam')
+    values = np.frombuffer(millimetres.data, '<u2').reshape(HEIGHT, WIDTH)
+    expected = np.rint(red.astype(np.float32) * 0.01 * 1000).astype(np.uint16)
+    expected[(red < 50) | (red > 200)] = 0  # outside 0.5 .. 2.0 m: invalid
+    np.testing.assert_array_equal(values, expected)
+
+    image = colorized[0]
+    assert (image.encoding, image.width, image.height) == ('bgr8', WIDTH, HEIGHT)
+    assert image.header == millimetres.header
+    colours = np.frombuffer(image.data, np.uint8).reshape(HEIGHT, WIDTH, 3)
+    assert not colours[red < 50].any() and not colours[red > 200].any()  # invalid: black
+    assert colours[red == 52].any() and colours[red == 200].any()
+    assert not np.array_equal(colours[0, 13], colours[0, 50])  # near and far differ
+
+    assert node.set_parameters([Parameter('depth_encoding', value='32FC1')])[0].successful
+    probe['image'].publish(image_msg(red_image(red), 'rgb8', stamp=8))
+    assert graph.wait_for(lambda: len(probe['depth']) == 2)
+    assert probe['depth'][1].encoding == '32FC1'
+
+
+@pytest.mark.parametrize('decimation', [2, 4])
+def test_a_decimated_cloud_keeps_the_points_of_every_nth_pixel(graph, tmp_path, decimation):
+    graph, probe, start = graph
+    model = write_model(red_channel_depth_model(HEIGHT, WIDTH), tmp_path, 'red')
+    start(model=str(model), mean=[0.0], scale=[1.0], depth_scale=0.01, min_depth=0.0,
+          cloud_decimation=decimation, cloud_color='rgb')
+    intrinsics = PinholeIntrinsics(50.0, 40.0, 31.5, 23.5, WIDTH, HEIGHT)
+    probe['info'].publish(camera_info_msg(intrinsics))
+    red = np.random.default_rng(decimation).integers(1, 255, (HEIGHT, WIDTH), dtype=np.uint8)
+    probe['image'].publish(image_msg(red_image(red), 'rgb8'))
+    assert graph.wait_for(lambda: probe['points'])
+    cloud = probe['points'][0]
+    assert (cloud.height, cloud.width) == (HEIGHT // decimation, WIDTH // decimation)
+    points, rgb = unpack_points(cloud.fields, cloud.point_step, cloud.height, cloud.width,
+                                cloud.data)
+    rows, columns = np.mgrid[0:HEIGHT:decimation, 0:WIDTH:decimation].astype(np.float32)
+    z = red[::decimation, ::decimation].astype(np.float32) * 0.01
+    np.testing.assert_allclose(points[:, :, 2], z, rtol=1e-6)
+    np.testing.assert_allclose(points[:, :, 0], (columns - 31.5) / 50.0 * z, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(points[:, :, 1], (rows - 23.5) / 40.0 * z, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(rgb[:, :, 0], red[::decimation, ::decimation])
