@@ -9,6 +9,7 @@ import yaml
 
 from edge_perception.nodes import classifier_node, depth_node
 from edge_perception.nodes.inference_node import model_parameters
+from edge_perception.replay.node_config import NODE_KINDS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +25,7 @@ def test_yaml_holds_every_declared_parameter_with_its_default(node_name):
     specs = HEADS[node_name]
     config_file = REPO / 'config' / f"{node_name.removesuffix('_node')}.yaml"
     text = config_file.read_text()
-    values = yaml.safe_load(text)[node_name]['ros__parameters']
+    values = yaml.safe_load(text)['/**']['ros__parameters']
     # rcl cannot type an empty list, so unset arrays appear as a commented example.
     unset_arrays = [spec.name for spec in specs if spec.is_unset_array]
     for name in unset_arrays:
@@ -44,6 +45,13 @@ def test_every_parameter_has_a_description_and_constraints_where_it_has_choices(
         assert len(descriptor.description) > 20, spec.name
         if spec.choices:
             assert descriptor.additional_constraints.startswith('Must be one of:')
+
+
+@pytest.mark.parametrize('node_name', HEADS)
+def test_the_replay_tools_know_each_head_by_the_parameters_it_declares(node_name):
+    common = {spec.name for spec in model_parameters('bundled.xml')}
+    head = [spec.name for spec in HEADS[node_name] if spec.name not in common]
+    assert list(NODE_KINDS[node_name].head_parameters) == head
 
 
 def test_launch_files_declare_documented_arguments_and_use_the_parameter_file():
