@@ -1,29 +1,22 @@
 """Monocular depth from a camera: depth_node (bundled FastDepth by default).
 
 ros2 launch edge_perception depth.launch.py image:=/camera/image_raw \
-    camera_info:=/camera/camera_info params_file:=/path/to/depth.yaml
-Every argument of perception_node.launch.py applies (namespace, log_level, dds_profile, ...).
+    camera_info:=/camera/camera_info namespace:=robot1 params_file:=/path/to/depth.yaml
+Every argument of perception_node.launch.py applies (`--show-args` lists them); `node` is
+depth_node.
 """
 
-import os
-
-from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import LaunchConfiguration
 
+from edge_perception.nodes import launch_settings
 from launch import LaunchDescription
 
 
 def generate_launch_description():
-    share = get_package_share_directory('edge_perception')
     return LaunchDescription([
-        DeclareLaunchArgument('params_file',
-                              default_value=os.path.join(share, 'config', 'depth.yaml'),
-                              description='Parameter file of depth_node'),
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(
-                os.path.join(share, 'launch', 'perception_node.launch.py')),
-            launch_arguments={'node': 'depth_node',
-                              'params_file': LaunchConfiguration('params_file')}.items()),
+                launch_settings.launch_file(launch_settings.PERCEPTION_LAUNCH_FILE)),
+            launch_arguments={'node': 'depth_node'}.items()),
     ])

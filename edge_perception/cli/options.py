@@ -4,6 +4,7 @@ import argparse
 
 from edge_perception.bags.types import DEFAULT_CAMERA_INFO_TOPIC, DEFAULT_IMAGE_TOPIC
 from edge_perception.bags.writer import STORAGE_PLUGINS
+from edge_perception.replay.node_config import NODE_KINDS
 from edge_perception.replay.session import ReplayOptions
 
 
@@ -15,12 +16,20 @@ def positive_number(text):
     return value
 
 
+def add_node_option(parser):
+    """Add ``--node``: which node a parameter file configures."""
+    parser.add_argument('--node', choices=tuple(NODE_KINDS),
+                        help='the node to run (default: the one the parameter file names, '
+                             'else the one whose own parameters it sets: depth_scale... or '
+                             'top_k...)')
+
+
 def add_node_arguments(parser):
     """Add the options shared by ``replay`` and ``regress``: bag, node, topics, timeouts."""
     parser.add_argument('bag', help='rosbag2 directory (mcap or sqlite3) with camera images')
     parser.add_argument('--config', '--launch-config', dest='config', required=True,
-                        help='parameter file of the node to run, e.g. config/depth.yaml: its '
-                             'top-level key (depth_node, classifier_node) picks the node')
+                        help='parameter file of the node to run, e.g. config/depth.yaml')
+    add_node_option(parser)
     parser.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',
                         help='parameter override, value in YAML as with -p name:=value '
                              '(repeatable)')

@@ -6,7 +6,7 @@ from edge_perception.core.engine import check_device, create_core, load_model
 from edge_perception.core.model_info import read_model_info, write_model_info
 from edge_perception.core.openvino_compat import save_model
 from edge_perception.core.preprocessing import resolve_normalisation
-from edge_perception.replay.node_config import load_node_config
+from edge_perception.replay.node_config import read_parameters
 from edge_perception.toolchain.labelled_frames import DEFAULT_IMAGE_TOPIC, load_frames
 from edge_perception.toolchain.quantization import evaluate, PRESETS, quantize, with_fp16_weights
 
@@ -74,7 +74,7 @@ def run(args):
 
 def _normalisation(args, model_info):
     """Options first, then the parameter file the node would run with, then the model."""
-    parameters = load_node_config(args.params_file).parameters if args.params_file else {}
+    parameters = read_parameters(args.params_file) if args.params_file else {}
     normalisation, _ = resolve_normalisation(
         model_info, args.mean or parameters.get('mean', ()),
         args.scale or parameters.get('scale', ()),

@@ -62,7 +62,7 @@ def run(args):
             print(f"edge-perception regress: '{path}' exists; a recording needs a new "
                   'directory', file=sys.stderr)
             return 1
-    config = load_node_config(args.config, args.param)
+    config = load_node_config(args.config, args.param, args.node)
     thresholds = Thresholds(args.min_delta1, args.max_abs_rel, args.max_rmse, args.min_top1,
                             args.min_topk, args.tolerance)
     kind = config.kind

@@ -1,9 +1,10 @@
 """``edge-perception replay``: a camera bag through a configured node, its outputs recorded.
 
-The node is the one the parameter file configures (``depth_node`` or ``classifier_node``),
-run in this process or, with ``--subprocess``, in its own as ``ros2 run`` would. Exit codes:
-0 replayed, 1 bad input (unreadable bag or parameter file, node that does not start, declares
-no such parameter, exits or stops answering), 2 usage.
+The node is the one the parameter file configures (``depth_node`` or ``classifier_node``;
+``--node`` names it where the file cannot tell), run in this process or, with
+``--subprocess``, in its own as ``ros2 run`` would. Exit codes: 0 replayed, 1 bad input
+(unreadable bag or parameter file, node that does not start, declares no such parameter, exits
+or stops answering), 2 usage.
 """
 
 from pathlib import Path
@@ -34,7 +35,7 @@ def run(args):
         print(f"edge-perception replay: '{args.record}' exists; a recording needs a new "
               'directory', file=sys.stderr)
         return 1
-    options = replay_options(args, load_node_config(args.config, args.param),
+    options = replay_options(args, load_node_config(args.config, args.param, args.node),
                              record=args.record,
                              rate=None if args.as_fast_as_possible else args.rate)
     result = replay(options)

@@ -9,7 +9,7 @@ import json
 import sys
 import tempfile
 
-from edge_perception.cli.options import positive_number
+from edge_perception.cli.options import add_node_option, positive_number
 from edge_perception.replay.node_config import load_node_config
 from edge_perception.replay.soak import soak, SoakOptions
 
@@ -18,6 +18,7 @@ def add_arguments(parser):
     """Add the soak options to an argparse parser."""
     parser.add_argument('--config', required=True,
                         help='parameter file of the node, e.g. config/depth.yaml')
+    add_node_option(parser)
     parser.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',
                         help='parameter override, value in YAML (repeatable)')
     parser.add_argument('--rate', type=positive_number, default=60.0,
@@ -35,7 +36,7 @@ def add_arguments(parser):
 
 def run(args):
     """Run the soak; return the exit code."""
-    config = load_node_config(args.config, args.param)
+    config = load_node_config(args.config, args.param, args.node)
     with tempfile.TemporaryDirectory() as scratch:
         options = SoakOptions(config, args.rate, args.duration, args.width, args.height,
                               scratch)

@@ -1,14 +1,19 @@
 """Which node a parameter file configures, and with what: YAML in, node kind and parameters out.
 
-A parameter file is laid out as ``config/depth.yaml``: the node name as the one top-level key
-(``depth_node`` or ``classifier_node``), ``ros__parameters`` under it. The node name picks the
-node class, its command and the topics it subscribes to and publishes; the parameters become
-parameter overrides (node in the same process) or a ``--params-file`` (node in a child
-process). No rclpy here.
+A parameter file is laid out as ``config/depth.yaml``: ``/**`` as the top-level key, so that the
+parameters reach the node whatever its namespace and name, ``ros__parameters`` under it. Keys
+that name the node (``depth_node``, ``/depth_node``, ``/**/depth_node``) are read too, as rcl
+reads them for a node started without a namespace, as the tools start it; sections that apply
+are merged in file order. The node kind picks the node class, its command and the topics it
+subscribes to and publishes; it is the node named by the caller (``--node``), else the one the
+file's keys name, else the one whose own parameters (``depth_scale``..., ``top_k``...) the file
+sets. The parameters become parameter overrides (node in the same process) or a
+``--params-file`` (node in a child process). No rclpy here.
 """
 
 from dataclasses import dataclass, field
 from pathlib import Path
+import re
 
 import yaml
 
@@ -20,6 +25,7 @@ from edge_perception.bags.types import (
 )
 
 PARAMETERS_KEY = 'ros__parameters'
+WILDCARD_KEY = '/**'
 TIMING_TOPIC = 'inference_timing'
 
 
@@ -31,12 +37,15 @@ class ConfigError(ValueError):
 class NodeKind:
     """One of the package's nodes, as the replay tools need to know it.
 
-    :param name: node name, the parameter file's top-level key, and the installed command.
+    :param name: node name, as the node names itself, and the installed command.
     :param node_class: ``module:Class`` of the node.
     :param inputs: topics the node subscribes to (relative names).
     :param outputs: ``{topic: message type}`` of what it publishes (relative names).
     :param result_topic: the output scored against ground truth and golden outputs.
     :param result: what ``result_topic`` carries: ``depth`` or ``classification``.
+    :param head_parameters: the parameters only this node declares (its head's; the nodes'
+        ``DEPTH_PARAMETERS``/``CLASSIFIER_PARAMETERS``, which import rclpy: a test keeps the
+        two the same). They tell which node a file keyed ``/**`` configures.
     """
 
     name: str
@@ -45,17 +54,20 @@ class NodeKind:
     outputs: dict = field(hash=False)
     result_topic: str
     result: str
+    head_parameters: tuple
 
 
 NODE_KINDS = {
     'depth_node': NodeKind(
         'depth_node', 'edge_perception.nodes.depth_node:DepthNode', ('image', 'camera_info'),
         {'depth': IMAGE_TYPE, 'points': POINT_CLOUD_TYPE, TIMING_TOPIC: INFERENCE_TIMING_TYPE},
-        'depth', 'depth'),
+        'depth', 'depth',
+        ('depth_scale', 'min_depth', 'max_depth', 'publish_points', 'points_rgb')),
     'classifier_node': NodeKind(
         'classifier_node', 'edge_perception.nodes.classifier_node:ClassifierNode', ('image',),
         {'classification': CLASSIFICATION_TYPE, TIMING_TOPIC: INFERENCE_TIMING_TYPE},
-        'classification', 'classification'),
+        'classification', 'classification',
+        ('labels', 'top_k', 'score_threshold', 'output_is_logits')),
 }
 
 
@@ -73,15 +85,69 @@ class NodeConfig:
     source: str
 
 
-def load_node_config(path, overrides=()):
+def load_node_config(path, overrides=(), node=None):
     """Read a parameter file and apply ``name=value`` overrides.
 
-    :param path: YAML parameter file keyed by node name.
+    :param path: ROS 2 parameter file (keyed ``/**``, ``/**/<node>`` or ``<node>``).
     :param overrides: ``name=value`` strings; values are parsed as YAML, as ``-p name:=value``
         parses them.
-    :raises ConfigError: when the file is unreadable, names no known node or is malformed,
-        or an override is not ``name=value``.
+    :param node: name of the node the file configures (a key of :data:`NODE_KINDS`); None: the
+        node the file's keys name, else the one whose own parameters it sets.
+    :raises ConfigError: when the file is unreadable or malformed, configures none of the
+        nodes, sets parameters of another node than ``node``, or cannot tell which node it
+        configures; or when an override is not ``name=value``.
     """
+    sections = _read_sections(path)
+    override_values = dict(parse_override(text) for text in overrides)
+    if node is not None:
+        kind = node_kind(node)
+    else:
+        kind = _named_kind(sections, path) or _inferred_kind(sections, override_values, path)
+    parameters = _parameters_for(sections, kind, path)
+    parameters.update(override_values)
+    foreign = [name for other in NODE_KINDS.values() if other is not kind
+               for name in other.head_parameters if name in parameters]
+    if foreign:
+        raise ConfigError(f"parameter file '{path}' configures {kind.name} but sets "
+                          f"{', '.join(foreign)}, which {kind.name} does not declare")
+    source = str(path) + ''.join(f' --param {text}' for text in overrides)
+    return NodeConfig(kind, parameters, source)
+
+
+def read_parameters(path, node=None):
+    """Return ``{name: value}`` a parameter file gives a node, whichever node that is.
+
+    For tools that only need values (e.g. the normalisation), not the node kind.
+
+    :param path: ROS 2 parameter file.
+    :param node: name of the node; None: the node the file's keys name, else any of them.
+    :raises ConfigError: as :func:`load_node_config`, and when the file names both nodes and
+        ``node`` is None.
+    """
+    sections = _read_sections(path)
+    kind = node_kind(node) if node is not None else _named_kind(sections, path)
+    return _parameters_for(sections, kind, path) if kind is not None else _merged(sections)
+
+
+def node_kind(name):
+    """Return the :class:`NodeKind` called ``name``.
+
+    :raises ConfigError: when the package has no such node.
+    """
+    if name not in NODE_KINDS:
+        raise ConfigError(f"no node '{name}' in edge_perception; one of {', '.join(NODE_KINDS)}")
+    return NODE_KINDS[name]
+
+
+@dataclass(frozen=True)
+class _Section:
+    key: str
+    nodes: frozenset  # names of the NODE_KINDS the key matches
+    parameters: dict
+
+
+def _read_sections(path):
+    """Return the file's sections that apply to one of the nodes, in file order."""
     try:
         document = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as error:
@@ -89,19 +155,74 @@ def load_node_config(path, overrides=()):
     if not isinstance(document, dict):
         raise ConfigError(f"parameter file '{path}' is not a mapping of node name to "
                           f"'{PARAMETERS_KEY}'")
-    names = [key for key in document if str(key).lstrip('/') in NODE_KINDS]
-    if len(names) != 1:
+    sections = []
+    for key, section in document.items():
+        nodes = frozenset(name for name in NODE_KINDS if node_key_matches(str(key), name))
+        if not nodes:
+            continue
+        parameters = section.get(PARAMETERS_KEY) if isinstance(section, dict) else None
+        if not isinstance(parameters, dict):
+            raise ConfigError(f"'{key}' in '{path}' has no '{PARAMETERS_KEY}' mapping")
+        sections.append(_Section(str(key), nodes, parameters))
+    if not sections:
+        keys = ', '.join(map(str, document)) or 'none'
         raise ConfigError(
-            f"parameter file '{path}' must configure exactly one of {', '.join(NODE_KINDS)} "
-            f"(top-level keys: {', '.join(map(str, document)) or 'none'})")
-    section = document[names[0]]
-    parameters = section.get(PARAMETERS_KEY) if isinstance(section, dict) else None
-    if not isinstance(parameters, dict):
-        raise ConfigError(f"'{names[0]}' in '{path}' has no '{PARAMETERS_KEY}' mapping")
-    parameters = dict(parameters)
-    parameters.update(parse_override(text) for text in overrides)
-    source = str(path) + ''.join(f' --param {text}' for text in overrides)
-    return NodeConfig(NODE_KINDS[names[0].lstrip('/')], parameters, source)
+            f"parameter file '{path}' configures none of {', '.join(NODE_KINDS)} (top-level "
+            f"keys: {keys}; expected '{WILDCARD_KEY}', '{WILDCARD_KEY}/<node>' or '<node>')")
+    return sections
+
+
+def node_key_matches(key, node_name):
+    """Return whether a parameter file's top-level key applies to ``/<node_name>``.
+
+    As rcl matches it: a key without a leading ``/`` is absolute all the same, ``*`` stands
+    for one name token and ``**`` for any number of them. The node is the one the tools start:
+    named ``node_name``, in no namespace.
+    """
+    tokens = key.strip('/').split('/')
+    pattern = ''.join('(/[^/]+)*' if token == '**' else '/[^/]+' if token == '*'
+                      else '/' + re.escape(token) for token in tokens)
+    return re.fullmatch(pattern, f'/{node_name}') is not None
+
+
+def _named_kind(sections, path):
+    """Return the node the file's keys name (not only wildcards), or None."""
+    named = sorted({name for section in sections if len(section.nodes) == 1
+                    for name in section.nodes})
+    if len(named) > 1:
+        raise ConfigError(f"parameter file '{path}' configures {' and '.join(named)}: name "
+                          'the node to run (--node)')
+    return NODE_KINDS[named[0]] if named else None
+
+
+def _inferred_kind(sections, overrides, path):
+    """Return the node whose own parameters the file (or an override) sets."""
+    names = {**_merged(sections), **overrides}
+    kinds = [kind for kind in NODE_KINDS.values()
+             if any(name in names for name in kind.head_parameters)]
+    if len(kinds) == 1:
+        return kinds[0]
+    found = 'parameters of more than one' if kinds else 'no parameter of only one'
+    heads = '; '.join(f"{kind.name}: {', '.join(kind.head_parameters)}"
+                      for kind in NODE_KINDS.values())
+    raise ConfigError(f"cannot tell which node parameter file '{path}' configures: it sets "
+                      f'{found} of them ({heads}); name the node (--node '
+                      f"{' or --node '.join(NODE_KINDS)})")
+
+
+def _parameters_for(sections, kind, path):
+    applying = [section for section in sections if kind.name in section.nodes]
+    if not applying:
+        raise ConfigError(f"parameter file '{path}' configures no {kind.name} (its keys: "
+                          f"{', '.join(section.key for section in sections)})")
+    return _merged(applying)
+
+
+def _merged(sections):
+    parameters = {}
+    for section in sections:
+        parameters.update(section.parameters)
+    return parameters
 
 
 def parse_override(text):
@@ -123,10 +244,12 @@ def parse_override(text):
 def write_params_file(config, path):
     """Write the config's parameters as a ROS 2 parameter file for ``--params-file``.
 
+    Keyed ``/**``, as the shipped files: the node gets them whatever its namespace and name.
+
     :param config: the :class:`NodeConfig`.
     :param path: file to write.
     """
-    document = {config.kind.name: {PARAMETERS_KEY: config.parameters}}
+    document = {WILDCARD_KEY: {PARAMETERS_KEY: config.parameters}}
     Path(path).write_text(yaml.dump(document, Dumper=_ParameterFileDumper, sort_keys=False))
 
 

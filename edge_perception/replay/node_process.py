@@ -20,10 +20,18 @@ class NodeProcess:
     :param remappings: ``{from: to}`` given as ``-r from:=to``.
     :param params_file: ROS 2 parameter file given as ``--params-file``; ``parameters``
         override its values.
+    :param namespace: namespace of the node (``-r __ns:=``); None: none.
+    :param name: name of the node (``-r __node:=``); None: its own.
+    :param ros_arguments: further ROS arguments, e.g. ``('--log-level', 'debug')``.
     """
 
-    def __init__(self, command, parameters=None, remappings=None, params_file=None):
-        arguments = [str(installed_command(command)), '--ros-args']
+    def __init__(self, command, parameters=None, remappings=None, params_file=None,
+                 namespace=None, name=None, ros_arguments=()):
+        arguments = [str(installed_command(command)), '--ros-args', *ros_arguments]
+        if namespace is not None:
+            arguments += ['-r', f'__ns:={namespace}']
+        if name is not None:
+            arguments += ['-r', f'__node:={name}']
         if params_file is not None:
             arguments += ['--params-file', str(params_file)]
         for name, value in (parameters or {}).items():
