@@ -323,3 +323,28 @@ def test_converted_frames_in_flight_keep_their_own_pixels(tmp_path):
                                            err_msg=f'frame {index}')
     finally:
         pipeline.close()
+
+
+def reject_graph(mode, device):
+    """Compilation hook: the device rejects the in-graph preprocessing (as the NCS2 does)."""
+    if mode == 'graph':
+        raise RuntimeError(f'{device}: NV12toRGB is not supported')
+
+
+@pytest.mark.parametrize('encoding', ['nv12', 'i420'])
+def test_auto_fallback_converts_nv12_and_i420_on_the_host(tmp_path, encoding):
+    model = write_model(passthrough_model(3, HEIGHT, WIDTH), tmp_path, 'passthrough')
+    results = queue.Queue()
+    pipeline = ImagePipeline(PipelineConfig(str(model), 'CPU', 'auto', RGB, 'LATENCY', 1),
+                             lambda context, outputs, timing: results.put(outputs),
+                             lambda context, error: results.put(error))
+    pipeline.inject_compile_faults(reject_graph)
+    try:
+        array = camera_array(encoding, seed=9)
+        height, width, step, bigendian, data = array_to_image_fields(array, encoding)
+        pipeline.process(height, width, encoding, bigendian, step, bytearray(data), None)
+        outputs = results.get(timeout=30)
+        assert pipeline.preprocessing_in_use == 'host'
+        np.testing.assert_array_equal(outputs[0][0], reference(array, encoding).transpose(2, 0, 1))
+    finally:
+        pipeline.close()
