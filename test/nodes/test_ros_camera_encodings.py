@@ -7,11 +7,11 @@ conversion of the same frame.
 
 import itertools
 
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 from sensor_msgs.msg import Image
 
-from edge_perception.messages import image_msg
-from edge_perception.msg import InferenceTiming
+from edge_perception.messages import image_msg, stamp_ns
 
 from camera_frames import camera_array, reference, tolerance
 from ros_helpers import depth_array
@@ -24,13 +24,13 @@ FLOAT_TOLERANCE = 1e-6
 
 
 class CameraProbe:
-    """Publishes frames to the depth node and reads its depth and timing by stamp."""
+    """Publishes frames to the depth node, reads its depth by stamp and its /diagnostics."""
 
     def __init__(self, graph):
         self.graph = graph
         self.publisher = graph.publisher(Image, 'image')
         self.depth = graph.collect_by_stamp(Image, 'depth')
-        self.timing = graph.collect_by_stamp(InferenceTiming, 'inference_timing')
+        self.diagnostics = graph.collect(DiagnosticArray, '/diagnostics')
         self._stamps = itertools.count(1)
 
     def publish(self, array, encoding):
@@ -49,25 +49,30 @@ class CameraProbe:
                                    lambda stamp: stamp in self.depth, timeout_s=60.0)
         return self.depth[stamp].message
 
-    def refuse(self, publish_bad, good_array, good_encoding):
-        """Publish a bad frame then a good one, until the good one's timing counts one more
-        rejected frame (the bad one may be lost on the way); return the bad frames' stamps and
-        the good frame's depth.
+    def rejected(self):
+        """Frames the node has rejected, as its latest /diagnostics report says."""
+        values = {item.key: item.value for item in self.diagnostics[-1].status[0].values}
+        return int(values['frames_rejected'])
+
+    def refuse(self, array, encoding):
+        """Publish a bad frame until the node counts one more rejected frame (best-effort
+        frames may be lost on the way); return the stamps sent.
+
+        Call it after :meth:`serve`: every frame sent before has been taken by then, so a
+        report made from now on counts them all.
         """
-        rejected = max(arrival.message.frames_rejected for arrival in self.timing.values())
-        bad_stamps = []
+        now = self.graph.probe.get_clock().now().nanoseconds
+        assert self.graph.wait_for(
+            lambda: self.diagnostics and stamp_ns(self.diagnostics[-1]) > now)
+        before = self.rejected()
+        stamps = []
 
-        def publish_pair(attempt):
-            bad_stamps.append(publish_bad())
-            return self.publish(good_array, good_encoding)
+        def publish(attempt):
+            stamps.append(self.publish(array, encoding))
+            return stamps[-1]
 
-        def counted(stamp):
-            arrival = self.timing.get(stamp)
-            return stamp in self.depth and arrival is not None and \
-                arrival.message.frames_rejected > rejected
-
-        stamp = self.graph.warm_up(publish_pair, counted, timeout_s=30.0)
-        return bad_stamps, self.depth[stamp].message
+        self.graph.warm_up(publish, lambda _: self.rejected() > before, timeout_s=30.0)
+        return stamps
 
 
 def expected_depth(array, encoding):
@@ -78,7 +83,8 @@ def test_yuyv_nv12_and_bayer_give_the_depth_of_the_reference_conversion(ros_grap
     graph = ros_graph
     model = write_model(red_channel_depth_model(HEIGHT, WIDTH), tmp_path, 'red')
     depth_node = graph.start_process('depth_node', model=model, mean=[0.0], scale=[1.0],
-                                     depth_scale=DEPTH_SCALE, min_depth=0.0, max_depth=10.0)
+                                     depth_scale=DEPTH_SCALE, min_depth=0.0, max_depth=10.0,
+                                     diagnostic_period=0.2)
     camera = CameraProbe(graph)
     # preprocessing 'auto' on the CPU: YUYV and Bayer are converted on the host, NV12 in the
     # graph (within a level of OpenCV's conversion).
@@ -91,17 +97,15 @@ def test_yuyv_nv12_and_bayer_give_the_depth_of_the_reference_conversion(ros_grap
             atol=tolerance(encoding, 'graph') * DEPTH_SCALE + FLOAT_TOLERANCE, err_msg=encoding)
 
     good = camera_array('yuyv', HEIGHT, WIDTH, seed=7)
-    depth_image = np.full((HEIGHT, WIDTH), 1500, np.uint16)
-    bad_stamps, depth = camera.refuse(lambda: camera.publish(depth_image, '16UC1'), good, 'yuyv')
+    refused = camera.refuse(np.full((HEIGHT, WIDTH), 1500, np.uint16), '16UC1')
     assert graph.wait_for(lambda: "'16UC1' is not a camera image encoding" in depth_node.output)
-    np.testing.assert_allclose(depth_array(depth), expected_depth(good, 'yuyv'), rtol=0,
-                               atol=FLOAT_TOLERANCE)
+    np.testing.assert_allclose(depth_array(camera.serve(good, 'yuyv')),
+                               expected_depth(good, 'yuyv'), rtol=0, atol=FLOAT_TOLERANCE)
 
-    odd_width = camera_array('yuyv', HEIGHT, WIDTH + 1, seed=8)  # 641 x 480, 1282-byte rows
-    more_bad_stamps, depth = camera.refuse(lambda: camera.publish(odd_width, 'yuyv'), good,
-                                           'yuyv')
-    np.testing.assert_allclose(depth_array(depth), expected_depth(good, 'yuyv'), rtol=0,
-                               atol=FLOAT_TOLERANCE)
-    assert not set(bad_stamps + more_bad_stamps) & set(camera.depth)
+    # 641 x 480, 1282-byte rows: the warning is throttled after the 16UC1 one, the count is not.
+    refused += camera.refuse(camera_array('yuyv', HEIGHT, WIDTH + 1, seed=8), 'yuyv')
+    np.testing.assert_allclose(depth_array(camera.serve(good, 'yuyv')),
+                               expected_depth(good, 'yuyv'), rtol=0, atol=FLOAT_TOLERANCE)
+    assert not set(refused) & set(camera.depth)
     graph.ensure_running('after the refused frames')
     assert depth_node.stop() == 0, depth_node.output
