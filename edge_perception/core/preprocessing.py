@@ -48,7 +48,6 @@ IN_GRAPH_YUV_FORMATS = {
     'nv12': ColorFormat.NV12_SINGLE_PLANE,
     'i420': ColorFormat.I420_SINGLE_PLANE,
 }
-INPUT_PATHS = ('direct', 'graph', 'host')
 
 
 class PreprocessingError(ValueError):
