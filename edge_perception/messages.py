@@ -101,7 +101,8 @@ def header_msg(stamp=0, frame_id=DEFAULT_FRAME_ID, types=None):
 def image_msg(array, encoding, stamp=0, frame_id=DEFAULT_FRAME_ID, types=None, header=None):
     """Return a ``sensor_msgs/Image`` holding ``array`` without row padding.
 
-    :param array: H x W or H x W x C array matching ``encoding``.
+    :param array: H x W or H x W x C array matching ``encoding`` (planar YUV: its H*3/2 x W
+        rows).
     :param stamp: header stamp in nanoseconds (unless ``header`` is given).
     :param header: a header to use as it is (the input's, for an output image).
     """

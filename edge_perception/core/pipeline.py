@@ -3,8 +3,11 @@
 :class:`ImagePipeline` owns the model and serves each camera stream, a stream being one
 (encoding, height, width): it compiles the model for the stream (preprocessing in the graph, or
 on the host as a fallback), hands each frame's raw buffer to
-:class:`~edge_perception.core.engine.AsyncEngine` and reports results in frame order. No rclpy
-here. It never stops serving silently:
+:class:`~edge_perception.core.engine.AsyncEngine` and reports results in frame order. Frames of
+every common camera encoding are served: those the preprocessing does not take as they are
+(16-bit, YUV, Bayer) are converted to 8 bits first, in the graph or on the host
+(:func:`~edge_perception.core.preprocessing.plan_input`). No rclpy here. It never stops
+serving silently:
 
 * **Compilation runs on a thread of its own**, never the caller's. The frame that needs it
   becomes its stream's pending frame (a newer frame of the stream replaces it, counted as
@@ -45,11 +48,12 @@ from edge_perception.core.image_codec import image_to_array, ImageFormatError
 from edge_perception.core.model_info import read_model_info
 from edge_perception.core.openvino_compat import Tensor
 from edge_perception.core.preprocessing import (
-    color_plan,
     embed_preprocessing,
+    HostConversion,
     HostPreprocessor,
     ModelInput,
     Normalisation,
+    plan_input,
     resolve_normalisation,
 )
 
@@ -149,7 +153,11 @@ class _Job:
 
 @dataclass
 class _Stream:
-    """One compiled stream: (encoding, height, width) on a device."""
+    """One compiled stream: (encoding, height, width) on a device.
+
+    :param conversion: the :class:`~edge_perception.core.preprocessing.HostConversion` of
+        frames converted to 8 bits on the host first, or None.
+    """
 
     key: tuple
     device: str
@@ -157,6 +165,8 @@ class _Stream:
     compiled: object
     host_preprocessor: object
     engine: AsyncEngine
+    conversion: object = None
+    conversion_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass
@@ -301,7 +311,8 @@ class ImagePipeline:
                 f'{width}x{height} frame is larger than {self.config.max_width}x'
                 f'{self.config.max_height} (max_width x max_height)')
         image = image_to_array(height, width, encoding, is_bigendian, step, data)
-        color_plan(encoding, self.model_input, self.normalisation)  # refused before compiling
+        # Refused before compiling: depth and other data, or a colour order the model lacks.
+        plan_input(encoding, self.model_input, self.normalisation, in_graph=False)
         key = (encoding, height, width)
         self._recover()
         self._return_to_configured_device(key)
@@ -321,13 +332,7 @@ class ImagePipeline:
         self._submit(stream, image, context, received)
 
     def _submit(self, stream, image, context, received):
-        encoding, height, width = stream.key
-        if stream.host_preprocessor is None:
-            if not (image.flags.c_contiguous and image.flags.writeable):
-                image = np.ascontiguousarray(image).copy()
-            inputs = Tensor(image.reshape(1, height, width, -1), shared_memory=True)
-        else:
-            inputs = stream.host_preprocessor(image)
+        inputs = _model_inputs(stream, image)
         preprocess_ms = (time.perf_counter() - received) * 1e3
         with self._condition:
             self._sequence += 1
@@ -371,21 +376,26 @@ class ImagePipeline:
         mode, why = self.config.preprocessing, ''
         if mode in ('graph', 'auto'):
             try:  # the whole in-graph attempt: building the graph and compiling it
-                model = embed_preprocessing(self._load_model(), encoding, height, width,
+                plan = plan_input(encoding, self.model_input, self.normalisation, in_graph=True)
+                model = embed_preprocessing(self._load_model(), plan.fed_encoding, height, width,
                                             self.normalisation)
                 compiled = self._compile_model(model, device, 'graph')
-                return self._stream(key, device, 'graph', compiled, None), ''
+                return self._stream(key, device, 'graph', compiled, None, plan), ''
             except Exception as error:  # the device or PrePostProcessor rejected the graph
                 if mode == 'graph':
                     raise
                 why = f'{device} rejected in-graph preprocessing: {openvino_reason(error)}'
+        plan = plan_input(encoding, self.model_input, self.normalisation, in_graph=False)
         model = self._load_model()
-        host_preprocessor = HostPreprocessor(model, encoding, self.normalisation)
+        host_preprocessor = HostPreprocessor(model, plan.fed_encoding, self.normalisation)
         compiled = self._compile_model(model, device, 'host')
-        return self._stream(key, device, 'host', compiled, host_preprocessor), why
+        return self._stream(key, device, 'host', compiled, host_preprocessor, plan), why
 
-    def _stream(self, key, device, mode, compiled, host_preprocessor):
-        return _Stream(key, device, mode, compiled, host_preprocessor, self._engine(compiled))
+    def _stream(self, key, device, mode, compiled, host_preprocessor, plan):
+        _, height, width = key
+        conversion = HostConversion(plan, height, width) if plan.path == 'host' else None
+        return _Stream(key, device, mode, compiled, host_preprocessor, self._engine(compiled),
+                       conversion)
 
     def _engine(self, compiled):
         return AsyncEngine(compiled, self._deliver, self._fail, self.config.num_requests)
@@ -634,6 +644,27 @@ class ImagePipeline:
             stream.engine.close()
         if self._compiler is not None:
             self._compiler.join(timeout=5.0)
+
+
+def _model_inputs(stream, image):
+    """Return what the stream's infer request takes for one frame (``image_to_array``'s)."""
+    if stream.conversion is not None:
+        # The compilation thread (a pending frame) and the caller's thread may submit frames of
+        # one stream at once, and both would convert into the stream's one buffer.
+        with stream.conversion_lock:
+            converted = stream.conversion(image)
+            if stream.host_preprocessor is not None:
+                return stream.host_preprocessor(converted)  # a new array: the buffer is free
+            # The next frame is converted into the same buffer while this one may still wait
+            # for, or run on, an infer request (inference is asynchronous): OpenVINO gets a
+            # copy of its own. Frames that are not converted share the message's memory.
+            return Tensor(converted.reshape(1, *converted.shape[:2], -1), shared_memory=False)
+    if stream.host_preprocessor is not None:
+        return stream.host_preprocessor(image)
+    if not (image.flags.c_contiguous and image.flags.writeable):
+        image = np.ascontiguousarray(image).copy()
+    # Planar YUV arrives as its (height * 3/2) x width rows: the graph takes them as they are.
+    return Tensor(image.reshape(1, *image.shape[:2], -1), shared_memory=True)
 
 
 def choose_device(core, devices):

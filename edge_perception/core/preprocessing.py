@@ -6,6 +6,12 @@ channel order, bilinear resize to the model's input size (aspect ratio not kept)
 model's planar layout. The graph path builds them with ``PrePostProcessor`` so the node hands
 the raw message buffer to the device; the host path (OpenCV) exists for devices that reject
 in-graph resize, such as the NCS2 (MYRIAD) and some NPUs.
+
+Camera encodings other than 8-bit RGB, BGR, RGBA, BGRA and gray reach those steps in one of two
+ways (:func:`plan_input`): NV12 and I420 frames of colour models are converted to RGB or BGR in
+the graph too (``PrePostProcessor``'s single-plane YUV formats); every other encoding (16-bit,
+YUV 4:2:2, NV21, Bayer, and NV12/I420 on the host path or for gray models) is converted to 8
+bits on the host with OpenCV first (:class:`HostConversion`), then fed like an 8-bit frame.
 """
 
 from dataclasses import dataclass
@@ -13,7 +19,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_perception.core.image_codec import encoding_info, ImageFormatError
+from edge_perception.core.image_codec import (
+    camera_encoding_info,
+    COLOR_CONVERSIONS,
+    convert_camera_image,
+    EIGHT_BIT_ENCODINGS,
+    encoding_info,
+)
 from edge_perception.core.openvino_compat import (
     ColorFormat,
     Layout,
@@ -30,6 +42,11 @@ _PPP_COLOR_FORMATS = {
     'BGR': ColorFormat.BGR,
     'RGBA': ColorFormat.RGBX,
     'BGRA': ColorFormat.BGRX,
+}
+# YUV encodings PrePostProcessor converts in the graph: one tensor of 1 x H*3/2 x W x 1.
+IN_GRAPH_YUV_FORMATS = {
+    'nv12': ColorFormat.NV12_SINGLE_PLANE,
+    'i420': ColorFormat.I420_SINGLE_PLANE,
 }
 
 
@@ -127,52 +144,124 @@ class ModelInput:
         return cls(port.get_any_name(), layout, channels, height, width)
 
 
-def color_plan(encoding, model_input, normalisation):
-    """Return the source colour order and the order the model wants ('GRAY' for 1 channel)."""
-    source = encoding_info(encoding).color_order
-    if source is None:
-        raise ImageFormatError(f"'{encoding}' is not a camera image encoding")
+def model_color_order(model_input, normalisation):
+    """Return the channel order the model takes: 'GRAY' for one channel, else 'RGB' or 'BGR'.
+
+    :raises PreprocessingError: for a colour order other than RGB and BGR.
+    """
     if model_input.channels == 1:
-        return source, 'GRAY'
+        return 'GRAY'
     if normalisation.color_order not in ('RGB', 'BGR'):
         raise PreprocessingError(
             f"color_order '{normalisation.color_order}' must be one of: RGB, BGR")
-    return source, normalisation.color_order
+    return normalisation.color_order
+
+
+def color_plan(encoding, model_input, normalisation):
+    """Return the colour order of an encoding the preprocessing takes as it is (8-bit RGB, BGR,
+    RGBA, BGRA, gray), and the order the model wants ('GRAY' for 1 channel).
+
+    :raises ImageFormatError: for an encoding that is not a camera image.
+    :raises PreprocessingError: for an encoding that must be converted first
+        (:func:`plan_input` says how).
+    """
+    info = camera_encoding_info(encoding)
+    if not info.is_direct:
+        raise PreprocessingError(f"'{encoding}' frames must be converted to 8-bit RGB, BGR or "
+                                 'gray before this preprocessing')
+    return info.color_order, model_color_order(model_input, normalisation)
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    """How frames of one camera encoding reach a model's preprocessing.
+
+    :param path: 'direct' (the preprocessing takes the frames as they are), 'graph' (the
+        compiled preprocessing converts their colours too: NV12, I420) or 'host' (OpenCV
+        converts them to 8 bits on the host first).
+    :param encoding: the camera encoding.
+    :param fed_encoding: the encoding the preprocessing is built for: ``encoding`` itself, or
+        the 8-bit one the host conversion produces ('rgb8', 'bgr8', 'mono8').
+    :param color_order: order of the host conversion's output ('RGB', 'BGR', 'GRAY'); ''
+        for the other paths.
+    """
+
+    path: str
+    encoding: str
+    fed_encoding: str
+    color_order: str = ''
+
+
+def plan_input(encoding, model_input, normalisation, in_graph):
+    """Return the :class:`InputPlan` of ``encoding`` frames for a model.
+
+    16-bit images are only scaled to 8 bits on the host (the preprocessing then orders their
+    channels as it does for 8-bit ones); YUV and Bayer images are converted straight to the
+    order the model takes, as ``cv_bridge`` converts them. A gray model takes the Y plane of
+    NV12 and I420 frames (OpenCV copies it on the host): in the graph, gray would be computed
+    from RGB, which clipping YUV colours outside the RGB cube would change.
+
+    :param in_graph: whether the preprocessing runs in the graph (where NV12 and I420 frames
+        of colour models are converted too).
+    :raises ImageFormatError: for an encoding that is not a camera image.
+    :raises PreprocessingError: for a colour order the model cannot take.
+    """
+    info = camera_encoding_info(encoding)
+    target = model_color_order(model_input, normalisation)
+    if info.is_direct:
+        return InputPlan('direct', encoding, encoding)
+    if in_graph and encoding in IN_GRAPH_YUV_FORMATS and target != 'GRAY':
+        return InputPlan('graph', encoding, encoding)
+    order = info.color_order or target
+    return InputPlan('host', encoding, EIGHT_BIT_ENCODINGS[order], order)
 
 
 def embed_preprocessing(model, encoding, height, width, normalisation):
     """Return ``model`` with the camera-to-model preprocessing built into its graph.
 
     The resulting model takes the raw ``height x width`` camera buffer of ``encoding``
-    (u8, interleaved) as a ``1 x height x width x channels`` tensor.
+    (u8, interleaved) as a ``1 x height x width x channels`` tensor; for NV12 and I420, as the
+    ``1 x height*3/2 x width x 1`` tensor of the Y plane and the chroma rows.
 
     :param model: ``ov.Model`` with one static image input; it is modified in place.
-    :param encoding: camera encoding, e.g. 'rgb8', 'bgra8', 'mono8'.
+    :param encoding: camera encoding, e.g. 'rgb8', 'bgra8', 'mono8', or 'nv12' and 'i420' for
+        a colour model.
     :param height: camera rows.
     :param width: camera columns.
     :param normalisation: :class:`Normalisation` of the model.
+    :raises PreprocessingError: for an encoding the graph does not take
+        (:func:`plan_input` says which it does).
     """
     model_input = ModelInput.of(model)
-    source, target = color_plan(encoding, model_input, normalisation)
     mean, scale = normalisation.per_channel(model_input.channels)
-    source_channels = encoding_info(encoding).channels
-
     ppp = PrePostProcessor(model)
     tensor = ppp.input().tensor()
     tensor.set_element_type(Type.u8).set_layout(Layout('NHWC'))
-    tensor.set_shape([1, height, width, source_channels])
-    if source != 'GRAY':
-        tensor.set_color_format(_PPP_COLOR_FORMATS[source])
     ppp.input().model().set_layout(Layout(model_input.layout))
     steps = ppp.input().preprocess()
-    steps.convert_element_type(Type.f32)
-    if source == 'GRAY' and target != 'GRAY':
-        steps.custom(lambda node: opset.concat([node, node, node], 3).output(0))
-    elif source != 'GRAY' and target == 'GRAY':
-        steps.convert_color(ColorFormat.RGB)
-        steps.custom(_rgb_to_gray)
-    elif source != 'GRAY':
+    if encoding in IN_GRAPH_YUV_FORMATS:
+        target = model_color_order(model_input, normalisation)
+        if target == 'GRAY':
+            raise PreprocessingError(f"'{encoding}' frames of a gray model are converted on the "
+                                     'host (their gray image is the Y plane)')
+        tensor.set_color_format(IN_GRAPH_YUV_FORMATS[encoding])
+        tensor.set_spatial_static_shape(height, width)
+        # Converted while still u8, so values are rounded to whole levels as OpenCV rounds them.
         steps.convert_color(_PPP_COLOR_FORMATS[target])
+        steps.convert_element_type(Type.f32)
+    else:
+        source, target = color_plan(encoding, model_input, normalisation)
+        tensor.set_shape([1, height, width, encoding_info(encoding).channels])
+        if source != 'GRAY':
+            tensor.set_color_format(_PPP_COLOR_FORMATS[source])
+        steps.convert_element_type(Type.f32)
+        if source == 'GRAY' and target != 'GRAY':
+            steps.custom(lambda node: opset.concat([node, node, node], 3).output(0))
+        elif source != 'GRAY' and target == 'GRAY':
+            steps.convert_color(ColorFormat.RGB)
+            steps.custom(_rgb_to_gray)
+        elif source != 'GRAY':
+            steps.convert_color(_PPP_COLOR_FORMATS[target])
     if (height, width) != (model_input.height, model_input.width):
         steps.resize(ResizeAlgorithm.RESIZE_LINEAR)
     steps.mean(mean.tolist()).scale(scale.tolist())
@@ -184,20 +273,28 @@ def _rgb_to_gray(node):
     return opset.reduce_sum(opset.multiply(node, weights), np.int64(3), True).output(0)
 
 
-_CV2_CONVERSIONS = {
-    ('RGB', 'BGR'): cv2.COLOR_RGB2BGR,
-    ('BGR', 'RGB'): cv2.COLOR_BGR2RGB,
-    ('RGBA', 'RGB'): cv2.COLOR_RGBA2RGB,
-    ('RGBA', 'BGR'): cv2.COLOR_RGBA2BGR,
-    ('BGRA', 'BGR'): cv2.COLOR_BGRA2BGR,
-    ('BGRA', 'RGB'): cv2.COLOR_BGRA2RGB,
-    ('GRAY', 'RGB'): cv2.COLOR_GRAY2RGB,
-    ('GRAY', 'BGR'): cv2.COLOR_GRAY2BGR,
-    ('RGB', 'GRAY'): cv2.COLOR_RGB2GRAY,
-    ('BGR', 'GRAY'): cv2.COLOR_BGR2GRAY,
-    ('RGBA', 'GRAY'): cv2.COLOR_RGBA2GRAY,
-    ('BGRA', 'GRAY'): cv2.COLOR_BGRA2GRAY,
-}
+class HostConversion:
+    """OpenCV conversion of one camera stream's frames to 8 bits, into a buffer reused from
+    frame to frame (:func:`~edge_perception.core.image_codec.convert_camera_image`).
+
+    The next call overwrites what the last one returned: use it, or copy it, first.
+
+    :param plan: the stream's :class:`InputPlan` (path 'host').
+    :param height: camera rows.
+    :param width: camera columns.
+    """
+
+    def __init__(self, plan, height, width):
+        if plan.path != 'host':
+            raise ValueError(f"a host conversion needs a 'host' input plan, not '{plan.path}'")
+        self.plan = plan
+        shape = (height, width) if plan.color_order == 'GRAY' else (height, width, 3)
+        self._buffer = np.empty(shape, np.uint8)
+
+    def __call__(self, image):
+        """Return ``image`` (as ``image_to_array`` gives it) converted, in the reused buffer."""
+        return convert_camera_image(image, self.plan.encoding, self.plan.color_order,
+                                    out=self._buffer)
 
 
 class HostPreprocessor:
@@ -211,7 +308,7 @@ class HostPreprocessor:
     def __init__(self, model, encoding, normalisation):
         self.model_input = ModelInput.of(model)
         source, target = color_plan(encoding, self.model_input, normalisation)
-        self._conversion = _CV2_CONVERSIONS.get((source, target))
+        self._conversion = COLOR_CONVERSIONS.get((source, target))
         mean, scale = normalisation.per_channel(self.model_input.channels)
         self._mean = mean
         self._inverse_scale = (1.0 / scale).astype(np.float32)

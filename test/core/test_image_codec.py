@@ -46,7 +46,7 @@ def test_big_endian_16bit_is_byte_swapped():
 
 
 @pytest.mark.parametrize('fields, message', [
-    ((4, 5, 'yuv422', False, 10, bytes(40)), "unsupported encoding 'yuv422'"),
+    ((4, 5, 'nv24', False, 10, bytes(40)), "unsupported encoding 'nv24'"),
     ((0, 5, 'rgb8', False, 15, b''), 'zero-sized'),
     ((4, 5, 'rgb8', False, 14, bytes(56)), 'step 14 is smaller than one row'),
     ((4, 5, 'rgb8', False, 15, bytes(59)), 'data holds 59 bytes'),
