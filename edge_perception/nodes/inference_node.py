@@ -15,6 +15,7 @@ configures and activates itself, so it works with no lifecycle manager.
 
 import os
 import time
+from typing import NamedTuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import rclpy
@@ -25,6 +26,7 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CompressedImage, Image
 
+from edge_perception.core.compressed_image import decode_compressed_image
 from edge_perception.core.engine import (
     DeviceUnavailableError,
     INFERENCE_PRECISIONS,
@@ -51,6 +53,20 @@ from edge_perception.messages import stamp_ns
 from edge_perception.msg import InferenceTiming
 from edge_perception.nodes.dds_profile import apply_large_message_profile
 from edge_perception.nodes.parameters import choice_validator, declare_parameters, ParameterSpec
+
+
+class DecodedFrame(NamedTuple):
+    """A decoded ``CompressedImage`` with the fields of an ``Image``, as the heads read frames
+    (``data`` is the decoded array, shared with OpenVINO: the frame keeps it alive).
+    """
+
+    header: object
+    height: int
+    width: int
+    encoding: str
+    is_bigendian: bool
+    step: int
+    data: object
 
 
 class TransitionError(RuntimeError):
@@ -353,8 +369,8 @@ class InferenceNode(LifecycleNode):
     def publish_outputs(self, image_msg, outputs):
         """Publish the head's messages for one frame; called from an OpenVINO thread.
 
-        :param image_msg: the input ``sensor_msgs/Image`` (or a :class:`DecodedImage` of a
-            compressed one): header, height, width, encoding, is_bigendian, step, data.
+        :param image_msg: the input ``sensor_msgs/Image``, or the :class:`DecodedFrame` of a
+            compressed one: header, height, width, encoding, is_bigendian, step, data.
         :param outputs: list of the model's output arrays.
         """
         raise NotImplementedError
@@ -398,13 +414,13 @@ class InferenceNode(LifecycleNode):
         self.frames_received += 1
         self._health.image_received()
         try:
-            frame = self._decoder.decode(msg)
-        except ImageFormatError as error:
+            decoded = decode_compressed_image(msg.format, msg.data)
+        except ImageFormatError as error:  # corrupt, truncated, unknown format
             self.frames_rejected += 1
             self.get_logger().warning(f'dropping compressed image: {error}',
                                       throttle_duration_sec=WARN_PERIOD_S)
             return
-        self._process(frame, counted=True)
+        self._process(DecodedFrame(msg.header, *decoded.image_fields()), counted=True)
 
     def _process(self, frame, counted=False):
         if not counted:

@@ -11,6 +11,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 from sensor_msgs.msg import Image
 
+from edge_perception.core.image_codec import CAMERA_ENCODINGS
 from edge_perception.messages import image_msg, stamp_ns
 
 from camera_frames import camera_array, reference, tolerance
@@ -108,4 +109,22 @@ def test_yuyv_nv12_and_bayer_give_the_depth_of_the_reference_conversion(ros_grap
                                expected_depth(good, 'yuyv'), rtol=0, atol=FLOAT_TOLERANCE)
     assert not set(refused) & set(camera.depth)
     graph.ensure_running('after the refused frames')
+    assert depth_node.stop() == 0, depth_node.output
+
+
+def test_every_camera_encoding_gives_depth_of_the_cameras_size(ros_graph, tmp_path):
+    model = write_model(red_channel_depth_model(HEIGHT, WIDTH), tmp_path, 'red')
+    depth_node = ros_graph.start_process('depth_node', model=model, mean=[0.0], scale=[1.0],
+                                         depth_scale=DEPTH_SCALE, min_depth=0.0,
+                                         max_depth=10.0)
+    camera = CameraProbe(ros_graph)
+    assert len(CAMERA_ENCODINGS) >= 19, CAMERA_ENCODINGS
+    for index, encoding in enumerate(CAMERA_ENCODINGS):
+        array = camera_array(encoding, HEIGHT, WIDTH, seed=index)
+        depth = camera.serve(array, encoding)
+        assert (depth.width, depth.height) == (WIDTH, HEIGHT), encoding
+        np.testing.assert_allclose(
+            depth_array(depth), expected_depth(array, encoding), rtol=0,
+            atol=tolerance(encoding, 'graph') * DEPTH_SCALE + FLOAT_TOLERANCE, err_msg=encoding)
+    ros_graph.ensure_running('after every encoding')
     assert depth_node.stop() == 0, depth_node.output
