@@ -20,10 +20,11 @@ from typing import NamedTuple
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
+from rclpy.task import Future
 from sensor_msgs.msg import CompressedImage, Image
 
 from edge_perception.core.compressed_image import decode_compressed_image
@@ -77,8 +78,6 @@ class TransitionError(RuntimeError):
 STARTUP_ERRORS = (DeviceUnavailableError, ModelLoadError, ParameterException, ValueError,
                   TransitionError)
 WARN_PERIOD_S = 5.0
-# How soon a node process exits after its lifecycle shutdown transition.
-SHUTDOWN_POLL_S = 0.2
 # What happens to pixel values (0-255) when neither the parameters nor the model give a value.
 _UNSTATED_NORMALISATION = {'mean': 'no mean is subtracted', 'scale': 'they are not scaled'}
 IMAGE_TRANSPORTS = ('raw', 'compressed')
@@ -191,6 +190,7 @@ class InferenceNode(LifecycleNode):
         self._reported_level = OK
         self.timing_publisher = None
         self.image_subscription = None
+        self.finalized = Future()  # done after the shutdown transition: the process may end
         self.diagnostics_publisher = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(self.parameter_values['diagnostic_period'], self._publish_diagnostics)
         if self.parameter_values['autostart']:
@@ -239,7 +239,9 @@ class InferenceNode(LifecycleNode):
     def on_shutdown(self, state):
         self._unsubscribe()
         self._close_pipeline()
-        return self._transition_done(FINALIZED, state, super().on_shutdown)
+        result = self._transition_done(FINALIZED, state, super().on_shutdown)
+        self.finalized.set_result(True)
+        return result
 
     def on_error(self, state):
         self._unsubscribe()
@@ -541,11 +543,8 @@ def run_node(node_class, args=None):
         rclpy.logging.get_logger('edge_perception').fatal(f'cannot start: {error}')
         rclpy.try_shutdown()
         return 1
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
     try:
-        while rclpy.ok() and node.lifecycle_state != FINALIZED:
-            executor.spin_once(timeout_sec=SHUTDOWN_POLL_S)
+        rclpy.spin_until_future_complete(node, node.finalized)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -62,7 +62,8 @@ NODE_KINDS = {
         'depth_node', 'edge_perception.nodes.depth_node:DepthNode', ('image', 'camera_info'),
         {'depth': IMAGE_TYPE, 'points': POINT_CLOUD_TYPE, TIMING_TOPIC: INFERENCE_TIMING_TYPE},
         'depth', 'depth',
-        ('depth_scale', 'min_depth', 'max_depth', 'publish_points', 'points_rgb')),
+        ('depth_scale', 'min_depth', 'max_depth', 'depth_encoding', 'publish_points',
+         'cloud_color', 'cloud_decimation')),
     'classifier_node': NodeKind(
         'classifier_node', 'edge_perception.nodes.classifier_node:ClassifierNode', ('image',),
         {'classification': CLASSIFICATION_TYPE, TIMING_TOPIC: INFERENCE_TIMING_TYPE},

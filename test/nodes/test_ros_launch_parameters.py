@@ -27,6 +27,7 @@ NAMESPACE = 'robot1'
 # show commented out (rcl cannot type an empty list). `device` stays CPU: the only one here.
 # Parameters added to the files later keep their shipped values and are checked all the same.
 OTHER_VALUES = {
+    'image_transport': 'compressed',
     'preprocessing': 'host',
     'mean': [1.0, 2.0, 3.0],
     'scale': [4.0, 5.0, 6.0],
@@ -42,8 +43,10 @@ OTHER_VALUES = {
     'depth_scale': 0.5,
     'min_depth': 0.25,
     'max_depth': 20.0,
+    'depth_encoding': '16UC1',
     'publish_points': False,
-    'points_rgb': True,
+    'cloud_color': 'rgb',
+    'cloud_decimation': 2,
     # classifier_node
     'top_k': 2,
     'score_threshold': 0.25,
@@ -133,8 +136,9 @@ def test_the_depth_parameter_file_reaches_a_namespaced_renamed_node(ros_graph, t
         'node': 'depth_node', 'namespace': NAMESPACE, 'node_name': 'front_depth',
         'params_file': str(params_file), 'image': '/front/image_raw',
         'camera_info': '/front/camera_info', 'use_sim_time': 'false', 'log_level': 'debug'})
+    # image_transport 'compressed': the remapped 'image' moves '<image>/compressed' too.
     wait_for_subscriptions(ros_graph, process, 'front_depth',
-                           ['/front/image_raw', '/front/camera_info'])
+                           ['/front/image_raw/compressed', '/front/camera_info'])
     assert_every_parameter_reached(ros_graph, f'/{NAMESPACE}/front_depth',
                                    {**parameters, **settings.parameters})
     published = {topic for topic, _ in ros_graph.probe.get_publisher_names_and_types_by_node(
@@ -152,6 +156,7 @@ def test_the_classifier_parameter_file_reaches_a_namespaced_renamed_node(ros_gra
     _, process = start_as_launched(ros_graph, {
         'node': 'classifier_node', 'namespace': NAMESPACE, 'node_name': 'front_classifier',
         'params_file': str(params_file), 'image': '/front/image_raw'})
-    wait_for_subscriptions(ros_graph, process, 'front_classifier', ['/front/image_raw'])
+    wait_for_subscriptions(ros_graph, process, 'front_classifier',
+                           ['/front/image_raw/compressed'])
     assert_every_parameter_reached(ros_graph, f'/{NAMESPACE}/front_classifier', parameters)
     assert process.stop() == 0, process.output
