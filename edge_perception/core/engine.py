@@ -1,16 +1,11 @@
 """The OpenVINO side: devices, model loading, compilation and asynchronous inference.
 
-No rclpy here. :class:`AsyncEngine` runs each infer request on a worker thread of its own, so
-that receiving frames, inference and handling results overlap, and keeps at most one frame
-waiting: when every request is busy a newer frame replaces the waiting one (newest frame wins)
-and the replaced frame is counted as dropped, so latency stays bounded when frames arrive
-faster than the model runs.
-
-A worker runs its request synchronously (``InferRequest.infer``), which raises whatever failed
-inside OpenVINO for that frame. The asynchronous paths do not: ``AsyncInferQueue`` re-raises a
-device failure from ``get_idle_request_id`` and is unusable afterwards, and an
-``InferRequest`` callback is called after a failed inference as after a good one. A worker
-catches every failure, reports it with the frame it belongs to, and takes the next frame.
+No rclpy here. :class:`AsyncEngine` starts each frame on an idle infer request from the
+caller's thread and has a worker thread per request wait for its result, so that receiving
+frames, inference and handling results overlap; it keeps at most one frame waiting: when every
+request is busy a newer frame replaces the waiting one (newest frame wins) and the replaced
+frame is counted as dropped, so latency stays bounded when frames arrive faster than the model
+runs.
 """
 
 import logging
@@ -152,7 +147,22 @@ def create_core():
 
 
 class AsyncEngine:
-    """Runs a compiled model on worker threads, one per infer request, newest frame first.
+    """Runs a compiled model's infer requests, newest frame first, each request watched by a
+    worker thread of its own.
+
+    A frame that finds a request idle starts on it at once, on the caller's thread
+    (``InferRequest.start_async`` returns as soon as the device has it), and the request's
+    worker waits for the result while the caller goes on. Handing the frame to another Python
+    thread first would delay the start by the time that thread needs to get the interpreter
+    lock, which the caller (an rclpy executor) holds until its next blocking call. When every
+    request is busy the frame waits, a newer one replacing it (counted as dropped), and the
+    first worker to finish starts it.
+
+    ``InferRequest.wait`` raises whatever failed inside OpenVINO for that frame, and the request
+    stays usable. The callback paths do not: ``AsyncInferQueue`` re-raises a device failure
+    from ``get_idle_request_id`` and is unusable afterwards, and an ``InferRequest`` callback is
+    called after a failed inference as after a good one. A worker reports every failure with
+    the frame it belongs to and goes on.
 
     :param compiled_model: ``ov.CompiledModel`` with one input.
     :param on_result: called as ``on_result(context, outputs, inference_ms)`` from a worker
@@ -171,59 +181,101 @@ class AsyncEngine:
         self._condition = threading.Condition()
         self._waiting = None
         self._closing = False
-        self._busy = 0
         self.frames_dropped = 0
-        requests = [compiled_model.create_infer_request() for _ in range(self.num_requests)]
-        self._workers = [threading.Thread(target=self._work, args=(request,),
+        self._delivering = 0
+        self._slots = [_RequestSlot(compiled_model.create_infer_request())
+                       for _ in range(self.num_requests)]
+        self._idle = list(self._slots)
+        self._workers = [threading.Thread(target=self._work, args=(slot,),
                                           name=f'ov-infer-{index}', daemon=True)
-                         for index, request in enumerate(requests)]
+                         for index, slot in enumerate(self._slots)]
         for worker in self._workers:
             worker.start()
 
     def submit(self, inputs, context):
-        """Queue one frame; it replaces a frame still waiting for a free request.
+        """Start one frame on an idle request, or let it wait for one (replacing a frame
+        already waiting).
 
-        :param inputs: what ``InferRequest.infer`` takes (an ``ov.Tensor`` shares the caller's
-            memory, which must stay valid until the result arrives: keep it in ``context``).
+        :param inputs: what ``InferRequest.start_async`` takes (an ``ov.Tensor`` shares the
+            caller's memory, which must stay valid until the result arrives: keep it in
+            ``context``).
         :param context: anything; handed back to ``on_result``/``on_error``.
         """
         with self._condition:
-            if self._waiting is not None:
+            if self._closing:
                 self.frames_dropped += 1
-            self._waiting = (inputs, context)
-            self._condition.notify()
+                return
+            if not self._idle:
+                if self._waiting is not None:
+                    self.frames_dropped += 1
+                self._waiting = (inputs, context)
+                return
+            slot = self._idle.pop()
+        self._start(slot, inputs, context)
 
     @property
     def idle(self):
-        """True when no frame waits and no request is running."""
+        """True when no frame waits, no request is running and no result is being handled."""
         with self._condition:
-            return self._waiting is None and self._busy == 0
+            return self._waiting is None and len(self._idle) == len(self._slots) and \
+                not self._delivering
 
-    def _work(self, request):
-        while True:
-            with self._condition:
-                while self._waiting is None and not self._closing:
-                    self._condition.wait()
-                if self._closing:
-                    return
-                (inputs, context), self._waiting = self._waiting, None
-                self._busy += 1
-            try:
-                self._infer(request, inputs, context)
-            finally:
-                with self._condition:
-                    self._busy -= 1
-
-    def _infer(self, request, inputs, context):
+    def _start(self, slot, inputs, context):
         started = time.perf_counter()
         try:
-            request.infer(inputs)
-            outputs = [request.get_output_tensor(index).data.copy()
-                       for index in range(len(request.model_outputs))]
+            slot.request.start_async(inputs)
+        except Exception as error:  # refused before it ran: the request stays available
+            self._report(context, error)
+            self._release(slot)
+            return
+        with self._condition:
+            slot.job = (context, started)
+            self._condition.notify_all()
+
+    def _release(self, slot):
+        """Start the waiting frame on ``slot``, or make it idle."""
+        with self._condition:
+            waiting, self._waiting = self._waiting, None
+            if waiting is None or self._closing:
+                self._idle.append(slot)
+                self._condition.notify_all()
+                return
+        self._start(slot, *waiting)
+
+    def _work(self, slot):
+        while True:
+            with self._condition:
+                while slot.job is None and not self._closing:
+                    self._condition.wait()
+                if slot.job is None:
+                    return
+                (context, started), slot.job = slot.job, None
+                self._delivering += 1
+            try:
+                outputs, error = self._collect(slot.request)
+                inference_ms = (time.perf_counter() - started) * 1e3
+                # The outputs are copied: the request takes the next frame before this one's
+                # results are handled, so publishing overlaps the next inference.
+                self._release(slot)
+                self._deliver(context, outputs, error, inference_ms)
+            finally:
+                with self._condition:
+                    self._delivering -= 1
+
+    @staticmethod
+    def _collect(request):
+        """Wait for the request; return ``(outputs, None)`` or ``(None, error)``."""
+        try:
+            request.wait()
+            return [request.get_output_tensor(index).data.copy()
+                    for index in range(len(request.model_outputs))], None
         except Exception as error:  # whatever failed inside OpenVINO, for this frame
+            return None, error
+
+    def _deliver(self, context, outputs, error, inference_ms):
+        if error is not None:
             self._report(context, error)
             return
-        inference_ms = (time.perf_counter() - started) * 1e3
         try:
             self._on_result(context, outputs, inference_ms)
         except Exception as error:  # result handling must not end the worker either
@@ -250,3 +302,11 @@ class AsyncEngine:
         deadline = time.monotonic() + timeout_s
         for worker in self._workers:
             worker.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
+class _RequestSlot:
+    """One infer request, and the frame it runs as ``(context, started)`` (None when idle)."""
+
+    def __init__(self, request):
+        self.request = request
+        self.job = None

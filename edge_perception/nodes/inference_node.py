@@ -301,10 +301,10 @@ class InferenceNode(LifecycleNode):
             # remapping 'image' moves both transports.
             self.image_subscription = self.create_subscription(
                 CompressedImage, self.resolve_topic_name('image') + '/compressed',
-                self._on_compressed_image, _sensor_data_qos(depth=1))
+                self._on_compressed_image, camera_qos())
         else:
             self.image_subscription = self.create_subscription(
-                Image, 'image', self._on_image, _sensor_data_qos(depth=1))
+                Image, 'image', self._on_image, camera_qos())
         self.create_inputs()
 
     def _unsubscribe(self):
@@ -523,7 +523,10 @@ class InferenceNode(LifecycleNode):
         return super().destroy_node()
 
 
-def _sensor_data_qos(depth):
+def camera_qos(depth=1):
+    """Sensor-data QoS (best effort, volatile) keeping ``depth`` images: a slow node takes the
+    newest frame instead of a queue of stale ones.
+    """
     return QoSProfile(history=qos_profile_sensor_data.history, depth=depth,
                       reliability=qos_profile_sensor_data.reliability,
                       durability=qos_profile_sensor_data.durability)
