@@ -229,7 +229,9 @@ class AsyncEngine:
             self._release(slot)
             return
         with self._condition:
-            slot.job = (context, started)
+            # The inputs stay referenced until the request is done: a tensor sharing a
+            # caller's array reads that array while the request runs.
+            slot.job = (inputs, context, started)
             self._condition.notify_all()
 
     def _release(self, slot):
@@ -249,10 +251,11 @@ class AsyncEngine:
                     self._condition.wait()
                 if slot.job is None:
                     return
-                (context, started), slot.job = slot.job, None
+                (inputs, context, started), slot.job = slot.job, None
                 self._delivering += 1
             try:
                 outputs, error = self._collect(slot.request)
+                del inputs
                 inference_ms = (time.perf_counter() - started) * 1e3
                 # The outputs are copied: the request takes the next frame before this one's
                 # results are handled, so publishing overlaps the next inference.
@@ -305,7 +308,9 @@ class AsyncEngine:
 
 
 class _RequestSlot:
-    """One infer request, and the frame it runs as ``(context, started)`` (None when idle)."""
+    """One infer request, and the frame it runs as ``(inputs, context, started)`` (None when
+    idle).
+    """
 
     def __init__(self, request):
         self.request = request

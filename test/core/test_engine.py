@@ -15,7 +15,14 @@ from edge_perception.core.engine import (
     ModelLoadError,
     requested_devices,
 )
-from edge_perception.core.openvino_compat import Model, opset, PartialShape, save_model, Type
+from edge_perception.core.openvino_compat import (
+    Model,
+    opset,
+    PartialShape,
+    save_model,
+    Tensor,
+    Type,
+)
 
 from tiny_models import passthrough_model, write_model
 
@@ -166,3 +173,27 @@ def test_a_dynamic_batch_is_fixed_to_one(core, tmp_path):
     path = write_model(Model([opset.relu(fully_dynamic)], [fully_dynamic], 'dyn'), tmp_path,
                        'all_dynamic')
     assert load_model(core, path).inputs[0].get_partial_shape().is_dynamic
+
+
+def test_an_input_sharing_the_callers_memory_stays_alive_until_its_result(core):
+    compiled = compile_model(core, passthrough_model(3, 256, 256), 'CPU')
+    results = []
+    done = threading.Event()
+
+    def on_result(context, outputs, inference_ms):
+        results.append((context, np.unique(outputs[0])))
+        done.set()
+
+    engine = AsyncEngine(compiled, on_result, lambda *error: results.append(error), 1)
+    try:
+        for frame in range(20):
+            done.clear()
+            # The engine holds the only reference to the tensor and the array it shares.
+            engine.submit(Tensor(np.full((1, 3, 256, 256), frame, np.float32),
+                                 shared_memory=True), frame)
+            scratch = [np.full((1, 3, 256, 256), -1.0, np.float32) for _ in range(8)]
+            assert done.wait(10.0)
+            del scratch
+    finally:
+        engine.close()
+    assert all(len(values) == 1 and values[0] == frame for frame, values in results), results
