@@ -46,7 +46,7 @@ from edge_perception.core.engine import (
 )
 from edge_perception.core.image_codec import image_to_array, ImageFormatError
 from edge_perception.core.model_info import read_model_info
-from edge_perception.core.openvino_compat import Tensor
+from edge_perception.core.openvino_compat import Tensor, Type
 from edge_perception.core.preprocessing import (
     embed_preprocessing,
     HostConversion,
@@ -661,10 +661,16 @@ def _model_inputs(stream, image):
             return Tensor(converted.reshape(1, *converted.shape[:2], -1), shared_memory=False)
     if stream.host_preprocessor is not None:
         return stream.host_preprocessor(image)
-    if not (image.flags.c_contiguous and image.flags.writeable):
-        image = np.ascontiguousarray(image).copy()
     # Planar YUV arrives as its (height * 3/2) x width rows: the graph takes them as they are.
-    return Tensor(image.reshape(1, *image.shape[:2], -1), shared_memory=True)
+    shape = (1, *image.shape[:2], image.shape[2] if image.ndim == 3 else 1)
+    if image.flags.c_contiguous and image.flags.writeable:
+        return Tensor(image.reshape(shape), shared_memory=True)
+    # Padded rows or read-only memory: one copy, into a tensor that owns it (a tensor sharing
+    # a temporary copy would outlive it on OpenVINO releases whose Tensor does not reference
+    # the array it shares).
+    tensor = Tensor(Type.u8, list(shape))
+    np.copyto(tensor.data.reshape(image.shape), image)
+    return tensor
 
 
 def choose_device(core, devices):

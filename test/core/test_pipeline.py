@@ -211,3 +211,26 @@ def test_claiming_an_absent_device_fails_and_leaves_the_device_released(tmp_path
             feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 1)
     finally:
         pipeline.close()
+
+
+@pytest.mark.parametrize('preprocessing', ['graph', 'host'])
+def test_padded_and_read_only_frames_reach_the_model_intact(tmp_path, preprocessing):
+    model = write_model(passthrough_model(3, 96, 128), tmp_path, 'passthrough')
+    results = queue.Queue()
+    pipeline = ImagePipeline(
+        PipelineConfig(str(model), 'CPU', preprocessing, IDENTITY, 'LATENCY', 1),
+        lambda context, outputs, timing: results.put((context, outputs)),
+        lambda context, error: results.put((context, error)))
+    try:
+        for frame in range(12):
+            rows = np.full((96, 128 * 3 + 16), 255, np.uint8)  # 16 bytes of padding a row
+            rows[:, :128 * 3] = frame
+            # bytes: read-only, as a bag record's data; the frame's only copy is the pipeline's.
+            pipeline.process(96, 128, 'rgb8', False, 128 * 3 + 16, rows.tobytes(), frame)
+            scratch = [np.full(rows.shape, 7, np.uint8) for _ in range(8)]
+            context, outputs = results.get(timeout=10)
+            del scratch
+            assert context == frame
+            np.testing.assert_array_equal(outputs[0], float(frame))
+    finally:
+        pipeline.close()
