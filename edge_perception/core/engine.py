@@ -182,7 +182,6 @@ class AsyncEngine:
         self._waiting = None
         self._closing = False
         self.frames_dropped = 0
-        self._delivering = 0
         self._slots = [_RequestSlot(compiled_model.create_infer_request())
                        for _ in range(self.num_requests)]
         self._idle = list(self._slots)
@@ -215,10 +214,9 @@ class AsyncEngine:
 
     @property
     def idle(self):
-        """True when no frame waits, no request is running and no result is being handled."""
+        """True when no frame waits and no request is running or having its result handled."""
         with self._condition:
-            return self._waiting is None and len(self._idle) == len(self._slots) and \
-                not self._delivering
+            return self._waiting is None and len(self._idle) == len(self._slots)
 
     def _start(self, slot, inputs, context):
         started = time.perf_counter()
@@ -252,18 +250,13 @@ class AsyncEngine:
                 if slot.job is None:
                     return
                 (inputs, context, started), slot.job = slot.job, None
-                self._delivering += 1
-            try:
-                outputs, error = self._collect(slot.request)
-                del inputs
-                inference_ms = (time.perf_counter() - started) * 1e3
-                # The outputs are copied: the request takes the next frame before this one's
-                # results are handled, so publishing overlaps the next inference.
-                self._release(slot)
-                self._deliver(context, outputs, error, inference_ms)
-            finally:
-                with self._condition:
-                    self._delivering -= 1
+            outputs, error = self._collect(slot.request)
+            del inputs
+            # The request takes the next frame only once this one's results are handled: with
+            # the LATENCY hint OpenVINO's threads use every core, and a Python thread publishing
+            # a cloud beside them slowed both down (measured, docs/benchmark.md).
+            self._deliver(context, outputs, error, (time.perf_counter() - started) * 1e3)
+            self._release(slot)
 
     @staticmethod
     def _collect(request):
