@@ -143,6 +143,23 @@ def camera_info_msg(intrinsics, stamp=0, frame_id=DEFAULT_FRAME_ID, types=None, 
                                            do_rectify=False))
 
 
+def calibrated_camera_info_msg(calibration, header, types=None):
+    """Return the ``sensor_msgs/CameraInfo`` of a calibration, as a camera driver publishes it.
+
+    :param calibration: :class:`~edge_perception.camera.calibration.CameraCalibration` (its
+        size is the images').
+    :param header: the header of the image it describes.
+    """
+    types = types or ros_types()
+    return types[CAMERA_INFO_TYPE](
+        header=header, height=calibration.height, width=calibration.width,
+        distortion_model=calibration.distortion_model, d=types.float_array(calibration.d),
+        k=types.float_array(calibration.k), r=types.float_array(calibration.r),
+        p=types.float_array(calibration.p), binning_x=0, binning_y=0,
+        roi=types[REGION_OF_INTEREST_TYPE](x_offset=0, y_offset=0, height=0, width=0,
+                                           do_rectify=False))
+
+
 def cloud_msg(cloud, header, types=None):
     """Return the ``sensor_msgs/PointCloud2`` of a packed cloud.
 

@@ -3,8 +3,19 @@
 import argparse
 import sys
 
-from edge_perception.cli import benchmark, convert, demo, profile, quantize, regress, replay, soak
+from edge_perception.cli import (
+    benchmark,
+    camera,
+    convert,
+    demo,
+    profile,
+    quantize,
+    regress,
+    replay,
+    soak,
+)
 from edge_perception.core.engine import DeviceUnavailableError, ModelLoadError
+from edge_perception.nodes.camera_node import CAMERA_START_ERRORS
 from edge_perception.replay.node_config import ConfigError
 from edge_perception.replay.scoring import RegressionError
 from edge_perception.replay.session import ReplayError
@@ -13,6 +24,8 @@ from edge_perception.toolchain.quantization import QuantizationError
 
 SUBCOMMANDS = {
     'benchmark': (benchmark, 'latency and throughput of a model, beside other engines'),
+    'camera': (camera, 'a webcam, video file or image folder as a ROS camera (image, '
+                       'camera_info)'),
     'convert': (convert, 'ONNX, PyTorch or TensorFlow model -> OpenVINO IR, validated'),
     'demo': (demo, 'run a bundled model (depth or classifier) on its bundled recording'),
     'profile': (profile, 'per-layer time, precision and MFLOPs of a model on a device'),
@@ -35,6 +48,6 @@ def main(argv=None):
     try:
         return module.run(args)
     except (DeviceUnavailableError, ModelLoadError, DataError, QuantizationError, ConfigError,
-            RegressionError, ReplayError) as error:
+            RegressionError, ReplayError, *CAMERA_START_ERRORS) as error:
         print(f'edge-perception {args.subcommand}: {error}', file=sys.stderr)
         return 1
