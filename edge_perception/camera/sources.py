@@ -9,6 +9,7 @@ one line that names it and says what is wrong; a source that stops giving frames
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+import os
 from pathlib import Path
 import time
 
@@ -19,6 +20,8 @@ IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.p
 DEFAULT_FOLDER_RATE_HZ = 10.0
 # A video file whose container states no (or an absurd) frame rate plays at this one.
 DEFAULT_VIDEO_RATE_HZ = 30.0
+# libavutil's AV_LOG_QUIET.
+AV_LOG_QUIET = -8
 
 
 class SourceError(RuntimeError):
@@ -52,6 +55,9 @@ def _quiet_opencv():
     """Keep OpenCV's own warnings (a failed open prints several) off the terminal: the
     source's :class:`SourceError` says what went wrong in one line.
     """
+    # FFmpeg logs through its own callback ("moov atom not found"); OpenCV sets its level
+    # from this variable when it first uses FFmpeg. A level the user chose is kept.
+    os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', str(AV_LOG_QUIET))
     previous = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
