@@ -9,7 +9,8 @@ GREY_STEP = 10
 
 
 def frame_of(index, width, height):
-    """Return frame ``index`` (BGR, flat grey ``GREY_STEP * index``)."""
+    """Return frame ``index`` (BGR, flat grey ``GREY_STEP * index``; index 25 at most)."""
+    assert GREY_STEP * index <= 255, f'frame {index}: a clip of grey levels has 26 frames at most'
     return np.full((height, width, 3), GREY_STEP * index, np.uint8)
 
 

@@ -38,8 +38,9 @@ def add_arguments(parser):
                         help='frame_id of the headers (default: %(default)s)')
     parser.add_argument('--reconnect', action='store_true',
                         help='wait for a disconnected device to come back instead of exiting')
-    parser.add_argument('--wait-for-subscriber', action='store_true',
-                        help="hold the first frame until something subscribes to 'image'")
+    parser.add_argument('--wait-for-subscribers', type=int, default=0, metavar='N',
+                        help="hold the first frame until N subscriptions to 'image' are "
+                        'matched (default: %(default)s, start at once)')
 
 
 def parameters_of(args):
@@ -48,7 +49,7 @@ def parameters_of(args):
             'images': args.images or '', 'width': args.width, 'height': args.height,
             'fps': args.fps, 'rate': args.rate, 'loop': args.loop,
             'camera_info_url': args.calibration, 'hfov': args.hfov, 'frame_id': args.frame_id,
-            'reconnect': args.reconnect, 'wait_for_subscriber': args.wait_for_subscriber}
+            'reconnect': args.reconnect, 'wait_for_subscribers': args.wait_for_subscribers}
 
 
 def run(args):

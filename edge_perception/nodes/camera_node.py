@@ -50,8 +50,9 @@ CAMERA_START_ERRORS = (SourceError, CalibrationError, ParameterException, ValueE
 
 CAMERA_PARAMETERS = (
     ParameterSpec('device', '',
-                  "V4L2 camera: '/dev/videoN' or its index 'N'. Exactly one of device, video "
-                  'and images is set.', read_only=True),
+                  "V4L2 camera: '/dev/videoN' or its index N (a string or an integer). Exactly "
+                  'one of device, video and images is set.', read_only=True,
+                  dynamic_typing=True),
     ParameterSpec('video', '', 'Video file to play (MP4, MKV, AVI, MOV: what FFmpeg decodes).',
                   read_only=True),
     ParameterSpec('images', '', 'Folder of images (PNG, JPEG, ...) to play in name order.',
@@ -79,9 +80,10 @@ CAMERA_PARAMETERS = (
                   '(z forward, x right, y down) of the camera.', read_only=True),
     ParameterSpec('reconnect', False, 'When the device stops giving frames, try to reopen it '
                   'every second instead of exiting with an error.', read_only=True),
-    ParameterSpec('wait_for_subscriber', False,
-                  "Hold the first frame until something subscribes to 'image', so that a "
-                  'replayed clip is seen from its first frame.', read_only=True),
+    ParameterSpec('wait_for_subscribers', 0,
+                  "Hold the first frame until this many subscriptions to 'image' are matched, "
+                  'so that a replayed clip is seen from its first frame; 0: start at once.',
+                  value_range=(0, 100), read_only=True),
 )
 
 
@@ -128,7 +130,7 @@ class CameraNode(Node):
 
     def _open_source(self):
         values = self.parameter_values
-        return open_source(values['device'], values['video'], values['images'],
+        return open_source(str(values['device']), values['video'], values['images'],
                            values['width'], values['height'], values['fps'], values['rate'],
                            values['loop'])
 
@@ -158,10 +160,10 @@ class CameraNode(Node):
         """
         pacer = FramePacer(self.source.granted.rate_hz) if self.source.paced else None
         stamper = MonotonicStamper()
-        if self.parameter_values['wait_for_subscriber']:
-            while self.image_publisher.get_subscription_count() == 0:
-                if self._stopping.wait(0.01):
-                    return 0
+        awaited = self.parameter_values['wait_for_subscribers']
+        while self.image_publisher.get_subscription_count() < awaited:
+            if self._stopping.wait(0.01):
+                return 0
         while not self._stopping.is_set():
             try:
                 frame = self.source.read()

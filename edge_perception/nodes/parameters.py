@@ -29,6 +29,8 @@ class ParameterSpec:
     :param choices: allowed string values (validated here; rclpy does not enforce them).
     :param value_range: ``(low, high)`` inclusive, enforced by rclpy.
     :param read_only: True for what only applies when the node is created (``autostart``).
+    :param dynamic_typing: True to accept a value of any type (a camera given as ``/dev/video0``
+        or as the integer ``0``).
     :param at_configure: True for what the node reads when it is configured (model, device,
         ...): changes are refused unless the node is unconfigured (see
         :class:`~edge_perception.nodes.inference_node.InferenceNode`).
@@ -46,13 +48,15 @@ class ParameterSpec:
     read_only: bool = False
     at_configure: bool = False
     element_type: str = 'string'
+    dynamic_typing: bool = False
 
     def descriptor(self):
         description = self.description
         if self.at_configure:
             description += ' Read on configure: change it while the node is unconfigured.'
         descriptor = ParameterDescriptor(name=self.name, description=description,
-                                         read_only=self.read_only)
+                                         read_only=self.read_only,
+                                         dynamic_typing=self.dynamic_typing)
         if self.is_unset_array:
             descriptor.type = _ARRAY_TYPES[self.element_type][0]
         if self.choices:

@@ -5,6 +5,10 @@ classifier`` runs the digit classifier on frames of digits on paper. The node ru
 process (as ``ros2 run`` would), the recording is replayed into it at its recorded rate, and
 the demo prints frame rate, latency and accuracy against the recording's ground truth; the
 depth demo also writes colour-mapped depth images as PNG.
+
+With a camera (:func:`run_camera`: a V4L2 device, a video file or an image folder) the frames
+come from ``camera_node`` in a process of its own instead, and the demo prints the same
+figures, without accuracy (there is no ground truth).
 """
 
 from dataclasses import dataclass
@@ -15,6 +19,7 @@ import time
 
 import cv2
 import numpy as np
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, PointCloud2
 
 from edge_perception.bags.player import FramePublisher, read_frames
@@ -28,6 +33,9 @@ from edge_perception.package_paths import shared_file
 from edge_perception.replay.graph import GraphError, ProbeGraph
 
 IMAGE_TOPIC = '/camera/image_raw'
+# Results of a camera demo printed one by one (the classifier's), and camera frames kept for
+# the PNGs of the depth demo, at most.
+SHOWN_RESULTS = 10
 CAMERA_INFO_TOPIC = '/camera/camera_info'
 # Seconds for the node to start and answer its first frame (which compiles the model).
 STARTUP_TIMEOUT_S = 60.0
@@ -229,3 +237,133 @@ def _median(values):
 
 def _percentile(values, percent):
     return float(np.percentile(values, percent)) if values else float('nan')
+
+
+@dataclass(frozen=True)
+class CameraDemoOptions:
+    """Which node a camera feeds, and for how long.
+
+    :param camera: a V4L2 device (``/dev/videoN`` or ``N``), a video file or an image folder.
+    :param seconds: longest time to run after the first result (a file, played at its own
+        rate, may end sooner).
+    """
+
+    head: str = 'depth'
+    camera: str = '0'
+    model: str = ''
+    device: str = 'CPU'
+    preprocessing: str = 'auto'
+    seconds: float = 20.0
+    output_dir: str = 'depth_demo'
+    pngs: int = 4
+
+
+def camera_parameters(camera, subscribers):
+    """Return the ``camera_node`` parameters that play ``camera``: a device (path or index),
+    an image folder, or else a video file, which starts once ``subscribers`` subscriptions to
+    its images are matched.
+    """
+    if camera.isdigit() or camera.startswith('/dev/'):
+        return {'device': camera}
+    source = 'images' if Path(camera).is_dir() else 'video'
+    return {source: camera, 'wait_for_subscribers': subscribers}
+
+
+def run_camera(args):
+    """Run the demo of :class:`CameraDemoOptions` ``args``; return the process exit code."""
+    head = HEADS[args.head]
+    with ProbeGraph('edge_perception_demo') as graph:
+        parameters = {'device': args.device, 'preprocessing': args.preprocessing}
+        if args.model:
+            parameters['model'] = args.model
+        perception_node = graph.start_process(head.command, **parameters)
+        try:
+            received = graph.collect_by_stamp(head.output_type, head.output_topic)
+            timings = graph.collect_by_stamp(InferenceTiming, 'inference_timing')
+        except GraphError as error:
+            print(error)
+            return 1
+        for output_type, topic in head.extra_outputs:
+            graph.subscribe(output_type, topic, lambda msg: None, wait=False)
+        frames = _CameraFrames(args.pngs, received)
+        graph.subscribe(Image, 'image', frames.add, qos_profile_sensor_data, wait=False)
+        # A clip starts when the node and the probe both listen.
+        camera = graph.start_process('camera_node', **camera_parameters(args.camera, 2))
+        # The first frame compiles the model while later ones are dropped; the node then takes
+        # the newest, even when a short clip has ended meanwhile. A camera that failed to
+        # start ends the wait.
+        graph.wait_for(lambda: received or not perception_node.running() or
+                       camera.process.poll() not in (None, 0), STARTUP_TIMEOUT_S)
+        if not received:
+            camera_code = camera.stop()
+            perception_node.stop()
+            print(camera.output.strip())
+            print(perception_node.output.strip())
+            print(f'no result from {head.command} '
+                  f"({'camera exited with ' + str(camera_code) if camera_code else 'timed out'})")
+            return 1
+        graph.wait_for(lambda: not camera.running() or not perception_node.running(),
+                       args.seconds)
+        camera_code = camera.stop()
+        graph.wait_for(lambda: len(received) >= len(frames.arrivals), 1.0)
+        perception_node.stop()
+    print(camera.output.strip())
+    _report_speed(frames.arrivals, received, timings)
+    if args.head == 'depth':
+        _write_camera_depth_pngs(args, frames, received)
+    else:
+        _print_camera_classes(frames, received)
+    return 0 if received and camera_code == 0 else 1
+
+
+class _CameraFrames:
+    """The frames the probe saw: arrival time by stamp, and the first ``kept`` images that got
+    a result (from a short window of recent ones: frames dropped while the model compiles
+    never do).
+
+    :param received: the results by stamp, as they arrive.
+    """
+
+    WINDOW = 30
+
+    def __init__(self, kept, received):
+        self.kept = kept
+        self.received = received
+        self.arrivals = {}
+        self.recent = {}
+        self.images = {}
+
+    def add(self, msg):
+        stamp = stamp_ns(msg)
+        self.arrivals[stamp] = (time.perf_counter(), len(self.arrivals))
+        if len(self.images) >= self.kept:
+            return
+        self.recent[stamp] = msg
+        for answered in [stamp for stamp in self.recent if stamp in self.received]:
+            if len(self.images) < self.kept:
+                self.images[answered] = self.recent[answered]
+            del self.recent[answered]
+        while len(self.recent) > self.WINDOW:
+            del self.recent[next(iter(self.recent))]
+
+
+def _write_camera_depth_pngs(args, frames, received):
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for stamp, image_msg in sorted(frames.images.items()):
+        if stamp not in received:
+            continue
+        depth = message_to_array(received[stamp].message)
+        camera = as_rgb8(message_to_array(image_msg), image_msg.encoding)[:, :, ::-1]
+        cv2.imwrite(str(output_dir / f'depth_{written:02d}.png'), np.hstack([
+            labelled(camera, 'camera'),
+            labelled(colorize_depth(depth, 0.0, 10.0), 'FastDepth (0-10 m)')]))
+        written += 1
+    print(f'{written} PNG images in {output_dir}/')
+
+
+def _print_camera_classes(frames, received):
+    for stamp, (_, result) in sorted(received.items())[:SHOWN_RESULTS]:
+        best = f'{result.labels[0]} ({result.scores[0]:.2f})' if result.labels else 'nothing'
+        print(f'frame {frames.arrivals.get(stamp, (0, -1))[1]:3d}: sees {best}')

@@ -59,7 +59,7 @@ def test_a_clip_is_published_frame_by_frame_at_the_requested_rate(ros_graph, tmp
                                                               'camera_name: phone'))
     camera = ros_graph.start_process('camera_node', video=clip, rate=RATE_HZ,
                                      camera_info_url=str(calibration_file),
-                                     frame_id='phone_optical_frame', wait_for_subscriber=True)
+                                     frame_id='phone_optical_frame', wait_for_subscribers=1)
     images, camera_infos = receive_camera(ros_graph, camera)
     assert f'played to the end, {FRAMES} frames published' in camera.output
     assert len(images) >= MIN_RECEIVED, f'{len(images)} of {FRAMES} frames arrived'
@@ -78,7 +78,7 @@ def test_a_clip_is_published_frame_by_frame_at_the_requested_rate(ros_graph, tmp
 def test_edge_perception_camera_plays_an_image_folder(ros_graph, tmp_path):
     folder = write_image_folder(tmp_path / 'frames', FRAMES, WIDTH, HEIGHT)
     command = [str(installed_command('edge-perception')), 'camera', '--images', folder,
-               '--rate', str(RATE_HZ), '--wait-for-subscriber']
+               '--rate', str(RATE_HZ), '--wait-for-subscribers', '1']
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
     try:
@@ -153,7 +153,7 @@ def test_a_source_lost_mid_run_is_reported_and_exits_non_zero_while_nodes_keep_r
     model = write_model(red_channel_depth_model(32, 32), tmp_path, 'red')
     depth_node = ros_graph.start_process('depth_node', model=model, mean=[0.0], scale=[1.0])
     camera = ros_graph.start_process('camera_node', images=folder, rate=RATE_HZ,
-                                     wait_for_subscriber=True)
+                                     wait_for_subscribers=1)
     assert ros_graph.wait_for(lambda: not camera.running(), PLAY_TIMEOUT_S), camera.output
     assert camera.stop() == 1, camera.output
     assert re.search(r"cannot decode image '.*frame_0003.png'; exiting", camera.output)

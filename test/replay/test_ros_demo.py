@@ -1,9 +1,12 @@
 """The README's demo: bundled FastDepth on the bundled recording, node in its own process."""
 
+from pathlib import Path
 import re
 import subprocess
 
 from edge_perception.replay.node_process import installed_command
+
+from camera_clips import write_clip
 
 
 def test_demo_reports_rate_latency_accuracy_and_writes_pngs(tmp_path):
@@ -28,3 +31,28 @@ def test_classifier_demo_prints_what_it_sees():
     assert len(seen) == 20, result.stdout
     accuracy = float(re.search(r'top-1 accuracy: \d+/\d+ = ([0-9.]+) %', result.stdout).group(1))
     assert accuracy >= 90.0, result.stdout
+
+
+def test_demo_with_a_camera_runs_the_depth_node_on_a_video_file(tmp_path):
+    clip = write_clip(tmp_path / 'clip.mp4', 25, 160, 128, 10.0)
+    result = subprocess.run(
+        [str(installed_command('edge-perception')), 'demo', '--camera', clip,
+         '--output-dir', str(tmp_path / 'pngs'), '--pngs', '2'],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'played to the end, 25 frames published' in result.stdout + result.stderr
+    sent, back = map(int, re.search(r'frames: (\d+) sent, (\d+) results back',
+                                    result.stdout).groups())
+    assert 0 < back <= sent, result.stdout
+    assert re.search(r'latency \(image published -> result received\): median \d', result.stdout)
+    assert sorted(png.name for png in (tmp_path / 'pngs').glob('*.png')) == \
+        ['depth_00.png', 'depth_01.png']
+
+
+def test_demo_with_an_absent_camera_device_fails_with_its_message():
+    index = next(index for index in range(1000) if not Path(f'/dev/video{index}').exists())
+    result = subprocess.run([str(installed_command('edge-perception')), 'demo', '--camera',
+                             str(index)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"no such camera device '/dev/video{index}'" in result.stdout
+    assert 'Traceback' not in result.stdout + result.stderr
