@@ -100,7 +100,8 @@ class DeviceSource:
         self._pending = first
         height_granted, width_granted = first.shape[:2]
         rate = self.capture.get(cv2.CAP_PROP_FPS) or 0.0
-        asked = (f'{width or "default"}x{height or "default"} at {fps or "default"} fps')
+        asked = f'{width or "default"}x{height or "default"} at ' + \
+            (f'{fps:g} fps' if fps else 'the default rate')
         self.granted = Granted(width_granted, height_granted, rate,
                                f"camera '{self.path}': asked for {asked}, granted "
                                f'{width_granted}x{height_granted} at {rate:g} fps')

@@ -148,15 +148,15 @@ def test_bad_files_are_one_line_and_exit_code_1(tmp_path):
 
 def test_a_source_lost_mid_run_is_reported_and_exits_non_zero_while_nodes_keep_running(
         ros_graph, tmp_path):
-    folder = write_image_folder(tmp_path / 'frames', 3, WIDTH, HEIGHT)
-    (tmp_path / 'frames' / 'frame_0003.png').write_bytes(b'\x89PNG cut off')
+    folder = write_image_folder(tmp_path / 'frames', 10, WIDTH, HEIGHT)
+    (tmp_path / 'frames' / 'frame_0010.png').write_bytes(b'\x89PNG cut off')
     model = write_model(red_channel_depth_model(32, 32), tmp_path, 'red')
     depth_node = ros_graph.start_process('depth_node', model=model, mean=[0.0], scale=[1.0])
     camera = ros_graph.start_process('camera_node', images=folder, rate=RATE_HZ,
                                      wait_for_subscribers=1)
     assert ros_graph.wait_for(lambda: not camera.running(), PLAY_TIMEOUT_S), camera.output
     assert camera.stop() == 1, camera.output
-    assert re.search(r"cannot decode image '.*frame_0003.png'; exiting", camera.output)
+    assert re.search(r"cannot decode image '.*frame_0010.png'; exiting", camera.output)
     assert 'Traceback' not in camera.output
     # The depth node saw the frames that came, and outlives the camera.
     assert ros_graph.wait_for(lambda: 'compiled for 96x64' in depth_node.output, 30.0), \
