@@ -45,6 +45,7 @@ from edge_perception.nodes.parameters import declare_parameters, ParameterSpec
 
 DEFAULT_HFOV_DEG = 65.0
 RECONNECT_PERIOD_S = 1.0
+JOIN_TIMEOUT_S = 2.0
 # Errors that stop the node at start with one clear message instead of a traceback.
 CAMERA_START_ERRORS = (SourceError, CalibrationError, ParameterException, ValueError)
 
@@ -125,6 +126,7 @@ class CameraNode(Node):
                                                            qos_profile_sensor_data)
         self.frames_published = 0
         self.finished = Future()
+        self.context.on_shutdown(self._stopping.set)
         self._capture_thread = threading.Thread(target=self._capture, daemon=True)
         self._capture_thread.start()
 
@@ -151,6 +153,11 @@ class CameraNode(Node):
         except CalibrationError as error:
             self.get_logger().error(f'{error}; stopping')
             exit_code = 1
+        except Exception as error:
+            # Ctrl-C shuts the context down under a publish: that is the end, not a failure.
+            if self.context.ok():
+                self.get_logger().error(f'capture failed: {error!r}')
+            exit_code = 1 if self.context.ok() else 0
         self.source.close()
         self.finished.set_result(exit_code)
 
@@ -158,7 +165,9 @@ class CameraNode(Node):
         """Read, pace and publish until the source ends or the node stops; return the exit
         code.
         """
-        pacer = FramePacer(self.source.granted.rate_hz) if self.source.paced else None
+        # Waits between frames end early when the node stops.
+        pacer = FramePacer(self.source.granted.rate_hz, sleep=self._stopping.wait) \
+            if self.source.paced else None
         stamper = MonotonicStamper()
         awaited = self.parameter_values['wait_for_subscribers']
         while self.image_publisher.get_subscription_count() < awaited:
@@ -209,7 +218,9 @@ class CameraNode(Node):
     def destroy_node(self):
         self._stopping.set()
         if self._capture_thread is not None:
-            self._capture_thread.join()
+            # Bounded: a device read may block until its next frame, or for good when the
+            # camera hangs (the thread is a daemon and dies with the process).
+            self._capture_thread.join(timeout=JOIN_TIMEOUT_S)
         return super().destroy_node()
 
 

@@ -104,13 +104,16 @@ def test_the_depth_node_fed_by_the_camera_answers_at_the_clip_size(ros_graph, tm
     ros_graph.start_process('depth_node', model=model, mean=[0.0], scale=[1.0])
     depth = ros_graph.collect(Image, 'depth')
     points = ros_graph.collect(PointCloud2, 'points')
-    ros_graph.start_process('camera_node', video=clip, rate=RATE_HZ, loop=True)
+    camera = ros_graph.start_process('camera_node', video=clip, rate=RATE_HZ, loop=True)
     # The first frame compiles the model; the looping clip keeps frames coming meanwhile.
     assert ros_graph.wait_for(lambda: depth and points, 60.0), \
         '\n'.join(process.output for process in ros_graph.processes)
     assert (depth[-1].width, depth[-1].height) == (WIDTH, HEIGHT)
     assert (points[-1].width, points[-1].height) == (WIDTH, HEIGHT)
     assert depth[-1].header.frame_id == 'camera_optical_frame'
+    # Ctrl-C ends a looping camera cleanly.
+    assert camera.stop() == 0, camera.output
+    assert 'Traceback' not in camera.output
 
 
 def absent_device_index():
