@@ -109,7 +109,11 @@ class CameraNode(Node):
         self.get_logger().info(self.source.granted.description)
         self._calibrations = {}
         granted = self.source.granted
-        calibration = self._calibration_for(granted.width, granted.height)
+        try:
+            calibration = self._calibration_for(granted.width, granted.height)
+        except CalibrationError:
+            self.source.close()
+            raise
         if not calibration.calibrated:
             self.get_logger().warning(
                 f'no calibration (camera_info_url): camera_info is a pinhole model of '
@@ -120,7 +124,8 @@ class CameraNode(Node):
             self.get_logger().info(
                 f"calibration '{self.calibration.camera_name}' "
                 f'({self.calibration.width}x{self.calibration.height}) scaled to '
-                f'{calibration.width}x{calibration.height}')
+                f'{calibration.width}x{calibration.height} (K and P; principal point about '
+                'pixel centres)')
         self.image_publisher = self.create_publisher(Image, 'image', qos_profile_sensor_data)
         self.camera_info_publisher = self.create_publisher(CameraInfo, 'camera_info',
                                                            qos_profile_sensor_data)
