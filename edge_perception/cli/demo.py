@@ -24,9 +24,15 @@ def add_arguments(parser):
     parser.add_argument('--output-dir', default='depth_demo',
                         help='where the depth PNGs go (default: %(default)s)')
     parser.add_argument('--pngs', type=int, default=4, help='depth PNG images to write')
+    parser.add_argument('--monitor', action='store_true',
+                        help='also start the web monitor (edge-perception monitor) and print '
+                        'its address')
+    parser.add_argument('--monitor-port', type=int, default=8080,
+                        help='port of the monitor page (default: %(default)s)')
 
 
 def run(args):
     """Run the demo; return the process exit code."""
     return run_demo(DemoOptions(args.head, args.bag, args.model, args.device, args.preprocessing,
-                                args.loops, args.rate, args.output_dir, args.pngs))
+                                args.loops, args.rate, args.output_dir, args.pngs,
+                                args.monitor_port if args.monitor else None))

@@ -3,7 +3,17 @@
 import argparse
 import sys
 
-from edge_perception.cli import benchmark, convert, demo, profile, quantize, regress, replay, soak
+from edge_perception.cli import (
+    benchmark,
+    convert,
+    demo,
+    monitor,
+    profile,
+    quantize,
+    regress,
+    replay,
+    soak,
+)
 from edge_perception.core.engine import DeviceUnavailableError, ModelLoadError
 from edge_perception.replay.node_config import ConfigError
 from edge_perception.replay.scoring import RegressionError
@@ -15,6 +25,7 @@ SUBCOMMANDS = {
     'benchmark': (benchmark, 'latency and throughput of a model, beside other engines'),
     'convert': (convert, 'ONNX, PyTorch or TensorFlow model -> OpenVINO IR, validated'),
     'demo': (demo, 'run a bundled model (depth or classifier) on its bundled recording'),
+    'monitor': (monitor, 'web page of a running node: camera, depth, latency (aiohttp)'),
     'profile': (profile, 'per-layer time, precision and MFLOPs of a model on a device'),
     'quantize': (quantize, 'INT8 post-training quantisation (NNCF) and its accuracy'),
     'replay': (replay, 'play a camera bag through a configured node, record its outputs'),
