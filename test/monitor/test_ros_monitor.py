@@ -1,0 +1,161 @@
+"""The monitor across processes, as users run it: a depth node process, a monitor process,
+camera frames from the probe, and real HTTP clients reading the streams and the events.
+"""
+
+import http.client
+import json
+import re
+import socket
+import subprocess
+import threading
+import time
+
+import cv2
+import numpy as np
+from sensor_msgs.msg import Image
+
+from edge_perception.messages import image_msg, stamp_ns
+from edge_perception.monitor.frames import LEGEND_HEIGHT
+from edge_perception.monitor.web import BOUNDARY
+from edge_perception.replay.node_process import installed_command
+
+from tiny_models import red_channel_depth_model, write_model
+
+WIDTH, HEIGHT = 320, 240
+MONITOR_WIDTH = 160
+# Bounds on failure only: a process imports its libraries, the first frame compiles the model.
+START_TIMEOUT_S = 60.0
+READ_TIMEOUT_S = 30.0
+
+
+def monitor_url(graph, monitor):
+    """Wait until the monitor process logs its address; return (host, port)."""
+    pattern = re.compile(r'serving the monitor page on http://([\d.]+):(\d+)/')
+    assert graph.wait_for(lambda: pattern.search(monitor.output) or not monitor.running(),
+                          START_TIMEOUT_S), monitor.output
+    match = pattern.search(monitor.output)
+    assert match, monitor.output
+    return match.group(1), int(match.group(2))
+
+
+def read_mjpeg_frames(host, port, path, count, frames, errors):
+    """Read ``count`` JPEG parts from ``path`` into ``frames`` (run in a thread)."""
+    try:
+        connection = http.client.HTTPConnection(host, port, timeout=READ_TIMEOUT_S)
+        connection.request('GET', path)
+        response = connection.getresponse()
+        assert response.status == 200
+        assert response.getheader('Content-Type') == \
+            f'multipart/x-mixed-replace; boundary={BOUNDARY}'
+        while len(frames) < count:
+            assert response.readline() == f'--{BOUNDARY}\r\n'.encode()
+            headers = {}
+            while (line := response.readline()) != b'\r\n':
+                name, value = line.decode().rstrip('\r\n').split(': ', 1)
+                headers[name] = value
+            assert headers['Content-Type'] == 'image/jpeg'
+            body = response.read(int(headers['Content-Length']))
+            response.readline()
+            frames.append(cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR))
+        connection.close()
+    except Exception as error:  # handed to the test, which reports it
+        errors.append(error)
+
+
+def read_events(host, port, count, events, errors):
+    """Read ``count`` timing events from /api/events into ``events`` (run in a thread)."""
+    try:
+        connection = http.client.HTTPConnection(host, port, timeout=READ_TIMEOUT_S)
+        connection.request('GET', '/api/events')
+        response = connection.getresponse()
+        assert response.getheader('Content-Type').startswith('text/event-stream')
+        while len(events) < count:
+            line = response.readline().decode()
+            if line.startswith('data: '):
+                events.append(json.loads(line[len('data: '):]))
+        connection.close()
+    except Exception as error:  # handed to the test, which reports it
+        errors.append(error)
+
+
+def test_monitor_streams_depth_node_outputs_to_http_clients(ros_graph, tmp_path):
+    graph = ros_graph
+    model = write_model(red_channel_depth_model(60, 80), tmp_path, 'red')
+    graph.start_process('depth_node', model=model, mean=[0.0], scale=[1.0], depth_scale=0.01,
+                        min_depth=0.0)
+    monitor = graph.start_process('monitor_node', port=0, width=MONITOR_WIDTH, max_fps=10.0,
+                                  min_depth=0.0, max_depth=3.0)
+    host, port = monitor_url(graph, monitor)
+    assert host == '127.0.0.1'
+    publisher = graph.publisher(Image, 'image')
+    depth = graph.collect(Image, 'depth')
+    image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    image[:, :, 0] = 150
+    graph.warm_up(lambda attempt: publisher.publish(image_msg(image, 'rgb8')),
+                  lambda _: depth, timeout_s=START_TIMEOUT_S, retry_s=0.2)
+
+    image_frames, depth_frames, events, errors = [], [], [], []
+    readers = [
+        threading.Thread(target=read_mjpeg_frames,
+                         args=(host, port, '/stream/image.mjpg', 3, image_frames, errors)),
+        threading.Thread(target=read_mjpeg_frames,
+                         args=(host, port, '/stream/depth.mjpg', 3, depth_frames, errors)),
+        threading.Thread(target=read_events, args=(host, port, 5, events, errors)),
+    ]
+    for reader in readers:
+        reader.start()
+    sent_stamps = set()
+    deadline = time.perf_counter() + READ_TIMEOUT_S
+    index = 0
+    while any(reader.is_alive() for reader in readers) and time.perf_counter() < deadline:
+        graph.ensure_running(f'at frame {index}')
+        message = image_msg(image, 'rgb8', stamp=graph.probe.get_clock().now().nanoseconds)
+        sent_stamps.add(stamp_ns(message.header.stamp))
+        publisher.publish(message)
+        graph.spin_for(1 / 30)
+        index += 1
+    for reader in readers:
+        reader.join(timeout=READ_TIMEOUT_S)
+    assert not errors, errors
+    assert len(image_frames) == 3 and len(depth_frames) == 3
+    assert all(frame.shape == (HEIGHT * MONITOR_WIDTH // WIDTH, MONITOR_WIDTH, 3)
+               for frame in image_frames)
+    assert all(frame.shape == (HEIGHT * MONITOR_WIDTH // WIDTH + LEGEND_HEIGHT, MONITOR_WIDTH, 3)
+               for frame in depth_frames)
+    assert len(events) >= 5
+    live = [event for event in events if event['stamp_ns'] in sent_stamps]
+    assert live, 'no timing event matches a published frame'
+    # Events kept from the warm-up come first; every later one is a frame published here.
+    assert all(event['stamp_ns'] in sent_stamps for event in events[events.index(live[0]):])
+    assert events[-1]['model'] == 'red.xml' and events[-1]['device'] == 'CPU'
+
+    connection = http.client.HTTPConnection(host, port, timeout=READ_TIMEOUT_S)
+
+    def status():
+        connection.request('GET', '/api/status')
+        return json.loads(connection.getresponse().read())
+
+    # The depth node reports on /diagnostics once a second.
+    assert graph.wait_for(lambda: status()['diagnostics'], READ_TIMEOUT_S), status()
+    assert status()['streams']['depth']['frames'] > 0
+    assert status()['topics']['depth'] == '/depth'
+    assert 'depth_node' in status()['diagnostics'][0]['name']
+    connection.request('POST', '/api/status')
+    refused = connection.getresponse()
+    assert refused.status == 405 and b'Traceback' not in refused.read()
+    connection.close()
+    assert monitor.stop() == 0, monitor.output
+
+
+def test_monitor_command_exits_1_with_one_message_when_the_port_is_in_use():
+    with socket.socket() as taken:
+        taken.bind(('127.0.0.1', 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([str(installed_command('edge-perception')), 'monitor',
+                                 '--port', str(port)],
+                                capture_output=True, text=True, timeout=START_TIMEOUT_S)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert f'cannot serve on 127.0.0.1:{port}: address already in use' in output
+    assert 'Traceback' not in output
