@@ -1,6 +1,7 @@
 """The README's demo: bundled FastDepth on the bundled recording, node in its own process."""
 
 import re
+import socket
 import subprocess
 
 from edge_perception.replay.node_process import installed_command
@@ -28,3 +29,14 @@ def test_classifier_demo_prints_what_it_sees():
     assert len(seen) == 20, result.stdout
     accuracy = float(re.search(r'top-1 accuracy: \d+/\d+ = ([0-9.]+) %', result.stdout).group(1))
     assert accuracy >= 90.0, result.stdout
+
+
+def test_demo_with_the_monitor_prints_its_address():
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    result = subprocess.run([str(installed_command('edge-perception')), 'demo', 'classifier',
+                             '--loops', '1', '--monitor', '--monitor-port', str(port)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f'monitor: http://127.0.0.1:{port}/' in result.stdout
