@@ -1,20 +1,27 @@
 """The newest frames of a perception node and their pictures, for the monitor's web page.
 
-A :class:`FrameStore` is fed from the ROS thread with arrays (cheap: it keeps references) and
-read from the web server's thread. Pictures are drawn and encoded only when a client asks for
-them, once per new frame however many clients watch, so nothing is encoded while nobody looks.
+A :class:`FrameStore` is fed from the ROS thread with pixel arrays as the messages hold them
+(views: nothing is converted or copied there) and read from the web server's thread. Pictures
+are converted, drawn and encoded only when a client asks for them, once per new frame however
+many clients watch; and it counts who watches each stream, so the node can subscribe to the
+camera and depth only while someone does.
 """
 
 from collections import deque
+from contextlib import contextmanager
 import threading
 import time
 
 import cv2
 import numpy as np
 
+from edge_perception.core.depth_geometry import depth_in_metres
+from edge_perception.core.image_codec import as_rgb8
 from edge_perception.core.visualisation import colorize_depth
 
 STREAMS = ('image', 'depth')
+# What a client can watch: the two picture streams and the timing events.
+WATCHABLE = (*STREAMS, 'events')
 # Height in pixels of the colour bar under the depth picture, with its labels in metres.
 LEGEND_HEIGHT = 30
 # Timing messages kept at most, whatever the history span: a bound on memory at any rate.
@@ -81,6 +88,8 @@ class FrameStore:
     :param history_s: seconds of timing messages kept for the plot.
     :param jpeg_quality: OpenCV JPEG quality, 1 to 100.
     :ivar encoded: pictures encoded so far, by stream (what watching costs).
+    :ivar on_watchers_changed: called (from the watching thread) when a stream gains its
+        first client or loses its last; None: nobody to tell.
     """
 
     def __init__(self, width=640, min_depth=0.1, max_depth=10.0, history_s=30.0,
@@ -103,14 +112,20 @@ class FrameStore:
         self._timing_sequence = 0
         self._diagnostics = {}
         self.topics = {}
+        self._watchers = dict.fromkeys(WATCHABLE, 0)
+        self.on_watchers_changed = None
 
-    def put_image(self, image_bgr, stamp_ns):
-        """Keep ``image_bgr`` (``height x width x 3`` uint8) as the newest camera frame."""
-        self._put('image', image_bgr, stamp_ns)
+    def put_image(self, pixels, encoding, stamp_ns):
+        """Keep a camera image as the newest frame.
 
-    def put_depth(self, depth_m, stamp_ns):
-        """Keep ``depth_m`` (``height x width`` float32 metres, NaN invalid) as the newest."""
-        self._put('depth', depth_m, stamp_ns)
+        :param pixels: the array :func:`~edge_perception.core.image_codec.image_to_array` gives.
+        :param encoding: its camera encoding (converted to colour only when drawn).
+        """
+        self._put('image', (pixels, encoding), stamp_ns)
+
+    def put_depth(self, pixels, encoding, stamp_ns):
+        """Keep a depth image (``32FC1`` metres or ``16UC1`` millimetres) as the newest frame."""
+        self._put('depth', (pixels, encoding), stamp_ns)
 
     def _put(self, stream, source, stamp_ns):
         with self._lock:
@@ -125,6 +140,35 @@ class FrameStore:
             self._classification = {'labels': list(labels), 'scores': [float(s) for s in scores],
                                     'stamp_ns': stamp_ns}
             self._versions['image'] += 1
+
+    def forget(self, stream):
+        """Drop the newest frame of ``stream`` (its subscription ended: it would grow stale)."""
+        with self._lock:
+            self._sources[stream] = None
+            self._versions[stream] += 1
+            if stream == 'image':
+                self._classification = None
+
+    @contextmanager
+    def watching(self, name):
+        """Count one client of ``name`` (a stream, or 'events') while the block runs."""
+        self._change_watchers(name, +1)
+        try:
+            yield
+        finally:
+            self._change_watchers(name, -1)
+
+    def _change_watchers(self, name, change):
+        with self._lock:
+            self._watchers[name] += change
+            first_or_last = self._watchers[name] == (1 if change > 0 else 0)
+        if first_or_last and self.on_watchers_changed is not None:
+            self.on_watchers_changed()
+
+    def watched(self, name):
+        """Return whether a client watches ``name`` now."""
+        with self._lock:
+            return self._watchers[name] > 0
 
     def put_timing(self, timing, stamp_ns):
         """Add one timing message (``{field: value}`` of :data:`TIMING_FIELDS`)."""
@@ -187,12 +231,15 @@ class FrameStore:
         return result
 
     def draw(self, stream, source, classification=None):
-        """Return the BGR picture of one source frame of ``stream``, ``width`` pixels across."""
+        """Return the BGR picture of one ``(pixels, encoding)`` of ``stream``, ``width`` across."""
+        pixels, encoding = source
         if stream == 'depth':
-            coloured = colorize_depth(source, self.min_depth, self.max_depth)
+            coloured = colorize_depth(depth_in_metres(pixels, encoding), self.min_depth,
+                                      self.max_depth)
             return np.vstack([scaled_to_width(coloured, self.width),
                               depth_legend(self.width, self.min_depth, self.max_depth)])
-        picture = scaled_to_width(source, self.width)
+        picture = scaled_to_width(np.ascontiguousarray(as_rgb8(pixels, encoding)[:, :, ::-1]),
+                                  self.width)
         if classification is not None:
             picture = draw_classes(picture, classification['labels'], classification['scores'])
         return picture
@@ -209,6 +256,7 @@ class FrameStore:
                                      'stamp_ns': self._stamps[stream],
                                      'encoded': self.encoded[stream]}
                             for stream in STREAMS},
+                'clients': dict(self._watchers),
                 'width': self.width,
                 'depth_range_m': [self.min_depth, self.max_depth],
                 'history_s': self.history_s,

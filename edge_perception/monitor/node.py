@@ -1,12 +1,16 @@
 """``monitor_node``: a web page of a running perception node's outputs.
 
 Subscribed (sensor-data QoS, depth 1: the monitor takes the newest message and never holds
-the perception node back): ``image`` (sensor_msgs/Image), ``depth`` (sensor_msgs/Image, 32FC1
-or 16UC1), ``classification`` (edge_perception/Classification), ``inference_timing``
-(edge_perception/InferenceTiming), ``/diagnostics`` (diagnostic_msgs/DiagnosticArray).
+the perception node back): ``inference_timing`` (edge_perception/InferenceTiming) and
+``/diagnostics`` (diagnostic_msgs/DiagnosticArray) always; ``image`` (sensor_msgs/Image) with
+``classification`` (edge_perception/Classification), and ``depth`` (sensor_msgs/Image, 32FC1
+or 16UC1), only while a client watches their stream, so an unwatched monitor costs the camera
+and the perception node nothing.
 Served: see :mod:`edge_perception.monitor.web` and docs/monitor.md. Run it in its own process
 (``ros2 run edge_perception monitor_node`` or ``edge-perception monitor``), beside the node.
 """
+
+import itertools
 
 from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
@@ -15,10 +19,13 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
 from sensor_msgs.msg import Image
 
-from edge_perception.core.depth_geometry import depth_in_metres
-from edge_perception.core.image_codec import as_rgb8, ImageFormatError, message_to_array
+from edge_perception.core.image_codec import (
+    camera_encoding_info,
+    ImageFormatError,
+    message_to_array,
+)
 from edge_perception.messages import stamp_ns
-from edge_perception.monitor.frames import FrameStore, TIMING_FIELDS
+from edge_perception.monitor.frames import FrameStore, STREAMS, TIMING_FIELDS
 from edge_perception.monitor.web import is_loopback, MonitorServer, ServerError
 from edge_perception.msg import Classification, InferenceTiming
 from edge_perception.nodes.dds_profile import apply_large_message_profile
@@ -26,6 +33,7 @@ from edge_perception.nodes.parameters import declare_parameters, ParameterSpec
 
 # Seconds between repeats of one per-frame warning.
 WARN_PERIOD_S = 5.0
+DEPTH_ENCODINGS = ('32FC1', '16UC1')
 
 MONITOR_PARAMETERS = (
     ParameterSpec('host', '127.0.0.1',
@@ -60,19 +68,25 @@ class MonitorNode(Node):
         values = declare_parameters(self, MONITOR_PARAMETERS)
         self.store = FrameStore(values['width'], values['min_depth'], values['max_depth'],
                                 values['history_s'], values['jpeg_quality'])
-        newest_only = QoSProfile(history=qos_profile_sensor_data.history, depth=1,
-                                 reliability=qos_profile_sensor_data.reliability,
-                                 durability=qos_profile_sensor_data.durability)
-        subscriptions = (
-            (Image, 'image', self._on_image),
-            (Image, 'depth', self._on_depth),
-            (Classification, 'classification', self._on_classification),
-            (InferenceTiming, 'inference_timing', self._on_timing),
-            (DiagnosticArray, '/diagnostics', self._on_diagnostics),
-        )
-        for message_type, topic, callback in subscriptions:
-            subscription = self.create_subscription(message_type, topic, callback, newest_only)
-            self.store.topics[topic] = subscription.topic_name
+        self._newest_only = QoSProfile(history=qos_profile_sensor_data.history, depth=1,
+                                       reliability=qos_profile_sensor_data.reliability,
+                                       durability=qos_profile_sensor_data.durability)
+        self._stream_inputs = {
+            'image': ((Image, 'image', self._on_image),
+                      (Classification, 'classification', self._on_classification)),
+            'depth': ((Image, 'depth', self._on_depth),),
+        }
+        self._stream_subscriptions = {stream: [] for stream in STREAMS}
+        always = ((InferenceTiming, 'inference_timing', self._on_timing),
+                  (DiagnosticArray, '/diagnostics', self._on_diagnostics))
+        for message_type, topic, callback in always:
+            self.create_subscription(message_type, topic, callback, self._newest_only)
+        for _, topic, _ in (*always, *itertools.chain(*self._stream_inputs.values())):
+            self.store.topics[topic] = self.resolve_topic_name(topic)
+        # The web thread says when a stream gains its first client or loses its last; the
+        # subscriptions follow in the executor's thread.
+        self._watchers_changed = self.create_guard_condition(self._follow_watchers)
+        self.store.on_watchers_changed = self._watchers_changed.trigger
         self.server = MonitorServer(self.store, values['host'], values['port'],
                                     values['max_fps'])
         self.server.start()
@@ -86,23 +100,41 @@ class MonitorNode(Node):
         self.server.stop()
         return super().destroy_node()
 
+    def _follow_watchers(self):
+        for stream, inputs in self._stream_inputs.items():
+            subscriptions = self._stream_subscriptions[stream]
+            if self.store.watched(stream) and not subscriptions:
+                subscriptions.extend(
+                    self.create_subscription(message_type, topic, callback, self._newest_only)
+                    for message_type, topic, callback in inputs)
+            elif not self.store.watched(stream) and subscriptions:
+                for subscription in subscriptions:
+                    self.destroy_subscription(subscription)
+                subscriptions.clear()
+                self.store.forget(stream)
+
     def _on_image(self, msg):
+        # Only checked and viewed here; converted when a client asks for a picture.
         try:
-            rgb = as_rgb8(message_to_array(msg), msg.encoding)
+            camera_encoding_info(msg.encoding)
+            pixels = message_to_array(msg)
         except ImageFormatError as error:
             self.get_logger().warning(f'image dropped: {error}',
                                       throttle_duration_sec=WARN_PERIOD_S)
             return
-        self.store.put_image(rgb[:, :, ::-1], stamp_ns(msg.header.stamp))
+        self.store.put_image(pixels, msg.encoding, stamp_ns(msg.header.stamp))
 
     def _on_depth(self, msg):
         try:
-            depth = depth_in_metres(message_to_array(msg), msg.encoding)
-        except (ImageFormatError, ValueError) as error:
+            if msg.encoding not in DEPTH_ENCODINGS:
+                raise ImageFormatError(f"encoding '{msg.encoding}' is not a depth encoding; "
+                                       f"expected one of: {', '.join(DEPTH_ENCODINGS)}")
+            pixels = message_to_array(msg)
+        except ImageFormatError as error:
             self.get_logger().warning(f'depth dropped: {error}',
                                       throttle_duration_sec=WARN_PERIOD_S)
             return
-        self.store.put_depth(depth, stamp_ns(msg.header.stamp))
+        self.store.put_depth(pixels, msg.encoding, stamp_ns(msg.header.stamp))
 
     def _on_classification(self, msg):
         self.store.put_classification(msg.labels, msg.scores, stamp_ns(msg.header.stamp))

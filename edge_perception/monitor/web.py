@@ -8,7 +8,8 @@ Endpoints (stable; docs/monitor.md):
 - ``GET /api/status``: JSON of the latest timing, diagnostics, topics and streams.
 - ``GET /api/events``: Server-Sent Events, one ``timing`` event per InferenceTiming message
   (the kept history first, then each new one).
-- ``GET /snapshot/depth.png``, ``GET /snapshot/image.png``: the newest picture as PNG.
+- ``GET /snapshot/depth.png``, ``GET /snapshot/image.png``: the newest picture as PNG (waiting
+  up to ``snapshot_timeout_s`` for a frame when nobody watches the stream).
 
 aiohttp, not a hand-written server: HTTP parsing, keep-alive, streaming responses, back-pressure
 (``await response.write`` waits while a client's socket is full) and clean 404/405 answers are
@@ -31,6 +32,8 @@ BOUNDARY = 'edge-perception-frame'
 EVENT_POLL_S = 0.05
 # Seconds between SSE comments that keep idle proxies and browsers from closing the stream.
 KEEPALIVE_S = 10.0
+# Seconds a snapshot waits for a frame of a stream nobody watched (subscribing takes discovery).
+SNAPSHOT_TIMEOUT_S = 5.0
 # Seconds a stopping server gives open streams to end.
 SHUTDOWN_TIMEOUT_S = 2.0
 
@@ -49,21 +52,14 @@ def is_loopback(host):
         return False
 
 
-class Watchers:
-    """How many clients watch each stream (what the status shows, and tests check)."""
-
-    def __init__(self):
-        self.count = dict.fromkeys((*STREAMS, 'events'), 0)
-
-
-def create_app(store, max_fps=10.0):
+def create_app(store, max_fps=10.0, snapshot_timeout_s=SNAPSHOT_TIMEOUT_S):
     """Return the aiohttp application serving ``store``.
 
     :param store: a :class:`~edge_perception.monitor.frames.FrameStore`.
     :param max_fps: most pictures per second sent to one client of a stream.
+    :param snapshot_timeout_s: seconds a snapshot waits for a first frame.
     """
     app = web.Application()
-    watchers = Watchers()
     period_s = 1.0 / max_fps
 
     async def page(request):
@@ -71,7 +67,6 @@ def create_app(store, max_fps=10.0):
 
     async def status(request):
         body = store.status()
-        body['clients'] = dict(watchers.count)
         body['max_fps'] = max_fps
         return web.json_response(body)
 
@@ -85,22 +80,20 @@ def create_app(store, max_fps=10.0):
         await response.prepare(request)
         loop = asyncio.get_running_loop()
         sent_version = 0
-        watchers.count[name] += 1
         try:
-            while not _closed(request):
-                started = loop.time()
-                # Only the newest frame is ever encoded or sent: a slow client (write waits
-                # for its socket) skips frames instead of queueing them.
-                if store.version(name) != sent_version:
-                    picture = await loop.run_in_executor(None, store.jpeg, name)
-                    if picture is not None:
-                        sent_version, jpeg = picture
-                        await response.write(_part(jpeg))
-                await asyncio.sleep(max(0.0, started + period_s - loop.time()))
-        except (ConnectionResetError, ConnectionError):
-            pass
-        finally:
-            watchers.count[name] -= 1
+            with store.watching(name):
+                while not _closed(request):
+                    started = loop.time()
+                    # Only the newest frame is ever encoded or sent: a slow client (write
+                    # waits for its socket) skips frames instead of queueing them.
+                    if store.version(name) != sent_version:
+                        picture = await loop.run_in_executor(None, store.jpeg, name)
+                        if picture is not None:
+                            sent_version, jpeg = picture
+                            await response.write(_part(jpeg))
+                    await asyncio.sleep(max(0.0, started + period_s - loop.time()))
+        except ConnectionError:
+            pass  # the client went away
         return response
 
     async def events(request):
@@ -110,33 +103,37 @@ def create_app(store, max_fps=10.0):
         loop = asyncio.get_running_loop()
         sent_sequence = 0
         last_write = loop.time()
-        watchers.count['events'] += 1
         try:
-            await response.write(b': edge-perception timing events\n\n')
-            while not _closed(request):
-                for sequence, event in store.timings_after(sent_sequence):
-                    await response.write(
-                        f'event: timing\nid: {sequence}\ndata: {json.dumps(event)}\n\n'.encode())
-                    sent_sequence = sequence
-                    last_write = loop.time()
-                if loop.time() - last_write > KEEPALIVE_S:
-                    await response.write(b': keep-alive\n\n')
-                    last_write = loop.time()
-                await asyncio.sleep(EVENT_POLL_S)
-        except (ConnectionResetError, ConnectionError):
-            pass
-        finally:
-            watchers.count['events'] -= 1
+            with store.watching('events'):
+                await response.write(b': edge-perception timing events\n\n')
+                while not _closed(request):
+                    for sequence, event in store.timings_after(sent_sequence):
+                        await response.write(f'event: timing\nid: {sequence}\n'
+                                             f'data: {json.dumps(event)}\n\n'.encode())
+                        sent_sequence = sequence
+                        last_write = loop.time()
+                    if loop.time() - last_write > KEEPALIVE_S:
+                        await response.write(b': keep-alive\n\n')
+                        last_write = loop.time()
+                    await asyncio.sleep(EVENT_POLL_S)
+        except ConnectionError:
+            pass  # the client went away
         return response
 
     async def snapshot(request):
         name = request.match_info['name']
         if name not in STREAMS:
             raise web.HTTPNotFound(text=f'no picture {name}; pictures: {", ".join(STREAMS)}\n')
-        picture = await asyncio.get_running_loop().run_in_executor(None, store.png, name)
-        if picture is None:
-            raise web.HTTPServiceUnavailable(text=f'no {name} frame received yet\n',
-                                             headers={'Retry-After': '1'})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + snapshot_timeout_s
+        # Watching makes the node subscribe, when nobody else watches the stream.
+        with store.watching(name):
+            while (picture := await loop.run_in_executor(None, store.png, name)) is None:
+                if loop.time() > deadline:
+                    raise web.HTTPServiceUnavailable(
+                        text=f'no {name} frame within {snapshot_timeout_s:g} s\n',
+                        headers={'Retry-After': '1'})
+                await asyncio.sleep(EVENT_POLL_S)
         return web.Response(body=picture[1], content_type='image/png',
                             headers={'Cache-Control': 'no-cache'})
 

@@ -27,10 +27,11 @@ from edge_perception.monitor.web import (
 ANSWER_TIMEOUT_S = 10.0
 
 
-def serve(store, check, max_fps=10.0):
+def serve(store, check, max_fps=10.0, snapshot_timeout_s=ANSWER_TIMEOUT_S):
     """Run ``await check(client)`` against the application serving ``store``."""
     async def main():
-        async with TestClient(TestServer(create_app(store, max_fps))) as client:
+        app = create_app(store, max_fps, snapshot_timeout_s)
+        async with TestClient(TestServer(app)) as client:
             await asyncio.wait_for(check(client), ANSWER_TIMEOUT_S)
     asyncio.run(main())
 
@@ -124,9 +125,9 @@ def test_status_reports_timing_diagnostics_topics_and_streams():
 
 def test_mjpeg_streams_jpeg_parts_of_the_configured_width():
     store = FrameStore(width=160)
-    store.put_image(camera_frame(200), stamp_ns=1)
+    store.put_image(camera_frame(200), 'bgr8', stamp_ns=1)
     depth = np.full((240, 320), 2.0, np.float32)
-    store.put_depth(depth, stamp_ns=1)
+    store.put_depth(depth, '32FC1', stamp_ns=1)
 
     async def check(client):
         response = await client.get('/stream/image.mjpg')
@@ -138,7 +139,7 @@ def test_mjpeg_streams_jpeg_parts_of_the_configured_width():
             headers, body = await read_part(response)
             assert headers['Content-Type'] == 'image/jpeg'
             frames.append(decoded(body))
-            store.put_image(camera_frame(value), stamp_ns=value)
+            store.put_image(camera_frame(value), 'bgr8', stamp_ns=value)
         assert all(frame.shape == (120, 160, 3) for frame in frames)
         response.close()
         response = await client.get('/stream/depth.mjpg')
@@ -154,14 +155,14 @@ def test_mjpeg_streams_jpeg_parts_of_the_configured_width():
 def test_nothing_is_encoded_until_watched_and_then_once_per_frame():
     store = FrameStore(width=64)
     for value in range(5):
-        store.put_image(camera_frame(value * 40), stamp_ns=value)
+        store.put_image(camera_frame(value * 40), 'bgr8', stamp_ns=value)
     assert store.encoded == {'image': 0, 'depth': 0}
     version, first = store.jpeg('image')
     assert store.jpeg('image') == (version, first)
     assert store.encoded['image'] == 1
     # A client that fell behind gets the newest frame, not the ones it missed.
-    store.put_image(camera_frame(10), stamp_ns=10)
-    store.put_image(camera_frame(250), stamp_ns=11)
+    store.put_image(camera_frame(10), 'bgr8', stamp_ns=10)
+    store.put_image(camera_frame(250), 'bgr8', stamp_ns=11)
     newest_version, newest = store.jpeg('image')
     assert newest_version == version + 2
     assert decoded(newest).mean() > 240
@@ -176,7 +177,7 @@ def test_a_client_gets_at_most_max_fps_pictures_a_second():
         async def publish():
             value = 0
             while True:
-                store.put_image(camera_frame(value % 256), stamp_ns=value)
+                store.put_image(camera_frame(value % 256), 'bgr8', stamp_ns=value)
                 value += 1
                 await asyncio.sleep(0.005)
         publisher = asyncio.create_task(publish())
@@ -213,16 +214,21 @@ def test_events_push_each_timing_as_json():
     serve(store, check)
 
 
-def test_depth_snapshot_is_a_png_with_a_legend_once_depth_arrived():
-    store = FrameStore(width=100, min_depth=0.5, max_depth=4.0)
-
+def test_a_snapshot_without_frames_is_503_after_its_wait():
     async def check(client):
         missing = await client.get('/snapshot/depth.png')
         assert missing.status == 503
-        assert 'no depth frame' in await missing.text()
+        assert 'no depth frame within 0.1 s' in await missing.text()
+    serve(FrameStore(), check, snapshot_timeout_s=0.1)
+
+
+def test_depth_snapshot_is_a_png_with_a_legend():
+    store = FrameStore(width=100, min_depth=0.5, max_depth=4.0)
+
+    async def check(client):
         depth = np.tile(np.linspace(0.5, 4.0, 200, dtype=np.float32), (150, 1))
         depth[0, 0] = np.nan
-        store.put_depth(depth, stamp_ns=5)
+        store.put_depth(depth, '32FC1', stamp_ns=5)
         response = await client.get('/snapshot/depth.png')
         assert response.status == 200 and response.content_type == 'image/png'
         picture = decoded(await response.read())
@@ -236,7 +242,7 @@ def test_depth_snapshot_is_a_png_with_a_legend_once_depth_arrived():
 
 def test_classes_are_drawn_on_the_camera_picture():
     store = FrameStore(width=320)
-    store.put_image(camera_frame(128), stamp_ns=1)
+    store.put_image(camera_frame(128), 'bgr8', stamp_ns=1)
     _, plain = store.png('image')
     store.put_classification(['seven', 'one'], [0.9, 0.05], stamp_ns=1)
     _, labelled = store.png('image')
@@ -265,3 +271,30 @@ def test_the_server_binds_loopback_by_default_and_reports_a_port_in_use():
             second.start()
     finally:
         server.stop()
+
+
+def test_the_store_says_when_a_stream_gains_its_first_client_and_loses_its_last():
+    store = FrameStore()
+    changes = []
+    store.on_watchers_changed = lambda: changes.append(store.watched('depth'))
+    with store.watching('depth'):
+        with store.watching('depth'):
+            assert store.watched('depth') and not store.watched('image')
+    assert changes == [True, False]
+    store.put_depth(np.ones((4, 4), np.uint16), '16UC1', stamp_ns=1)
+    assert store.png('depth') is not None
+    store.forget('depth')
+    assert store.png('depth') is None
+
+
+def test_a_stream_client_counts_as_watching_while_connected():
+    store = FrameStore()
+
+    async def check(client):
+        response = await client.get('/stream/depth.mjpg')
+        status = await (await client.get('/api/status')).json()
+        assert status['clients'] == {'image': 0, 'depth': 1, 'events': 0}
+        response.close()
+        while store.watched('depth'):
+            await asyncio.sleep(0.01)
+    serve(store, check)

@@ -128,6 +128,10 @@ def test_monitor_streams_depth_node_outputs_to_http_clients(ros_graph, tmp_path)
     # Events kept from the warm-up come first; every later one is a frame published here.
     assert all(event['stamp_ns'] in sent_stamps for event in events[events.index(live[0]):])
     assert events[-1]['model'] == 'red.xml' and events[-1]['device'] == 'CPU'
+    # Nobody watches the streams any more: the monitor leaves the camera and depth topics
+    # (the depth node and the probe remain).
+    assert graph.wait_for(lambda: graph.probe.count_subscribers('/image') == 1
+                          and graph.probe.count_subscribers('/depth') == 1, READ_TIMEOUT_S)
 
     connection = http.client.HTTPConnection(host, port, timeout=READ_TIMEOUT_S)
 
@@ -159,3 +163,12 @@ def test_monitor_command_exits_1_with_one_message_when_the_port_is_in_use():
     assert result.returncode == 1, output
     assert f'cannot serve on 127.0.0.1:{port}: address already in use' in output
     assert 'Traceback' not in output
+
+
+def test_monitor_command_refuses_a_port_out_of_range_as_a_usage_error():
+    result = subprocess.run([str(installed_command('edge-perception')), 'monitor',
+                             '--port', '70000'],
+                            capture_output=True, text=True, timeout=START_TIMEOUT_S)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert '70000 is not between 0 and 65535' in result.stderr
+    assert 'Traceback' not in result.stderr
