@@ -6,8 +6,8 @@ from this process, which measures each frame's round trip (image published -> de
 and reads the node's own ``total_ms`` (image callback -> outputs published) from
 ``inference_timing``. Three conditions: no monitor; a monitor_node process nobody watches;
 the same monitor with two clients, each watching the page's two MJPEG streams and its events
-(``curl`` processes, so reading costs nothing in this process). The two monitor conditions
-alternate for --rounds rounds so a drift in the machine's load hits both. Prints the medians.
+(``curl`` processes, so reading costs nothing in this process). The three conditions
+alternate for --rounds rounds so a drift in the machine's load hits all of them. Prints the medians.
 Run with .venv/bin/python.
 """
 
@@ -96,11 +96,11 @@ def main():
         graph.warm_up(publish_warm_up, lambda stamp: stamp in returned, 60.0, retry_s=0.2)
         for _ in range(args.rounds):
             measure('no monitor')
-        monitor = graph.start_process('monitor_node', port=0)
-        assert graph.wait_for(lambda: 'serving the monitor page on' in monitor.output, 30.0), \
-            monitor.output
-        url = re.search(r'(http://\S+/)', monitor.output).group(1)
-        for _ in range(args.rounds):
+            monitor = graph.start_process('monitor_node', port=0)
+            assert graph.wait_for(
+                lambda process=monitor: 'serving the monitor page on' in process.output,
+                30.0), monitor.output
+            url = re.search(r'(http://\S+/)', monitor.output).group(1)
             measure('monitor, unwatched')
             readers = watch(url, 2)
             try:
@@ -109,6 +109,8 @@ def main():
                 for reader in readers:
                     reader.terminate()
                     reader.wait()
+            monitor.stop()
+            graph.processes.remove(monitor)
     print(f'depth_node, 640x480 rgb8 at {RATE_HZ:g} Hz, {args.frames} frames x {args.rounds} '
           'rounds per condition; medians in ms')
     print(f"{'condition':<22} {'round trip':>10} {'node total':>10} {'received':>12}")

@@ -11,7 +11,9 @@ Served: see :mod:`edge_perception.monitor.web` and docs/monitor.md. Run it in it
 """
 
 import itertools
+import os
 
+import cv2
 from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
 from rclpy.executors import ExternalShutdownException
@@ -54,6 +56,9 @@ MONITOR_PARAMETERS = (
                   "depth node's max_depth).", value_range=(0.0, 1000.0), read_only=True),
     ParameterSpec('jpeg_quality', 80, 'JPEG quality of the streams, 1 to 100.',
                   value_range=(1, 100), read_only=True),
+    ParameterSpec('niceness', 10, 'Added to the process niceness at start (0: none), so the '
+                  'perception node on the same cores gets the CPU first.',
+                  value_range=(0, 19), read_only=True),
 )
 
 
@@ -66,6 +71,7 @@ class MonitorNode(Node):
     def __init__(self, **kwargs):
         super().__init__('monitor', **kwargs)
         values = declare_parameters(self, MONITOR_PARAMETERS)
+        self.niceness = values['niceness']
         self.store = FrameStore(values['width'], values['min_depth'], values['max_depth'],
                                 values['history_s'], values['jpeg_quality'])
         self._newest_only = QoSProfile(history=qos_profile_sensor_data.history, depth=1,
@@ -160,6 +166,9 @@ def _level_number(level):
 def main(args=None):
     """Run the monitor until Ctrl-C; return 0, or 1 when it cannot serve (port in use)."""
     apply_large_message_profile()
+    # Pictures are encoded in one thread (monitor/web.py); OpenCV's own threads would take
+    # every core in bursts.
+    cv2.setNumThreads(1)
     rclpy.init(args=args)
     try:
         node = MonitorNode()
@@ -167,6 +176,7 @@ def main(args=None):
         rclpy.logging.get_logger('monitor').fatal(str(error))
         rclpy.try_shutdown()
         return 1
+    os.nice(node.niceness)
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -18,6 +18,7 @@ Everything else is read-only: other methods get 405, other paths 404, never a tr
 """
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import ipaddress
 import json
 import threading
@@ -61,6 +62,12 @@ def create_app(store, max_fps=10.0, snapshot_timeout_s=SNAPSHOT_TIMEOUT_S):
     """
     app = web.Application()
     period_s = 1.0 / max_fps
+    # One thread draws and encodes every picture: the monitor takes at most one core from
+    # the perception node beside it, and the event loop stays free to serve.
+    encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix='monitor-encoder')
+
+    async def stop_encoder(app):
+        encoder.shutdown(wait=False, cancel_futures=True)
 
     async def page(request):
         return web.Response(text=PAGE, content_type='text/html', charset='utf-8')
@@ -87,7 +94,7 @@ def create_app(store, max_fps=10.0, snapshot_timeout_s=SNAPSHOT_TIMEOUT_S):
                     # Only the newest frame is ever encoded or sent: a slow client (write
                     # waits for its socket) skips frames instead of queueing them.
                     if store.version(name) != sent_version:
-                        picture = await loop.run_in_executor(None, store.jpeg, name)
+                        picture = await loop.run_in_executor(encoder, store.jpeg, name)
                         if picture is not None:
                             sent_version, jpeg = picture
                             await response.write(_part(jpeg))
@@ -128,7 +135,7 @@ def create_app(store, max_fps=10.0, snapshot_timeout_s=SNAPSHOT_TIMEOUT_S):
         deadline = loop.time() + snapshot_timeout_s
         # Watching makes the node subscribe, when nobody else watches the stream.
         with store.watching(name):
-            while (picture := await loop.run_in_executor(None, store.png, name)) is None:
+            while (picture := await loop.run_in_executor(encoder, store.png, name)) is None:
                 if loop.time() > deadline:
                     raise web.HTTPServiceUnavailable(
                         text=f'no {name} frame within {snapshot_timeout_s:g} s\n',
@@ -137,6 +144,7 @@ def create_app(store, max_fps=10.0, snapshot_timeout_s=SNAPSHOT_TIMEOUT_S):
         return web.Response(body=picture[1], content_type='image/png',
                             headers={'Cache-Control': 'no-cache'})
 
+    app.on_cleanup.append(stop_encoder)
     app.router.add_get('/', page)
     app.router.add_get('/api/status', status)
     app.router.add_get('/api/events', events)
