@@ -19,6 +19,7 @@ Everything else is read-only: other methods get 405, other paths 404, never a tr
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+import errno
 import ipaddress
 import json
 import threading
@@ -62,8 +63,8 @@ def create_app(store, max_fps=10.0, snapshot_timeout_s=SNAPSHOT_TIMEOUT_S):
     """
     app = web.Application()
     period_s = 1.0 / max_fps
-    # One thread draws and encodes every picture: the monitor takes at most one core from
-    # the perception node beside it, and the event loop stays free to serve.
+    # One thread draws and encodes every picture: pictures take at most one core from the
+    # perception node beside the monitor, and the event loop stays free to serve.
     encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix='monitor-encoder')
 
     async def stop_encoder(app):
@@ -197,7 +198,7 @@ class MonitorServer:
         except OSError as error:
             self._loop.run_until_complete(self._runner.cleanup())
             self._loop.close()
-            reason = 'address already in use' if error.errno in (98, 48, 10048) else error
+            reason = 'address already in use' if error.errno == errno.EADDRINUSE else error
             raise ServerError(f'cannot serve on {self.host}:{self.port}: {reason}') from None
         self._thread = threading.Thread(target=self._loop.run_forever, name='monitor-http',
                                         daemon=True)

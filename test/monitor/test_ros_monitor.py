@@ -4,7 +4,6 @@ camera frames from the probe, and real HTTP clients reading the streams and the 
 
 import http.client
 import json
-import re
 import socket
 import subprocess
 import threading
@@ -19,6 +18,7 @@ from edge_perception.monitor.frames import LEGEND_HEIGHT
 from edge_perception.monitor.web import BOUNDARY
 from edge_perception.replay.node_process import installed_command
 
+from ros_helpers import monitor_address
 from tiny_models import red_channel_depth_model, write_model
 
 WIDTH, HEIGHT = 320, 240
@@ -26,16 +26,6 @@ MONITOR_WIDTH = 160
 # Bounds on failure only: a process imports its libraries, the first frame compiles the model.
 START_TIMEOUT_S = 60.0
 READ_TIMEOUT_S = 30.0
-
-
-def monitor_url(graph, monitor):
-    """Wait until the monitor process logs its address; return (host, port)."""
-    pattern = re.compile(r'serving the monitor page on http://([\d.]+):(\d+)/')
-    assert graph.wait_for(lambda: pattern.search(monitor.output) or not monitor.running(),
-                          START_TIMEOUT_S), monitor.output
-    match = pattern.search(monitor.output)
-    assert match, monitor.output
-    return match.group(1), int(match.group(2))
 
 
 def read_mjpeg_frames(host, port, path, count, frames, errors):
@@ -85,7 +75,7 @@ def test_monitor_streams_depth_node_outputs_to_http_clients(ros_graph, tmp_path)
                         min_depth=0.0)
     monitor = graph.start_process('monitor_node', port=0, width=MONITOR_WIDTH, max_fps=10.0,
                                   min_depth=0.0, max_depth=3.0)
-    host, port = monitor_url(graph, monitor)
+    host, port = monitor_address(graph, monitor, START_TIMEOUT_S)
     assert host == '127.0.0.1'
     publisher = graph.publisher(Image, 'image')
     depth = graph.collect(Image, 'depth')
