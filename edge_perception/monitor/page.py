@@ -14,6 +14,7 @@ h1 { font-size: 18px; margin: 0 0 8px 0; }
 .row { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
 figure { margin: 0; }
 figcaption { font-size: 12px; color: #999; }
+a { color: #8cf; }
 img { display: block; max-width: 100%; background: #222; min-width: 160px; min-height: 120px; }
 canvas { background: #1b1b1b; border: 1px solid #333; }
 table { border-collapse: collapse; font-size: 13px; }
