@@ -15,6 +15,7 @@ from sensor_msgs.msg import Image
 
 from edge_perception.messages import image_msg, stamp_ns
 from edge_perception.monitor.frames import LEGEND_HEIGHT
+from edge_perception.monitor.node import MONITOR_PARAMETERS, MonitorNode
 from edge_perception.monitor.web import BOUNDARY
 from edge_perception.replay.node_process import installed_command
 
@@ -162,3 +163,18 @@ def test_monitor_command_refuses_a_port_out_of_range_as_a_usage_error():
     assert result.returncode == 2, result.stdout + result.stderr
     assert '70000 is not between 0 and 65535' in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def test_monitor_parameters_have_descriptions_and_ranges():
+    for spec in MONITOR_PARAMETERS:
+        descriptor = spec.descriptor()
+        assert descriptor.description and descriptor.read_only, spec.name
+        if not isinstance(spec.default, str):
+            assert spec.value_range, spec.name
+
+
+def test_monitor_node_serves_this_machine_only_by_default(ros_graph):
+    monitor = ros_graph.start(MonitorNode, port=0)
+    assert monitor.server.host == '127.0.0.1'
+    assert monitor.server.url == f'http://127.0.0.1:{monitor.server.port}/'
+    assert monitor.store.topics['image'] == '/image'
