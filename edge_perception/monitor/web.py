@@ -23,6 +23,7 @@ import errno
 import ipaddress
 import json
 import threading
+import time
 
 from aiohttp import web
 
@@ -30,6 +31,8 @@ from edge_perception.monitor.frames import STREAMS
 from edge_perception.monitor.page import PAGE
 
 BOUNDARY = 'edge-perception-frame'
+# Seconds between looks for a new frame of a stream, once a period has passed.
+FRAME_POLL_S = 0.02
 # Seconds between looks at the timing history for /api/events (events are batched no longer).
 EVENT_POLL_S = 0.05
 # Seconds between SSE comments that keep idle proxies and browsers from closing the stream.
@@ -90,16 +93,21 @@ def create_app(store, max_fps=10.0, snapshot_timeout_s=SNAPSHOT_TIMEOUT_S):
         sent_version = 0
         try:
             with store.watching(name):
+                next_part_at = 0.0
                 while not _closed(request):
-                    started = loop.time()
+                    # Parts start at least a period apart; in between, a new frame is looked
+                    # for often, so it goes out soon after it arrives.
+                    await asyncio.sleep(max(FRAME_POLL_S, next_part_at - loop.time()))
                     # Only the newest frame is ever encoded or sent: a slow client (write
                     # waits for its socket) skips frames instead of queueing them.
-                    if store.version(name) != sent_version:
-                        picture = await loop.run_in_executor(encoder, store.jpeg, name)
-                        if picture is not None:
-                            sent_version, jpeg = picture
-                            await response.write(_part(jpeg))
-                    await asyncio.sleep(max(0.0, started + period_s - loop.time()))
+                    if store.version(name) == sent_version:
+                        continue
+                    picture = await loop.run_in_executor(encoder, store.jpeg, name)
+                    if picture is None:
+                        continue
+                    next_part_at = loop.time() + period_s
+                    sent_version, jpeg = picture
+                    await response.write(_part(jpeg, time.time()))
         except ConnectionError:
             pass  # the client went away
         return response
@@ -159,9 +167,10 @@ def _closed(request):
     return transport is None or transport.is_closing()
 
 
-def _part(jpeg):
+def _part(jpeg, sent_s):
+    # X-Timestamp (seconds since the epoch when the part was sent) as mjpg-streamer sends it.
     header = (f'--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n'
-              f'Content-Length: {len(jpeg)}\r\n\r\n').encode()
+              f'Content-Length: {len(jpeg)}\r\nX-Timestamp: {sent_s:.6f}\r\n\r\n').encode()
     return header + jpeg + b'\r\n'
 
 
