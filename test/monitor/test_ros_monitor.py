@@ -20,7 +20,7 @@ from edge_perception.monitor.web import BOUNDARY
 from edge_perception.replay.node_process import installed_command
 
 from ros_helpers import monitor_address
-from tiny_models import red_channel_depth_model, write_model
+from tiny_models import channel_mean_model, red_channel_depth_model, write_model
 
 WIDTH, HEIGHT = 320, 240
 MONITOR_WIDTH = 160
@@ -29,8 +29,10 @@ START_TIMEOUT_S = 60.0
 READ_TIMEOUT_S = 30.0
 
 
-def read_mjpeg_frames(host, port, path, count, frames, errors):
-    """Read ``count`` JPEG parts from ``path`` into ``frames`` (run in a thread)."""
+def read_mjpeg_frames(host, port, path, count, frames, errors, enough):
+    """Read JPEG parts from ``path`` into ``frames`` (run in a thread) until ``count`` of
+    them, or until ``enough(frame)`` is true of the last one.
+    """
     try:
         connection = http.client.HTTPConnection(host, port, timeout=READ_TIMEOUT_S)
         connection.request('GET', path)
@@ -48,6 +50,8 @@ def read_mjpeg_frames(host, port, path, count, frames, errors):
             body = response.read(int(headers['Content-Length']))
             response.readline()
             frames.append(cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR))
+            if enough(frames[-1]):
+                break
         connection.close()
     except Exception as error:  # handed to the test, which reports it
         errors.append(error)
@@ -88,9 +92,11 @@ def test_monitor_streams_depth_node_outputs_to_http_clients(ros_graph, tmp_path)
     image_frames, depth_frames, events, errors = [], [], [], []
     readers = [
         threading.Thread(target=read_mjpeg_frames,
-                         args=(host, port, '/stream/image.mjpg', 3, image_frames, errors)),
+                         args=(host, port, '/stream/image.mjpg', 3, image_frames, errors,
+                               lambda frame: False)),
         threading.Thread(target=read_mjpeg_frames,
-                         args=(host, port, '/stream/depth.mjpg', 3, depth_frames, errors)),
+                         args=(host, port, '/stream/depth.mjpg', 3, depth_frames, errors,
+                               lambda frame: False)),
         threading.Thread(target=read_events, args=(host, port, 5, events, errors)),
     ]
     for reader in readers:
@@ -178,3 +184,47 @@ def test_monitor_node_serves_this_machine_only_by_default(ros_graph):
     assert monitor.server.host == '127.0.0.1'
     assert monitor.server.url == f'http://127.0.0.1:{monitor.server.port}/'
     assert monitor.store.topics['image'] == '/image'
+
+
+def test_monitor_writes_the_classifier_top_k_on_the_camera_stream(ros_graph, tmp_path):
+    graph = ros_graph
+    model = write_model(channel_mean_model(3, 8, 8), tmp_path, 'means')
+    graph.start_process('classifier_node', model=model, mean=[0.0], scale=[100.0],
+                        output_is_logits=False, top_k=3)
+    monitor = graph.start_process('monitor_node', port=0, width=WIDTH)
+    host, port = monitor_address(graph, monitor, START_TIMEOUT_S)
+    publisher = graph.publisher(Image, 'image')
+    image = np.empty((HEIGHT, WIDTH, 3), np.uint8)
+    image[:] = (31, 10, 40)  # rgb8: scores 0.40 (class 2), 0.31 (class 0), 0.10 (class 1)
+    frames, errors = [], []
+    # A client that never reads: it keeps the image stream watched (so the status below still
+    # has the classification) and must not hold the other client back.
+    idle_client = http.client.HTTPConnection(host, port, timeout=READ_TIMEOUT_S)
+    idle_client.request('GET', '/stream/image.mjpg')
+    assert idle_client.getresponse().status == 200
+
+    def written_on(frame):
+        # The classes are written in white on black in the top-left corner.
+        return frame[:70, :160].max() > 200
+
+    reader = threading.Thread(target=read_mjpeg_frames, args=(
+        host, port, '/stream/image.mjpg', 1000, frames, errors, written_on))
+    reader.start()
+    deadline = time.perf_counter() + READ_TIMEOUT_S
+    while reader.is_alive() and time.perf_counter() < deadline:
+        graph.ensure_running('while publishing')
+        publisher.publish(image_msg(image, 'rgb8',
+                                    stamp=graph.probe.get_clock().now().nanoseconds))
+        graph.spin_for(1 / 30)
+    reader.join(timeout=READ_TIMEOUT_S)
+    assert not errors, errors
+    assert frames and written_on(frames[-1]), f'{len(frames)} frames without the classes'
+    # Below the text the camera image is unchanged (bgr8 40, 10, 31 after JPEG).
+    np.testing.assert_allclose(frames[-1][100:, :].mean(axis=(0, 1)), (40, 10, 31), atol=4)
+    connection = http.client.HTTPConnection(host, port, timeout=READ_TIMEOUT_S)
+    connection.request('GET', '/api/status')
+    classification = json.loads(connection.getresponse().read())['classification']
+    connection.close()
+    idle_client.close()
+    assert classification['labels'] == ['2', '0', '1']
+    np.testing.assert_allclose(classification['scores'], [0.40, 0.31, 0.10], rtol=1e-4)
