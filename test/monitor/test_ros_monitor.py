@@ -228,3 +228,30 @@ def test_monitor_writes_the_classifier_top_k_on_the_camera_stream(ros_graph, tmp
     idle_client.close()
     assert classification['labels'] == ['2', '0', '1']
     np.testing.assert_allclose(classification['scores'], [0.40, 0.31, 0.10], rtol=1e-4)
+
+
+def test_monitor_drops_bad_frames_and_keeps_the_good_ones(ros_graph):
+    monitor = ros_graph.start(MonitorNode, port=0)
+    images = ros_graph.publisher(Image, 'image', wait=False)
+    depths = ros_graph.publisher(Image, 'depth', wait=False)
+    with monitor.store.watching('image'), monitor.store.watching('depth'):
+        ros_graph.wait_until_connected(images)
+        ros_graph.wait_until_connected(depths)
+        bad_image = image_msg(np.zeros((HEIGHT, WIDTH, 3), np.uint8), 'rgb8', stamp=1)
+        bad_image.step = 5
+        not_depth = image_msg(np.zeros((HEIGHT, WIDTH, 3), np.uint8), 'rgb8', stamp=1)
+        images.publish(bad_image)
+        depths.publish(not_depth)
+
+        def frames(stream):
+            return monitor.store.status()['streams'][stream]['frames']
+
+        # Best effort may lose a frame after matching: repeat the good ones until they count.
+        good_image = image_msg(np.zeros((HEIGHT, WIDTH), np.uint8), 'mono8', stamp=2)
+        good_depth = image_msg(np.ones((HEIGHT, WIDTH), np.float32), '32FC1', stamp=2)
+        assert ros_graph.wait_for(
+            lambda: images.publish(good_image) or depths.publish(good_depth) or
+            (frames('image') and frames('depth')), READ_TIMEOUT_S)
+        assert monitor.store.status()['streams']['image']['stamp_ns'] == 2
+        assert monitor.store.status()['streams']['depth']['stamp_ns'] == 2
+        assert monitor.store.png('image') is not None and monitor.store.png('depth') is not None
