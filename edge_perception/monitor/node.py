@@ -143,6 +143,11 @@ class MonitorNode(Node):
         self.store.put_depth(pixels, msg.encoding, stamp_ns(msg.header.stamp))
 
     def _on_classification(self, msg):
+        if len(msg.labels) != len(msg.scores):
+            self.get_logger().warning(
+                f'classification dropped: {len(msg.labels)} labels but {len(msg.scores)} scores',
+                throttle_duration_sec=WARN_PERIOD_S)
+            return
         self.store.put_classification(msg.labels, msg.scores, stamp_ns(msg.header.stamp))
 
     def _on_timing(self, msg):

@@ -17,6 +17,7 @@ from edge_perception.messages import image_msg, stamp_ns
 from edge_perception.monitor.frames import LEGEND_HEIGHT
 from edge_perception.monitor.node import MONITOR_PARAMETERS, MonitorNode
 from edge_perception.monitor.web import BOUNDARY
+from edge_perception.msg import Classification
 from edge_perception.replay.node_process import installed_command
 
 from ros_helpers import monitor_address
@@ -234,9 +235,10 @@ def test_monitor_drops_bad_frames_and_keeps_the_good_ones(ros_graph):
     monitor = ros_graph.start(MonitorNode, port=0)
     images = ros_graph.publisher(Image, 'image', wait=False)
     depths = ros_graph.publisher(Image, 'depth', wait=False)
+    classifications = ros_graph.publisher(Classification, 'classification', wait=False)
     with monitor.store.watching('image'), monitor.store.watching('depth'):
-        ros_graph.wait_until_connected(images)
-        ros_graph.wait_until_connected(depths)
+        ros_graph.wait_until_connected(images, depths, classifications)
+        classifications.publish(Classification(labels=['3'], scores=[]))
         bad_image = image_msg(np.zeros((HEIGHT, WIDTH, 3), np.uint8), 'rgb8', stamp=1)
         bad_image.step = 5
         not_depth = image_msg(np.zeros((HEIGHT, WIDTH, 3), np.uint8), 'rgb8', stamp=1)
@@ -255,3 +257,4 @@ def test_monitor_drops_bad_frames_and_keeps_the_good_ones(ros_graph):
         assert monitor.store.status()['streams']['image']['stamp_ns'] == 2
         assert monitor.store.status()['streams']['depth']['stamp_ns'] == 2
         assert monitor.store.png('image') is not None and monitor.store.png('depth') is not None
+        assert monitor.store.status()['classification'] is None
