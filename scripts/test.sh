@@ -11,6 +11,17 @@ EDGE_PERCEPTION_EXTRA_REQUIREMENTS="-r requirements/training.txt" scripts/setup.
 echo "== ruff"
 .venv/bin/ruff check .
 
+echo "== headless browser for the monitor's page test (test/monitor/test_browser_monitor.py)"
+if command -v chromium-headless-shell > /dev/null; then
+  echo "chromium-headless-shell is installed"
+elif [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null \
+    && apt-get install -y -qq chromium-headless-shell > /dev/null 2>&1; then
+  echo "installed chromium-headless-shell"
+else
+  echo "chromium-headless-shell is not installed and cannot be installed here" \
+    "(apt-get install -y chromium-headless-shell): the browser test will be skipped"
+fi
+
 echo "== pytest (OpenVINO $(.venv/bin/python -c 'import openvino; print(openvino.__version__)'))"
 # Run from test/ against the installed package; the source tree lacks the generated messages.
 (cd test && "$repo/.venv/bin/python" -m pytest -p no:cacheprovider -q "$@")

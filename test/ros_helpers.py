@@ -4,7 +4,11 @@ The graph itself is the package's harness, :class:`edge_perception.replay.graph.
 (the ``ros_graph`` fixture).
 """
 
+import re
+
 import numpy as np
+
+MONITOR_ADDRESS = re.compile(r'serving the monitor page on http://([\d.]+):(\d+)/')
 
 
 def counter_grows(read):
@@ -22,3 +26,12 @@ def depth_array(msg):
 def level(status):
     """A DiagnosticStatus level as an int (rclpy gives ``bytes`` for the byte field)."""
     return status.level[0] if isinstance(status.level, bytes) else status.level
+
+
+def monitor_address(graph, monitor, timeout_s):
+    """Wait until a monitor_node process logs its address; return ``(host, port)``."""
+    assert graph.wait_for(lambda: MONITOR_ADDRESS.search(monitor.output)
+                          or not monitor.running(), timeout_s), monitor.output
+    match = MONITOR_ADDRESS.search(monitor.output)
+    assert match, monitor.output
+    return match.group(1), int(match.group(2))

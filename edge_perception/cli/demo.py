@@ -32,6 +32,11 @@ def add_arguments(parser):
     parser.add_argument('--seconds', type=float, default=20.0,
                         help='with --camera: longest run after the first result '
                         '(default: %(default)s)')
+    parser.add_argument('--monitor', action='store_true',
+                        help='also start the web monitor (edge-perception monitor) and print '
+                        'its address')
+    parser.add_argument('--monitor-port', type=int, default=8080,
+                        help='port of the monitor page (default: %(default)s)')
 
 
 def run(args):
@@ -41,4 +46,5 @@ def run(args):
             args.head, args.camera, args.model, args.device, args.preprocessing, args.seconds,
             args.output_dir, args.pngs))
     return run_demo(DemoOptions(args.head, args.bag, args.model, args.device, args.preprocessing,
-                                args.loops, args.rate, args.output_dir, args.pngs))
+                                args.loops, args.rate, args.output_dir, args.pngs,
+                                args.monitor_port if args.monitor else None))

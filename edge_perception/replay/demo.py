@@ -72,6 +72,8 @@ class DemoOptions:
     :param loops: times to play the recording.
     :param rate: playback speed relative to the recording.
     :param pngs: depth PNG images to write into ``output_dir``.
+    :param monitor_port: port of a ``monitor_node`` started beside the node (loopback only);
+        None: no monitor.
     """
 
     head: str = 'depth'
@@ -83,6 +85,7 @@ class DemoOptions:
     rate: float = 1.0
     output_dir: str = 'depth_demo'
     pngs: int = 4
+    monitor_port: int | None = None
 
 
 def run(args):
@@ -116,6 +119,9 @@ def _replay_through_node(args, head, graph, frames, types):
     if args.model:
         parameters['model'] = args.model
     perception_node = graph.start_process(head.command, **parameters)
+    if args.monitor_port is not None:
+        graph.start_process('monitor_node', port=args.monitor_port)
+        print(f'monitor: http://127.0.0.1:{args.monitor_port}/')
     camera_types = {topic: types[topic] for topic in (IMAGE_TOPIC, CAMERA_INFO_TOPIC)
                     if topic in types}
     publisher = FramePublisher(graph.probe, camera_types, {IMAGE_TOPIC: 'image',

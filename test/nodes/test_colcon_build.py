@@ -25,12 +25,13 @@ def test_colcon_build_installs_nodes_messages_and_shared_files(tmp_path):
              'AMENT_PREFIX_PATH': str(prefix), 'HOME': str(tmp_path)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     install = tmp_path / 'install'
-    for command in ('depth_node', 'classifier_node', 'camera_node', 'edge-perception'):
+    for command in ('depth_node', 'classifier_node', 'camera_node', 'monitor_node',
+                    'edge-perception'):
         assert (install / 'lib' / 'edge_perception' / command).is_file()
     site_packages = next(install.glob('lib/python3*/site-packages/edge_perception'))
     for module in ('msg/_inference_timing.py', 'msg/_classification.py', 'nodes/depth_node.py',
                    'core/__init__.py', 'nodes/__init__.py', 'cli/main.py',
-                   'camera/calibration.py'):
+                   'camera/calibration.py', 'monitor/node.py'):
         assert (site_packages / module).is_file(), module
     for shared in ('launch/depth.launch.py', 'config/depth.yaml', 'config/classifier.yaml',
                    'config/camera.yaml', 'config/fastdds_large_messages.xml'):

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 import re
+import socket
 import subprocess
 
 from edge_perception.replay.node_process import installed_command
@@ -56,3 +57,14 @@ def test_demo_with_an_absent_camera_device_fails_with_its_message():
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"no such camera device '/dev/video{index}'" in result.stdout
     assert 'Traceback' not in result.stdout + result.stderr
+
+
+def test_demo_with_the_monitor_prints_its_address():
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    result = subprocess.run([str(installed_command('edge-perception')), 'demo', 'classifier',
+                             '--loops', '1', '--monitor', '--monitor-port', str(port)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f'monitor: http://127.0.0.1:{port}/' in result.stdout
