@@ -44,7 +44,7 @@ def run(args):
     if args.camera is not None:
         return run_camera_demo(CameraDemoOptions(
             args.head, args.camera, args.model, args.device, args.preprocessing, args.seconds,
-            args.output_dir, args.pngs))
+            args.output_dir, args.pngs, args.monitor_port if args.monitor else None))
     return run_demo(DemoOptions(args.head, args.bag, args.model, args.device, args.preprocessing,
                                 args.loops, args.rate, args.output_dir, args.pngs,
                                 args.monitor_port if args.monitor else None))

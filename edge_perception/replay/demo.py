@@ -252,6 +252,8 @@ class CameraDemoOptions:
     :param camera: a V4L2 device (``/dev/videoN`` or ``N``), a video file or an image folder.
     :param seconds: longest time to run after the first result (a file, played at its own
         rate, may end sooner).
+    :param monitor_port: port of a ``monitor_node`` started beside the node (loopback only);
+        None: no monitor.
     """
 
     head: str = 'depth'
@@ -262,6 +264,7 @@ class CameraDemoOptions:
     seconds: float = 20.0
     output_dir: str = 'depth_demo'
     pngs: int = 4
+    monitor_port: int | None = None
 
 
 def camera_parameters(camera, subscribers):
@@ -289,6 +292,9 @@ def run_camera(args):
         except GraphError as error:
             print(error)
             return 1
+        if args.monitor_port is not None:
+            graph.start_process('monitor_node', port=args.monitor_port)
+            print(f'monitor: http://127.0.0.1:{args.monitor_port}/')
         for output_type, topic in head.extra_outputs:
             graph.subscribe(output_type, topic, lambda msg: None, wait=False)
         frames = _CameraFrames(args.pngs, received)

@@ -36,11 +36,14 @@ def test_classifier_demo_prints_what_it_sees():
 
 def test_demo_with_a_camera_runs_the_depth_node_on_a_video_file(tmp_path):
     clip = write_clip(tmp_path / 'clip.mp4', 25, 160, 128, 10.0)
+    port = free_port()
     result = subprocess.run(
         [str(installed_command('edge-perception')), 'demo', '--camera', clip,
-         '--output-dir', str(tmp_path / 'pngs'), '--pngs', '2'],
+         '--output-dir', str(tmp_path / 'pngs'), '--pngs', '2', '--monitor', '--monitor-port',
+         str(port)],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert f'monitor: http://127.0.0.1:{port}/' in result.stdout
     assert 'played to the end, 25 frames published' in result.stdout + result.stderr
     sent, back = map(int, re.search(r'frames: (\d+) sent, (\d+) results back',
                                     result.stdout).groups())
@@ -59,10 +62,14 @@ def test_demo_with_an_absent_camera_device_fails_with_its_message():
     assert 'Traceback' not in result.stdout + result.stderr
 
 
-def test_demo_with_the_monitor_prints_its_address():
+def free_port():
     with socket.socket() as probe:
         probe.bind(('127.0.0.1', 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+def test_demo_with_the_monitor_prints_its_address():
+    port = free_port()
     result = subprocess.run([str(installed_command('edge-perception')), 'demo', 'classifier',
                              '--loops', '1', '--monitor', '--monitor-port', str(port)],
                             capture_output=True, text=True, timeout=300)
