@@ -50,20 +50,9 @@ from edge_perception.msg import Classification, InferenceTiming  # noqa: E402
 from edge_perception.nodes import classifier_node, depth_node  # noqa: E402
 from edge_perception.package_paths import shared_file  # noqa: E402
 from edge_perception.replay.graph import ProbeGraph, RELIABLE  # noqa: E402
+from edge_perception.toolchain.benchmarking import call_times_ms as timed  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
-
-
-def timed(function, repeats, warmup=10):
-    """Return the median and 90th percentile of ``function()`` wall time, in milliseconds."""
-    for _ in range(warmup):
-        function()
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - started) * 1e3)
-    return statistics.median(samples), float(np.percentile(samples, 90))
 
 
 def camera_frame():

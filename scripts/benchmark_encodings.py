@@ -48,6 +48,7 @@ from edge_perception.core.preprocessing import (
     resolve_normalisation,
 )
 from edge_perception.package_paths import shared_file
+from edge_perception.toolchain.benchmarking import call_times_ms
 
 WIDTH, HEIGHT = 640, 480
 FASTDEPTH = ('models', 'fastdepth', 'fastdepth.xml')
@@ -56,16 +57,9 @@ DEMO_BAG = ('data', 'demo_depth_bag')
 JPEG_QUALITY, PNG_LEVEL = 95, 3
 
 
-def timed(function, repeats, warmup=10):
+def timed(function, repeats):
     """Return the median wall time of ``function()``, in milliseconds."""
-    for _ in range(warmup):
-        function()
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - started) * 1e3)
-    return statistics.median(samples)
+    return call_times_ms(function, repeats)[0]
 
 
 def interleaved(functions, repeats, round_size=10, warmup=10):

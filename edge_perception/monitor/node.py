@@ -16,9 +16,7 @@ import os
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data, QoSProfile
 from sensor_msgs.msg import Image
 
 from edge_perception.core.image_codec import (
@@ -32,6 +30,8 @@ from edge_perception.monitor.web import is_loopback, MonitorServer, ServerError
 from edge_perception.msg import Classification, InferenceTiming
 from edge_perception.nodes.dds_profile import apply_large_message_profile
 from edge_perception.nodes.parameters import declare_parameters, ParameterSpec
+from edge_perception.nodes.qos import camera_qos
+from edge_perception.nodes.spinning import spin_until_shutdown
 
 # Seconds between repeats of one per-frame warning.
 WARN_PERIOD_S = 5.0
@@ -74,9 +74,7 @@ class MonitorNode(Node):
         self.niceness = values['niceness']
         self.store = FrameStore(values['width'], values['min_depth'], values['max_depth'],
                                 values['history_s'], values['jpeg_quality'])
-        self._newest_only = QoSProfile(history=qos_profile_sensor_data.history, depth=1,
-                                       reliability=qos_profile_sensor_data.reliability,
-                                       durability=qos_profile_sensor_data.durability)
+        self._newest_only = camera_qos()
         self._stream_inputs = {
             'image': ((Image, 'image', self._on_image),
                       (Classification, 'classification', self._on_classification)),
@@ -182,11 +180,5 @@ def main(args=None):
         rclpy.try_shutdown()
         return 1
     os.nice(node.niceness)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_shutdown(node)
     return 0

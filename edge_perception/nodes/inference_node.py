@@ -20,9 +20,7 @@ from typing import NamedTuple
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.task import Future
 from sensor_msgs.msg import CompressedImage, Image
@@ -54,6 +52,8 @@ from edge_perception.messages import stamp_ns
 from edge_perception.msg import InferenceTiming
 from edge_perception.nodes.dds_profile import apply_large_message_profile
 from edge_perception.nodes.parameters import choice_validator, declare_parameters, ParameterSpec
+from edge_perception.nodes.qos import camera_qos, output_qos
+from edge_perception.nodes.spinning import spin_until_shutdown
 
 
 class DecodedFrame(NamedTuple):
@@ -382,7 +382,7 @@ class InferenceNode(LifecycleNode):
         users can override with parameters.
         """
         return self.create_lifecycle_publisher(
-            msg_type, topic, QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE),
+            msg_type, topic, output_qos(),
             qos_overriding_options=QoSOverridingOptions.with_default_policies())
 
     # Callbacks.
@@ -410,11 +410,11 @@ class InferenceNode(LifecycleNode):
         return result
 
     def _on_image(self, msg):
+        self._count_received()
         self._process(msg)
 
     def _on_compressed_image(self, msg):
-        self.frames_received += 1
-        self._health.image_received()
+        self._count_received()
         try:
             decoded = decode_compressed_image(msg.format, msg.data)
         except ImageFormatError as error:  # corrupt, truncated, unknown format
@@ -422,12 +422,13 @@ class InferenceNode(LifecycleNode):
             self.get_logger().warning(f'dropping compressed image: {error}',
                                       throttle_duration_sec=WARN_PERIOD_S)
             return
-        self._process(DecodedFrame(msg.header, *decoded.image_fields()), counted=True)
+        self._process(DecodedFrame(msg.header, *decoded.image_fields()))
 
-    def _process(self, frame, counted=False):
-        if not counted:
-            self.frames_received += 1
-            self._health.image_received()
+    def _count_received(self):
+        self.frames_received += 1
+        self._health.image_received()
+
+    def _process(self, frame):
         try:
             self.pipeline.process(frame.height, frame.width, frame.encoding,
                                   bool(frame.is_bigendian), frame.step, frame.data, frame)
@@ -523,15 +524,6 @@ class InferenceNode(LifecycleNode):
         return super().destroy_node()
 
 
-def camera_qos(depth=1):
-    """Sensor-data QoS (best effort, volatile) keeping ``depth`` images: a slow node takes the
-    newest frame instead of a queue of stale ones.
-    """
-    return QoSProfile(history=qos_profile_sensor_data.history, depth=depth,
-                      reliability=qos_profile_sensor_data.reliability,
-                      durability=qos_profile_sensor_data.durability)
-
-
 def run_node(node_class, args=None):
     """Run ``node_class`` until shutdown; the body of every node command.
 
@@ -546,11 +538,5 @@ def run_node(node_class, args=None):
         rclpy.logging.get_logger('edge_perception').fatal(f'cannot start: {error}')
         rclpy.try_shutdown()
         return 1
-    try:
-        rclpy.spin_until_future_complete(node, node.finalized)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_shutdown(node, node.finalized)
     return 0

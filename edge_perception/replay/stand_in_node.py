@@ -10,9 +10,8 @@ cost here: the floor ``scripts/benchmark.py`` compares the real nodes with.
 import time
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 
@@ -21,8 +20,9 @@ from edge_perception.core.pointcloud_layout import CloudPacker
 from edge_perception.messages import cloud_msg, image_msg_from_fields
 from edge_perception.msg import Classification, InferenceTiming
 from edge_perception.nodes.dds_profile import apply_large_message_profile
-from edge_perception.nodes.inference_node import camera_qos
 from edge_perception.nodes.parameters import declare_parameters, ParameterSpec
+from edge_perception.nodes.qos import camera_qos, output_qos
+from edge_perception.nodes.spinning import spin_until_shutdown
 
 STAND_IN_PARAMETERS = (
     ParameterSpec('result', 'depth', "What to publish: depth (as depth_node: 'depth', 'points' "
@@ -41,7 +41,7 @@ class StandInNode(Node):
         values = declare_parameters(self, STAND_IN_PARAMETERS)
         self._work_s = values['work_ms'] / 1e3
         self._depth_result = values['result'] == 'depth'
-        reliable = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE)
+        reliable = output_qos()
         self._timing = self.create_publisher(InferenceTiming, 'inference_timing', reliable)
         if self._depth_result:
             self._depth = self.create_publisher(Image, 'depth', reliable)
@@ -94,12 +94,5 @@ def main(args=None):
     """Run the stand-in node; the ``stand_in_node`` command."""
     apply_large_message_profile()
     rclpy.init(args=args)
-    node = StandInNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_shutdown(StandInNode())
     return 0

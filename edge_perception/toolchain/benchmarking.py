@@ -28,6 +28,20 @@ from edge_perception.toolchain.conversion import build_torch_module, load_state_
 from edge_perception.toolchain.model_inputs import port_name, random_arrays
 
 OPENVINO = 'OpenVINO'
+
+
+def call_times_ms(function, repeats, warmup=10):
+    """Return the median and 90th percentile of ``function()``'s wall time, in milliseconds,
+    over ``repeats`` calls after ``warmup`` untimed ones.
+    """
+    for _ in range(warmup):
+        function()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - started) * 1e3)
+    return statistics.median(samples), float(np.percentile(samples, 90))
 ONNX_RUNTIME = 'ONNX Runtime'
 PYTORCH = 'PyTorch eager'
 OPENCV_DNN = 'OpenCV DNN'
