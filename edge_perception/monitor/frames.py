@@ -90,6 +90,9 @@ class FrameStore:
     :ivar encoded: pictures encoded so far, by stream (what watching costs).
     :ivar on_watchers_changed: called (from the watching thread) when a stream gains its
         first client or loses its last; None: nobody to tell.
+    :ivar frame_source: called with a stream's name just before a picture of it is made, to
+        put the newest frame there is (the node takes messages only then, not at the camera's
+        rate); None: frames are only put.
     """
 
     def __init__(self, width=640, min_depth=0.1, max_depth=10.0, history_s=30.0,
@@ -105,6 +108,7 @@ class FrameStore:
         self._versions = dict.fromkeys(STREAMS, 0)
         self._stamps = dict.fromkeys(STREAMS)
         self._frames = dict.fromkeys(STREAMS, 0)
+        self._rejected = dict.fromkeys(STREAMS, 0)
         self._encoded = {}
         self.encoded = dict.fromkeys(STREAMS, 0)
         self._classification = None
@@ -114,6 +118,7 @@ class FrameStore:
         self.topics = {}
         self._watchers = dict.fromkeys(WATCHABLE, 0)
         self.on_watchers_changed = None
+        self.frame_source = None
 
     def put_image(self, pixels, encoding, stamp_ns):
         """Keep a camera image as the newest frame.
@@ -133,6 +138,11 @@ class FrameStore:
             self._stamps[stream] = stamp_ns
             self._frames[stream] += 1
             self._versions[stream] += 1
+
+    def reject(self, stream):
+        """Count a frame of ``stream`` that could not be shown (bad encoding or size)."""
+        with self._lock:
+            self._rejected[stream] += 1
 
     def put_classification(self, labels, scores, stamp_ns):
         """Keep the newest top-k result; it is drawn on the camera picture."""
@@ -206,11 +216,18 @@ class FrameStore:
         """
         return self._picture(stream, '.jpg', [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
 
+    def jpeg_newer_than(self, stream, version):
+        """Return what :meth:`jpeg` does when the picture is newer than ``version``, else None."""
+        picture = self.jpeg(stream)
+        return None if picture is None or picture[0] == version else picture
+
     def png(self, stream):
         """Return ``(version, PNG bytes)`` of the newest picture of ``stream``, or None yet."""
         return self._picture(stream, '.png', [])
 
     def _picture(self, stream, extension, encode_parameters):
+        if self.frame_source is not None:
+            self.frame_source(stream)
         with self._lock:
             version = self._versions[stream]
             source = self._sources[stream]
@@ -253,6 +270,7 @@ class FrameStore:
                 'classification': self._classification,
                 'topics': dict(self.topics),
                 'streams': {stream: {'frames': self._frames[stream],
+                                     'rejected': self._rejected[stream],
                                      'stamp_ns': self._stamps[stream],
                                      'encoded': self.encoded[stream]}
                             for stream in STREAMS},

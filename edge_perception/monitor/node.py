@@ -5,13 +5,15 @@ the perception node back): ``inference_timing`` (edge_perception/InferenceTiming
 ``/diagnostics`` (diagnostic_msgs/DiagnosticArray) always; ``image`` (sensor_msgs/Image) with
 ``classification`` (edge_perception/Classification), and ``depth`` (sensor_msgs/Image, 32FC1
 or 16UC1), only while a client watches their stream, so an unwatched monitor costs the camera
-and the perception node nothing.
+and the perception node nothing. Watched frames are taken from their subscriptions only when
+a picture is made (at most ``max_fps`` a second per client), not at the camera's rate.
 Served: see :mod:`edge_perception.monitor.web` and docs/monitor.md. Run it in its own process
 (``ros2 run edge_perception monitor_node`` or ``edge-perception monitor``), beside the node.
 """
 
 import itertools
 import os
+import threading
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
@@ -80,13 +82,22 @@ class MonitorNode(Node):
                       (Classification, 'classification', self._on_classification)),
             'depth': ((Image, 'depth', self._on_depth),),
         }
-        self._stream_subscriptions = {stream: [] for stream in STREAMS}
         always = ((InferenceTiming, 'inference_timing', self._on_timing),
                   (DiagnosticArray, '/diagnostics', self._on_diagnostics))
         for message_type, topic, callback in always:
             self.create_subscription(message_type, topic, callback, self._newest_only)
         for _, topic, _ in (*always, *itertools.chain(*self._stream_inputs.values())):
             self.store.topics[topic] = self.resolve_topic_name(topic)
+        # The stream subscriptions belong to a node no executor spins: their messages wait in
+        # DDS (depth 1, so only the newest) until the encoder thread takes one for a picture.
+        # Taken by an executor, every 30 Hz camera and depth frame would be converted to Python
+        # on the cores the perception node runs on, watched or not.
+        self._frame_node = Node(f'{self.get_name()}_frames', namespace=self.get_namespace(),
+                                context=self.context, start_parameter_services=False,
+                                enable_rosout=False)
+        self._stream_subscriptions = {stream: [] for stream in STREAMS}
+        self._stream_subscriptions_lock = threading.Lock()
+        self.store.frame_source = self._take_newest
         # The web thread says when a stream gains its first client or loses its last; the
         # subscriptions follow in the executor's thread.
         self._watchers_changed = self.create_guard_condition(self._follow_watchers)
@@ -102,20 +113,32 @@ class MonitorNode(Node):
 
     def destroy_node(self):
         self.server.stop()
+        self._frame_node.destroy_node()
         return super().destroy_node()
 
     def _follow_watchers(self):
         for stream, inputs in self._stream_inputs.items():
-            subscriptions = self._stream_subscriptions[stream]
-            if self.store.watched(stream) and not subscriptions:
-                subscriptions.extend(
-                    self.create_subscription(message_type, topic, callback, self._newest_only)
-                    for message_type, topic, callback in inputs)
-            elif not self.store.watched(stream) and subscriptions:
-                for subscription in subscriptions:
-                    self.destroy_subscription(subscription)
-                subscriptions.clear()
-                self.store.forget(stream)
+            with self._stream_subscriptions_lock:
+                subscriptions = self._stream_subscriptions[stream]
+                if self.store.watched(stream) and not subscriptions:
+                    subscriptions.extend(
+                        (self._frame_node.create_subscription(
+                            message_type, self.resolve_topic_name(topic), callback,
+                            self._newest_only), callback)
+                        for message_type, topic, callback in inputs)
+                elif not self.store.watched(stream) and subscriptions:
+                    for subscription, _ in subscriptions:
+                        self._frame_node.destroy_subscription(subscription)
+                    subscriptions.clear()
+                    self.store.forget(stream)
+
+    def _take_newest(self, stream):
+        """Put the newest waiting message of each of ``stream``'s topics (encoder thread)."""
+        with self._stream_subscriptions_lock:
+            for subscription, handle_message in self._stream_subscriptions[stream]:
+                message = _take_newest_message(subscription)
+                if message is not None:
+                    handle_message(message)
 
     def _on_image(self, msg):
         # Only checked and viewed here; converted when a client asks for a picture.
@@ -125,6 +148,7 @@ class MonitorNode(Node):
         except ImageFormatError as error:
             self.get_logger().warning(f'image dropped: {error}',
                                       throttle_duration_sec=WARN_PERIOD_S)
+            self.store.reject('image')
             return
         self.store.put_image(pixels, msg.encoding, stamp_ns(msg.header.stamp))
 
@@ -137,6 +161,7 @@ class MonitorNode(Node):
         except ImageFormatError as error:
             self.get_logger().warning(f'depth dropped: {error}',
                                       throttle_duration_sec=WARN_PERIOD_S)
+            self.store.reject('depth')
             return
         self.store.put_depth(pixels, msg.encoding, stamp_ns(msg.header.stamp))
 
@@ -158,6 +183,16 @@ class MonitorNode(Node):
              'message': status.message, 'hardware_id': status.hardware_id,
              'values': {pair.key: pair.value for pair in status.values}}
             for status in msg.status])
+
+
+def _take_newest_message(subscription):
+    newest = None
+    with subscription.handle:
+        # Depth 1 leaves at most one waiting; the loop also empties a deeper history.
+        while (taken := subscription.handle.take_message(subscription.msg_type,
+                                                          subscription.raw)) is not None:
+            newest = taken[0]
+    return newest
 
 
 def _level_number(level):

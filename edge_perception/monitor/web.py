@@ -100,9 +100,8 @@ def create_app(store, max_fps=10.0, snapshot_timeout_s=SNAPSHOT_TIMEOUT_S):
                     await asyncio.sleep(max(FRAME_POLL_S, next_part_at - loop.time()))
                     # Only the newest frame is ever encoded or sent: a slow client (write
                     # waits for its socket) skips frames instead of queueing them.
-                    if store.version(name) == sent_version:
-                        continue
-                    picture = await loop.run_in_executor(encoder, store.jpeg, name)
+                    picture = await loop.run_in_executor(encoder, store.jpeg_newer_than, name,
+                                                         sent_version)
                     if picture is None:
                         continue
                     next_part_at = loop.time() + period_s

@@ -169,6 +169,29 @@ def test_nothing_is_encoded_until_watched_and_then_once_per_frame():
     assert store.encoded['image'] == 2
 
 
+def test_frames_are_asked_for_only_when_a_picture_is_made():
+    store = FrameStore(width=64)
+    asked = []
+    waiting = [camera_frame(200)]
+
+    def newest_frame(stream):
+        asked.append(stream)
+        if waiting:
+            store.put_image(waiting.pop(), 'bgr8', stamp_ns=len(asked))
+
+    store.frame_source = newest_frame
+    assert store.status()['streams']['image']['frames'] == 0
+    version, picture = store.jpeg('image')
+    assert asked == ['image'] and decoded(picture).mean() > 190
+    # Nothing new: no picture for a client that has this one, and nothing encoded again.
+    assert store.jpeg_newer_than('image', version) is None
+    assert store.jpeg_newer_than('image', 0) == (version, picture)
+    assert store.encoded['image'] == 1 and asked == ['image'] * 3
+    store.reject('image')
+    assert store.status()['streams']['image'] == {
+        'frames': 1, 'rejected': 1, 'stamp_ns': 1, 'encoded': 1}
+
+
 def test_a_client_gets_at_most_max_fps_pictures_a_second():
     store = FrameStore(width=64)
     max_fps = 5.0

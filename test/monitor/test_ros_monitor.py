@@ -139,7 +139,11 @@ def test_monitor_streams_depth_node_outputs_to_http_clients(ros_graph, tmp_path)
 
     # The depth node reports on /diagnostics once a second.
     assert graph.wait_for(lambda: status()['diagnostics'], READ_TIMEOUT_S), status()
-    assert status()['streams']['depth']['frames'] > 0
+    streams = status()['streams']
+    assert streams['depth']['frames'] > 0
+    # Frames are taken only to be shown: each one taken was encoded once, however many more
+    # the camera and the depth node sent meanwhile.
+    assert all(streams[name]['frames'] == streams[name]['encoded'] for name in streams), streams
     assert status()['topics']['depth'] == '/depth'
     assert 'depth_node' in status()['diagnostics'][0]['name']
     connection.request('POST', '/api/status')
@@ -242,19 +246,26 @@ def test_monitor_drops_bad_frames_and_keeps_the_good_ones(ros_graph):
         bad_image = image_msg(np.zeros((HEIGHT, WIDTH, 3), np.uint8), 'rgb8', stamp=1)
         bad_image.step = 5
         not_depth = image_msg(np.zeros((HEIGHT, WIDTH, 3), np.uint8), 'rgb8', stamp=1)
-        images.publish(bad_image)
-        depths.publish(not_depth)
 
-        def frames(stream):
-            return monitor.store.status()['streams'][stream]['frames']
+        def streams():
+            return monitor.store.status()['streams']
 
-        # Best effort may lose a frame after matching: repeat the good ones until they count.
+        # Frames are taken when a picture is made: ask for pictures until the bad ones were
+        # taken (and refused). Best effort may lose a frame after matching, so repeat them.
+        assert ros_graph.wait_for(
+            lambda: images.publish(bad_image) or depths.publish(not_depth) or
+            monitor.store.png('image') or monitor.store.png('depth') or
+            (streams()['image']['rejected'] and streams()['depth']['rejected']),
+            READ_TIMEOUT_S)
+        assert streams()['image']['frames'] == 0 and streams()['depth']['frames'] == 0
+        assert monitor.store.png('image') is None and monitor.store.png('depth') is None
+
         good_image = image_msg(np.zeros((HEIGHT, WIDTH), np.uint8), 'mono8', stamp=2)
         good_depth = image_msg(np.ones((HEIGHT, WIDTH), np.float32), '32FC1', stamp=2)
         assert ros_graph.wait_for(
             lambda: images.publish(good_image) or depths.publish(good_depth) or
-            (frames('image') and frames('depth')), READ_TIMEOUT_S)
-        assert monitor.store.status()['streams']['image']['stamp_ns'] == 2
-        assert monitor.store.status()['streams']['depth']['stamp_ns'] == 2
+            (monitor.store.png('image') and monitor.store.png('depth')), READ_TIMEOUT_S)
+        assert streams()['image']['stamp_ns'] == 2
+        assert streams()['depth']['stamp_ns'] == 2
         assert monitor.store.png('image') is not None and monitor.store.png('depth') is not None
         assert monitor.store.status()['classification'] is None
