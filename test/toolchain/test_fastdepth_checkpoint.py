@@ -29,7 +29,8 @@ AUTHORS_CODE = Path(__file__).resolve().parent / 'authors_fastdepth_code'
 VARIANTS = {
     'nnconv5': 'mobilenet-nnconv5',  # legacy format
     'nnconv5dw': 'mobilenet-nnconv5dw',  # zip format
-    'skipadd-dataparallel': 'mobilenet-nnconv5dw-skipadd',  # legacy, 'module.' prefixes
+    # legacy, 'module.' prefixes, torch 0.4's THNN backend getter in every module
+    'skipadd-dataparallel': 'mobilenet-nnconv5dw-skipadd',
     'pruned-cuda': 'mobilenet-nnconv5dw-skipadd-pruned',  # legacy, storages saved on CUDA
     'skipadd-zip-cuda': 'mobilenet-nnconv5dw-skipadd',  # zip, storages saved on CUDA
     'state-dict': 'mobilenet-nnconv5dw',  # a DataParallel state_dict, not a whole module

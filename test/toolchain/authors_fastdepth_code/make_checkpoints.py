@@ -108,6 +108,23 @@ def on_gpu(path):
     path.write_bytes(data)
 
 
+def as_from_torch_0_4(model):
+    """Give every module the ``_backend`` attribute torch <= 1.0 pickled with it: a call of
+    ``torch.nn.backends.thnn._get_thnn_function_backend()``, which torch no longer has (the
+    pickle is written with a stand-in function and renamed in :func:`rename_backend_getter`).
+    """
+    for module in model.modules():
+        module._backend = CodeCarrier(os.getcwd)
+    return model
+
+
+def rename_backend_getter(path):
+    data = path.read_bytes()
+    assert b'cposix\ngetcwd\n' in data
+    path.write_bytes(data.replace(b'cposix\ngetcwd\n',
+                                  b'ctorch.nn.backends.thnn\n_get_thnn_function_backend\n'))
+
+
 def main():
     output = Path(sys.argv[1])
     output.mkdir(parents=True, exist_ok=True)
@@ -135,9 +152,13 @@ def main():
         with torch.no_grad():
             np.save(output / f'{name}.npy', model(batch).numpy())
         path = output / f'{name}.pth.tar'
+        if name == 'skipadd-dataparallel':
+            as_from_torch_0_4(model)
         save(contents, path, legacy)
         if name.endswith('cuda'):
             on_gpu(path)
+        if name == 'skipadd-dataparallel':
+            rename_backend_getter(path)
 
     state_dict = nn.DataParallel(randomise(models.MobileNet('nnconv5dw', (224, 224),
                                                             pretrained=False), 7))
