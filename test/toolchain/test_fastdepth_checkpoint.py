@@ -193,6 +193,14 @@ def test_a_state_dict_of_another_network_points_to_torch_module(tmp_path):
         read_checkpoint(path)
 
 
+def test_a_pickled_layer_unlike_the_rebuilt_one_is_refused(checkpoints):
+    from edge_perception.toolchain.fastdepth_checkpoint import read_checkpoint, rebuild
+    path = checkpoints / 'altered-stride.pth.tar'
+    with pytest.raises(ConversionError, match=r"layer 'conv2.0' has stride \(1, 1\) in the "
+                                              r'checkpoint but \(2, 2\) in the rebuilt network'):
+        rebuild(read_checkpoint(path), path)
+
+
 def test_weights_that_do_not_fit_the_layout_are_refused_with_the_layer_named(tmp_path):
     torch = pytest.importorskip('torch')
     from edge_perception.toolchain.fastdepth_checkpoint import read_checkpoint, rebuild

@@ -4,7 +4,8 @@ Run as ``python make_checkpoints.py OUTPUT_DIR`` from this directory's copy, whe
 ``imagenet`` and ``metrics`` import. Each checkpoint pickles a whole module, as the authors'
 ``main.py`` saves it ('args', 'epoch', 'model', 'best_result', 'optimizer'); beside each,
 ``<name>.npy`` holds the module's own depth for ``image.npy`` (RGB, u8, 224x224) / 255. The
-'evil-*' checkpoints carry code that would create ``<name>.ran`` when unpickled.
+'evil-*' checkpoints carry code that would create ``<name>.ran`` when unpickled;
+'altered-stride' has a layer whose stride differs from the authors'.
 """
 
 import argparse
@@ -167,6 +168,11 @@ def main():
         np.save(output / 'state-dict.npy', state_dict(batch).numpy())
     save({'state_dict': state_dict.state_dict(), 'epoch': 3}, output / 'state-dict.pth.tar',
          False)
+
+    # Weights of the right shapes, but a layer the rebuild would compute differently.
+    altered = models.MobileNetSkipAdd(**skip_add)
+    altered.conv2[0].stride = (1, 1)
+    save({'model': altered}, output / 'altered-stride.pth.tar', True)
 
     evil = models.MobileNetSkipAdd(**skip_add)
     evil.conv0.note = CodeCarrier(os.system, f"touch '{output / 'evil-in-model.ran'}'")
