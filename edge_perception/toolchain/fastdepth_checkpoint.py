@@ -47,8 +47,9 @@ _AUTHORS_CLASSES = tuple(f'models.{name}' for name in (
     'Identity', 'Unpool', 'upproj', 'Decoder', 'DeConv', 'UpConv', 'UpProj', 'NNConv', 'BLConv',
     'ShuffleConv', 'ResNet', 'MobileNet', 'ResNetSkipAdd', 'ResNetSkipConcat',
     'MobileNetSkipAdd', 'MobileNetSkipConcat')) + ('imagenet.mobilenet.MobileNet',)
-_BOOKKEEPING_CLASSES = ('argparse.Namespace', 'metrics.Result', 'numpy.dtype',
-                        'numpy.core.multiarray.scalar', 'numpy._core.multiarray.scalar')
+_BOOKKEEPING_CLASSES = ('argparse.Namespace', 'metrics.Result', 'metrics.AverageMeter',
+                        'numpy.dtype', 'numpy.core.multiarray.scalar',
+                        'numpy._core.multiarray.scalar')
 # Callables old checkpoints reduce: torch <= 1.0 pickled every module's THNN backend through
 # this getter; optimizers keep their state in a defaultdict(dict). Both come back empty.
 _INERT_CALLABLES = ('torch.nn.backends.thnn._get_thnn_function_backend',
@@ -93,7 +94,7 @@ _PLACEHOLDERS = {name: type(name.rpartition('.')[2], (InertObject,),
                  for name in _TORCH_CLASSES + _AUTHORS_CLASSES + _BOOKKEEPING_CLASSES}
 
 
-@dataclass
+@dataclass(frozen=True)
 class AuthorsCheckpoint:
     """What a checkpoint holds, read without running it.
 
