@@ -1,5 +1,9 @@
 """``edge-perception convert``: ONNX, PyTorch or TensorFlow model -> OpenVINO IR, validated.
 
+The FastDepth authors' NYU checkpoints (``.pth.tar``) convert with no other option: the network
+is rebuilt without running their pickle, traced at 1x3x224x224, and the IR states their input
+(RGB in [0, 1]: mean 0, scale 255) and output (metres); options given explicitly still win.
+
 Exit codes: 0 converted (and validated), 1 bad input (missing or unsupported model, corrupt
 file, framework not installed), 2 usage, 3 the IR's outputs differ from the source's beyond
 the thresholds (no IR is written then).
@@ -43,7 +47,8 @@ _EMBEDDING_OPTIONS = ('encoding', 'camera_size')
 def add_arguments(parser):
     """Add the convert options to an argparse parser."""
     parser.add_argument('model', help='.onnx file, PyTorch state_dict (.pt/.pth, with '
-                                      '--torch-module), TensorFlow SavedModel directory, or '
+                                      "--torch-module), the FastDepth authors' checkpoint "
+                                      '(.pth.tar), TensorFlow SavedModel directory, or '
                                       'Keras .keras/.h5 file')
     parser.add_argument('-o', '--output', required=True, help='OpenVINO IR to write (.xml; '
                                                               'the .bin goes beside it)')
@@ -53,7 +58,8 @@ def add_arguments(parser):
                              'then PYTHONPATH and installed packages)')
     parser.add_argument('--input-shape', metavar='N,C,H,W', action='append', type=_shape,
                         help='static input shape, once per input in order; required for '
-                             'PyTorch and for models with dynamic dimensions')
+                             "PyTorch (the FastDepth authors' checkpoints default to "
+                             '1,3,224,224) and for models with dynamic dimensions')
     parser.add_argument('--fp32', action='store_true',
                         help='keep FP32 weights (default: FP16 weights, as the NCS2 needs)')
     validation = parser.add_argument_group('validation (source framework vs. IR on CPU, f32)')
@@ -120,11 +126,12 @@ def _convert(args, fp16):
     source = open_source(args.model, args.torch_module)
     if not args.no_validate:
         source.require_reference()  # fails now, not after converting, when it is missing
-    _progress(f'converting {source.framework} model {args.model} with OpenVINO '
+    what = getattr(source, 'description', f'{source.framework} model')
+    _progress(f"converting {what} from {args.model} with OpenVINO "
               f"{openvino_version().split('-')[0]}")
     model = source.to_openvino(core, args.input_shape)
     require_static_inputs(model)
-    model_info = _model_info(args)
+    model_info = getattr(source, 'model_info', ModelInfo()).merged(_model_info(args))
     write_model_info(model, model_info)
     directory = os.path.dirname(os.path.abspath(args.output))
     os.makedirs(directory, exist_ok=True)

@@ -1,8 +1,10 @@
 """Framework model -> OpenVINO IR, and a check that the IR computes what the source computes.
 
 No rclpy here. Sources: ONNX files; PyTorch modules built by a factory the caller names, with
-weights from a ``state_dict`` file (read with ``weights_only=True``: no pickled code runs);
-TensorFlow SavedModel directories and Keras files where ``tensorflow`` is installed.
+weights from a ``state_dict`` file (read with ``weights_only=True``: no pickled code runs); the
+FastDepth authors' NYU checkpoints, rebuilt without their code
+(:mod:`~edge_perception.toolchain.fastdepth_checkpoint`); TensorFlow SavedModel directories and
+Keras files where ``tensorflow`` is installed.
 :func:`validate` runs the source framework and the written IR on the same seeded random inputs
 and compares every output.
 """
@@ -21,6 +23,7 @@ from edge_perception.toolchain.model_inputs import port_name, random_arrays
 TORCH_SUFFIXES = ('.pt', '.pth')
 KERAS_SUFFIXES = ('.keras', '.h5')
 SUPPORTED_SOURCES = ('ONNX (.onnx)', 'PyTorch state_dict (.pt, .pth) with --torch-module',
+                     "the FastDepth authors' checkpoints (.pth.tar)",
                      'TensorFlow SavedModel (directory)', 'Keras (.keras, .h5)')
 
 # Validation defaults: FP16 weights carry ~3 significant digits, so outputs of a deep network
@@ -44,10 +47,12 @@ class ConversionError(ModelLoadError):
 def open_source(path, torch_module=None):
     """Return the converter for the model at ``path``, chosen by what the path is.
 
-    :param path: ``.onnx`` file, PyTorch ``state_dict`` (``.pt``/``.pth``), TensorFlow
-        SavedModel directory, or Keras ``.keras``/``.h5`` file.
+    :param path: ``.onnx`` file, PyTorch ``state_dict`` (``.pt``/``.pth``), the FastDepth
+        authors' checkpoint (``.pth.tar``, or ``.pt``/``.pth`` without ``torch_module``),
+        TensorFlow SavedModel directory, or Keras ``.keras``/``.h5`` file.
     :param torch_module: ``package.module:factory`` building the PyTorch module that the
-        ``state_dict`` belongs to; required for, and only for, PyTorch.
+        ``state_dict`` belongs to; required for PyTorch files other than the FastDepth
+        authors' networks.
     :raises ConversionError: for a missing path, an unsupported format, or a framework that is
         not installed.
     """
@@ -65,12 +70,16 @@ def open_source(path, torch_module=None):
         return TensorFlowSource(path, keras=False)
     if suffix == '.onnx':
         return OnnxSource(path)
-    if suffix in TORCH_SUFFIXES:
-        if not torch_module:
-            raise ConversionError(
-                f"'{path}' is a PyTorch state_dict: name the code that builds the module with "
-                "--torch-module package.module:factory (whole pickled models are never loaded)")
+    if suffix in TORCH_SUFFIXES and torch_module:
         return TorchSource(path, torch_module)
+    # Without --torch-module a PyTorch file can only be the FastDepth authors' network, whose
+    # code this package has; the reader says what to do when it is something else.
+    from edge_perception.toolchain.fastdepth_checkpoint import (
+        AuthorsCheckpointSource,
+        is_checkpoint_path,
+    )
+    if suffix in TORCH_SUFFIXES or is_checkpoint_path(path):
+        return AuthorsCheckpointSource(path)
     if suffix in KERAS_SUFFIXES:
         return TensorFlowSource(path, keras=True)
     if suffix == '.xml':
@@ -133,19 +142,31 @@ class OnnxSource:
         return model
 
 
+def import_torch(path, kind):
+    """Return torch, needed to read ``path``, a ``kind`` file.
+
+    :raises ConversionError: when torch is not installed.
+    """
+    try:
+        import torch
+    except ImportError:
+        raise ConversionError(f"'{path}' is {kind}: converting it needs torch, which is not "
+                              'installed (pip install torch)') from None
+    return torch
+
+
 class TorchSource:
     """A PyTorch module from ``package.module:factory`` with weights from a ``state_dict``."""
 
     framework = 'PyTorch'
+    # Example inputs when --input-shape is not given; none: the caller must give them.
+    default_input_shapes = ()
+    # Names given to the IR's input and output tensors; none: the converter's.
+    tensor_names = ()
 
     def __init__(self, path, torch_module):
-        try:
-            import torch
-        except ImportError:
-            raise ConversionError(f"'{path}' is a PyTorch state_dict: converting it needs torch, "
-                                  'which is not installed (pip install torch)') from None
         self.path = path
-        self.torch = torch
+        self.torch = import_torch(path, 'a PyTorch state_dict')
         self.module = build_torch_module(torch_module, load_state_dict(path))
 
     def require_reference(self):
@@ -162,6 +183,7 @@ class TorchSource:
 
     def to_openvino(self, core, input_shapes):
         """Trace the module with a seeded random input of each shape in ``input_shapes``."""
+        input_shapes = input_shapes or self.default_input_shapes
         if not input_shapes:
             raise ConversionError('a PyTorch module needs --input-shape: its example input')
         convert = _openvino_convert_model('PyTorch')
@@ -169,12 +191,17 @@ class TorchSource:
         example = tuple(self.torch.from_numpy(generator.standard_normal(shape, np.float32))
                         for shape in input_shapes)
         try:
-            return convert(self.module, example_input=example,
-                           input=[list(shape) for shape in input_shapes])
+            model = convert(self.module, example_input=example,
+                            input=[list(shape) for shape in input_shapes])
         except Exception as error:  # tracing and frontend errors vary by torch and OpenVINO
             raise ConversionError(
                 f'OpenVINO cannot convert the PyTorch module with input '
                 f'{_shapes_text(input_shapes)}: {openvino_reason(error)}') from error
+        if self.tensor_names:
+            input_name, output_name = self.tensor_names
+            model.inputs[0].get_tensor().set_names({input_name})
+            model.outputs[0].get_tensor().set_names({output_name})
+        return model
 
 
 def load_state_dict(path):

@@ -34,7 +34,7 @@ _INITIAL_DEPTH_METRES = 3.0
 MIN_DEPTH_METRES = 1e-3
 
 
-def _conv_bn_relu(
+def conv_bn_relu(
     in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, groups: int = 1
 ) -> nn.Sequential:
     """Convolution without bias (BN supplies it), batch norm, ReLU."""
@@ -58,8 +58,8 @@ def _depthwise_separable(
 ) -> nn.Sequential:
     """Depthwise k×k conv then pointwise 1×1 conv, each with BN and ReLU."""
     return nn.Sequential(
-        _conv_bn_relu(in_channels, in_channels, kernel_size, stride, groups=in_channels),
-        _conv_bn_relu(in_channels, out_channels, 1),
+        conv_bn_relu(in_channels, in_channels, kernel_size, stride, groups=in_channels),
+        conv_bn_relu(in_channels, out_channels, 1),
     )
 
 
@@ -97,7 +97,7 @@ class FastDepth(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        encoder_layers = [_conv_bn_relu(3, 32, 3, stride=2)]
+        encoder_layers = [conv_bn_relu(3, 32, 3, stride=2)]
         in_channels = 32
         for out_channels, stride in _MOBILENET_BLOCKS:
             encoder_layers.append(_depthwise_separable(in_channels, out_channels, 3, stride))
