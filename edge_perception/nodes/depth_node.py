@@ -53,6 +53,27 @@ CLOUD_DECIMATIONS = (1, 2, 4)
 DEFAULT_INPUT_SIZE = 518
 
 DEPTH_PARAMETERS = (
+    ParameterSpec('depth_scale', 1.0, 'Metres per unit of the model output (metric); the '
+                  "affine's scale (relative_scaling affine).", value_range=(1e-6, 1e6)),
+    ParameterSpec('min_depth', 0.1, 'Nearest valid depth in metres; nearer pixels are invalid.',
+                  value_range=(0.0, 1000.0)),
+    ParameterSpec('max_depth', 10.0, 'Farthest valid depth in metres; farther pixels are '
+                  'invalid.', value_range=(0.0, 1000.0)),
+    ParameterSpec('depth_encoding', '32FC1',
+                  "Encoding of 'depth' (REP 118): 32FC1 (metres, NaN = invalid) or 16UC1 "
+                  '(millimetres, 0 = invalid; depth beyond 65.535 m is invalid).',
+                  choices=DEPTH_ENCODINGS),
+    ParameterSpec('publish_points', True,
+                  "Publish the organised cloud on 'points' (computed only while someone "
+                  'subscribes, and only with a valid CameraInfo).'),
+    ParameterSpec('cloud_color', 'none',
+                  "Colour of the cloud: none (x y z) or rgb (x y z rgb, the camera's colours "
+                  "packed as PCL and RViz read them, like depth_image_proc's "
+                  'point_cloud_xyzrgb).', choices=CLOUD_COLORS),
+    ParameterSpec('cloud_decimation', 1,
+                  'Keep every n-th pixel of each row and column in the cloud: 1, 2 or 4 (an '
+                  'organised cloud of ceil(H/n) x ceil(W/n) points, with the camera model '
+                  'scaled to it).', choices=CLOUD_DECIMATIONS),
     ParameterSpec('depth_kind', METRIC,
                   'What the model outputs: metric (metres times depth_scale), relative (depth '
                   'up to scale, e.g. MiDaS-like) or inverse_relative (affine-invariant inverse '
@@ -66,8 +87,6 @@ DEPTH_PARAMETERS = (
                   'not positive) or floor (the floor in floor_region lies camera_height below '
                   'the camera). Ignored for metric models.', choices=RELATIVE_SCALINGS,
                   at_configure=True),
-    ParameterSpec('depth_scale', 1.0, 'Metres per unit of the model output (metric); the '
-                  "affine's scale (relative_scaling affine).", value_range=(1e-6, 1e6)),
     ParameterSpec('depth_shift', 0.0, "The affine's shift (relative_scaling affine): metres "
                   'for relative, inverse metres for inverse_relative.',
                   value_range=(-1e6, 1e6)),
@@ -89,25 +108,6 @@ DEPTH_PARAMETERS = (
                   'Input height and width given to a model whose input height and width are '
                   'dynamic (e.g. Depth Anything: a multiple of its patch size 14); static '
                   'inputs keep their size.', value_range=(1, 4096), at_configure=True),
-    ParameterSpec('min_depth', 0.1, 'Nearest valid depth in metres; nearer pixels are invalid.',
-                  value_range=(0.0, 1000.0)),
-    ParameterSpec('max_depth', 10.0, 'Farthest valid depth in metres; farther pixels are '
-                  'invalid.', value_range=(0.0, 1000.0)),
-    ParameterSpec('depth_encoding', '32FC1',
-                  "Encoding of 'depth' (REP 118): 32FC1 (metres, NaN = invalid) or 16UC1 "
-                  '(millimetres, 0 = invalid; depth beyond 65.535 m is invalid).',
-                  choices=DEPTH_ENCODINGS),
-    ParameterSpec('publish_points', True,
-                  "Publish the organised cloud on 'points' (computed only while someone "
-                  'subscribes, and only with a valid CameraInfo).'),
-    ParameterSpec('cloud_color', 'none',
-                  "Colour of the cloud: none (x y z) or rgb (x y z rgb, the camera's colours "
-                  "packed as PCL and RViz read them, like depth_image_proc's "
-                  'point_cloud_xyzrgb).', choices=CLOUD_COLORS),
-    ParameterSpec('cloud_decimation', 1,
-                  'Keep every n-th pixel of each row and column in the cloud: 1, 2 or 4 (an '
-                  'organised cloud of ceil(H/n) x ceil(W/n) points, with the camera model '
-                  'scaled to it).', choices=CLOUD_DECIMATIONS),
 )
 
 
