@@ -54,11 +54,10 @@ def patch_stride(model):
             if node.get_type_name() == 'Convolution':
                 strides = list(node.get_attributes()['strides'])
                 kernel = node.input(1).get_partial_shape()
-                if kernel.rank.is_static and kernel[2:].is_static and \
-                        [dim.get_length() for dim in kernel][2:] == strides and \
-                        len(set(strides)) == 1:
-                    return strides[0]
-                return 0
+                if kernel.is_dynamic:
+                    return 0
+                window = [dim.get_length() for dim in kernel][2:]
+                return strides[0] if window == strides and len(set(strides)) == 1 else 0
         frontier = [node for node in consumers if node.get_type_name() in _ELEMENTWISE]
         if not frontier:
             return 0
