@@ -69,3 +69,51 @@ def test_a_pipeline_refuses_an_input_size_off_the_patch_grid_and_a_dynamic_model
         with pytest.raises(PreprocessingError, match=message):
             ImagePipeline(PipelineConfig(str(model), 'CPU', 'graph', IDENTITY, input_size=size),
                           None, None)
+
+
+def test_an_onnx_export_with_dynamic_height_and_width_runs_at_the_chosen_size(tmp_path):
+    torch = pytest.importorskip('torch')
+    pytest.importorskip('onnx')  # torch.onnx.export writes through it
+
+    class DepthAnythingLike(torch.nn.Module):
+        """A ViT-like first layer (14 x 14 patches) and a head upsampled to the input size."""
+
+        def __init__(self):
+            super().__init__()
+            self.patches = torch.nn.Conv2d(3, 16, 14, stride=14)
+            self.head = torch.nn.Conv2d(16, 1, 1)
+
+        def forward(self, image):
+            features = self.head(torch.relu(self.patches(image)))
+            depth = torch.nn.functional.interpolate(features, size=image.shape[-2:],
+                                                    mode='bilinear', align_corners=False)
+            return torch.relu(depth).squeeze(1)
+
+    torch.manual_seed(0)
+    network = DepthAnythingLike().eval()
+    path = tmp_path / 'depth_anything_like.onnx'
+    with pytest.warns(DeprecationWarning):  # the TorchScript exporter; no onnxscript needed
+        torch.onnx.export(network, (torch.zeros(1, 3, 28, 28),), str(path), dynamo=False,
+                          input_names=['pixel_values'], output_names=['predicted_depth'],
+                          dynamic_axes={'pixel_values': {2: 'height', 3: 'width'},
+                                        'predicted_depth': {1: 'height', 2: 'width'}})
+    with pytest.raises(InputSizeError, match='patch size 14'):
+        ImagePipeline(PipelineConfig(str(path), 'CPU', 'graph', IDENTITY, input_size=30),
+                      None, None)
+    results = queue.Queue()
+    pipeline = ImagePipeline(
+        PipelineConfig(str(path), 'CPU', 'graph', IDENTITY, 'LATENCY', 1,
+                       inference_precision='f32', input_size=28),
+        lambda context, outputs, timing: results.put(outputs),
+        lambda context, error: results.put(error))
+    try:
+        assert pipeline.output_shapes == [(1, 28, 28)]
+        image = np.random.default_rng(0).integers(0, 255, (28, 28, 3), np.uint8)
+        height, width, step, bigendian, data = array_to_image_fields(image, 'rgb8')
+        pipeline.process(height, width, 'rgb8', bigendian, step, bytearray(data), 'frame')
+        outputs = results.get(timeout=30)
+        with torch.no_grad():
+            expected = network(torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None])
+        np.testing.assert_allclose(outputs[0], expected.numpy(), rtol=1e-4, atol=1e-4)
+    finally:
+        pipeline.close()
