@@ -19,9 +19,9 @@ inverse depth, disparity-like (``inverse_relative``). Two ways to metres:
 from dataclasses import dataclass
 import math
 
-import cv2
 import numpy as np
 
+from edge_perception.core.depth_geometry import IntrinsicsError, resize_depth_map
 from edge_perception.core.health import HealthReport, OK, WARN
 
 METRIC, RELATIVE, INVERSE_RELATIVE = 'metric', 'relative', 'inverse_relative'
@@ -39,21 +39,6 @@ class RelativeDepthError(ValueError):
     """Settings of relative depth that cannot work."""
 
 
-def resize_prediction(output, width, height, out=None):
-    """Return the model's depth map resized (bilinear) to ``height x width`` float32.
-
-    :param output: model output whose last two axes are rows and columns.
-    """
-    prediction = np.asarray(output, dtype=np.float32).reshape(output.shape[-2:])
-    if out is None:
-        out = np.empty((height, width), np.float32)
-    if prediction.shape != (height, width):
-        cv2.resize(prediction, (width, height), dst=out, interpolation=cv2.INTER_LINEAR)
-    else:
-        out[...] = prediction
-    return out
-
-
 def affine_to_metres(prediction, kind, scale, shift, out=None):
     """Return metres from a relative prediction by a fixed affine; NaN where invalid.
 
@@ -68,7 +53,7 @@ def affine_to_metres(prediction, kind, scale, shift, out=None):
     affine += np.float32(shift)
     if kind == INVERSE_RELATIVE:
         with np.errstate(invalid='ignore', divide='ignore'):
-            positive = affine > 0
+            positive = np.isfinite(affine) & (affine > 0)
             np.divide(np.float32(1.0), affine, out=affine, where=positive)
         affine[~positive] = np.nan
     return affine
@@ -78,15 +63,16 @@ def relative_depth(prediction, kind, out=None):
     """Return depth up to an unknown scale: the prediction itself (``relative``), or
     1 / prediction (``inverse_relative``, shift taken as 0); NaN where not positive.
     """
-    depth = np.array(prediction, dtype=np.float32) if out is None else out
-    if out is not None and out is not prediction:
-        depth[...] = prediction
-    with np.errstate(invalid='ignore', divide='ignore'):
-        positive = depth > 0
-        if kind == INVERSE_RELATIVE:
-            np.divide(np.float32(1.0), depth, out=depth, where=positive)
-    depth[~positive] = np.nan
-    return depth
+    if out is None:
+        out = np.empty(np.shape(prediction), np.float32)
+    if out is not prediction:
+        out[...] = prediction
+    with np.errstate(invalid='ignore'):
+        positive = out > 0
+    if kind == INVERSE_RELATIVE:
+        np.divide(np.float32(1.0), out, out=out, where=positive)
+    out[~positive] = np.nan
+    return out
 
 
 def check_floor_region(region):
@@ -338,7 +324,7 @@ class RelativeDepthConverter:
         :param out: float32 array to write into.
         """
         settings = self.settings
-        prediction = resize_prediction(output, width, height, out=out)
+        prediction = resize_depth_map(output, width, height, out=out)
         if settings.scaling == AFFINE:
             self.unscaled_reason = ''
             return self._in_range(affine_to_metres(prediction, settings.kind, settings.scale,
@@ -346,12 +332,15 @@ class RelativeDepthConverter:
         if settings.scaling == NO_SCALING:
             return self._unscaled(_UNSCALED_MESSAGE.format(kind=settings.kind))
         depth = relative_depth(prediction, settings.kind, out=prediction)
+        scale = self.floor.scale
         if intrinsics is None:
-            scale = self.floor.scale
             why = 'no valid CameraInfo yet to fit the floor with'
         else:
-            scale = self.floor.update(depth, intrinsics)
-            why = f'no floor plane found yet in floor_region {list(self.floor.settings.region)}'
+            try:
+                scale = self.floor.update(depth, intrinsics)
+                why = f'no floor plane found yet in floor_region {list(self.floor.settings.region)}'
+            except IntrinsicsError as error:
+                why = f'the CameraInfo does not fit the image: {error}'
         if scale is None:
             return self._unscaled(why)
         self.unscaled_reason = ''
