@@ -141,7 +141,9 @@ def fit_floor_plane(points, rng, max_tilt_deg=45.0, iterations=100, inlier_toler
     if not len(normals):
         return None
     offsets = np.einsum('ij,ij->i', normals, anchors)
-    distances = np.abs(points @ normals.T - offsets)
+    # Broadcast products, not a BLAS matrix product: BLAS threads contend on a busy CPU.
+    distances = np.abs(points[:, :1] * normals[:, 0] + points[:, 1:2] * normals[:, 1] +
+                       points[:, 2:] * normals[:, 2] - offsets)
     inlier_counts = (distances <= tolerance).sum(axis=0)
     best = int(np.argmax(inlier_counts))
     if inlier_counts[best] < max(3, min_inlier_fraction * count):
