@@ -8,6 +8,7 @@ import re
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from edge_perception.core.depth_geometry import PinholeIntrinsics
@@ -156,9 +157,10 @@ def floor_image(camera_height, pitch_deg, units_per_metre):
 def test_floor_scaling_publishes_the_floor_at_the_camera_height(ros_graph, tmp_path):
     graph = ros_graph
     model = write_model(midas_like_model(256), tmp_path, 'midas_like')
-    graph.start(DepthNode, model=str(model), depth_kind='relative', relative_scaling='floor',
-                camera_height=0.5, floor_region=[0.0, 0.5, 1.0, 1.0], floor_smoothing=1.0,
-                max_depth=100.0, **IDENTITY)
+    node = graph.start(DepthNode, model=str(model), depth_kind='relative',
+                       relative_scaling='floor', camera_height=0.5,
+                       floor_region=[0.0, 0.5, 1.0, 1.0], floor_smoothing=1.0, max_depth=100.0,
+                       **IDENTITY)
     images = graph.publisher(Image, 'image')
     infos = graph.publisher(CameraInfo, 'camera_info')
     depth = graph.collect(Image, 'depth')
@@ -180,3 +182,32 @@ def test_floor_scaling_publishes_the_floor_at_the_camera_height(ros_graph, tmp_p
     assert float(values['scale']) == pytest.approx(1.0 / 80.0, rel=0.05)
     inliers, sampled = map(int, values['fit_inliers'].split('/'))
     assert inliers > 0.5 * sampled and values['frames_without_fit'] == '0'
+
+    refused = node.set_parameters([Parameter('camera_height', value=0.0)])[0]
+    assert not refused.successful and 'camera_height > 0' in refused.reason
+    assert node.set_parameters([Parameter('camera_height', value=1.0)])[0].successful
+    depth.clear()
+    publish(100)
+    assert graph.wait_for(lambda: depth)
+    higher = depth_array(depth[-1])[floor]
+    assert np.nanmedian(np.abs(higher / (2.0 * metres[floor]) - 1.0)) < 0.05
+
+
+def test_the_affine_follows_parameter_changes_at_run_time(ros_graph, tmp_path):
+    graph = ros_graph
+    model = write_model(depth_anything_like_model(patch=14), tmp_path, 'depth_anything_like')
+    node = graph.start(DepthNode, model=str(model), depth_kind='relative',
+                       relative_scaling='affine', depth_scale=0.01, input_size=14, **IDENTITY)
+    images = graph.publisher(Image, 'image')
+    depth = graph.collect(Image, 'depth')
+    graph.warm_up(lambda attempt: images.publish(red_frame(86, stamp=attempt + 1)),
+                  lambda _: depth, timeout_s=60.0)
+    np.testing.assert_allclose(depth_array(depth[-1]), 1.0, rtol=1e-5)  # 0.01 * (86 + 14)
+    assert node.set_parameters([Parameter('depth_scale', value=0.02),
+                                Parameter('depth_shift', value=0.5)])[0].successful
+    refused = node.set_parameters([Parameter('relative_scaling', value='none')])[0]
+    assert not refused.successful and 'read when the node is configured' in refused.reason
+    depth.clear()
+    images.publish(red_frame(86, stamp=100))
+    assert graph.wait_for(lambda: depth)
+    np.testing.assert_allclose(depth_array(depth[-1]), 2.5, rtol=1e-5)
