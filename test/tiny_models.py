@@ -115,3 +115,44 @@ def failing_depth_model(height, width, threshold=250.0):
     flat = opset.reshape(red, shape, False)
     depth = opset.reshape(flat, opset.constant(np.array([1, 1, height, width], np.int64)), False)
     return Model([depth], [image], 'failing_depth')
+
+
+def _random_features_times_zero(image, patch, seed):
+    """A random-weight convolution of the image (kernel = stride = ``patch``, a ViT patch
+    embedding) summed and multiplied by 0: the graph has a real network's first layer while
+    the output stays known exactly.
+    """
+    weights = np.random.default_rng(seed).normal(0.0, 0.1, (8, 3, patch, patch))
+    features = opset.convolution(image, opset.constant(weights.astype(np.float32)),
+                                 [patch, patch], [0, 0], [0, 0], [1, 1])
+    total = opset.reduce_sum(features, opset.constant(np.array([0, 1, 2, 3], np.int64)), False)
+    return opset.multiply(total, opset.constant(np.float32(0.0)))
+
+
+def midas_like_model(size=256, seed=0):
+    """Static input like MiDaS small: 1 x 3 x size x size -> inverse relative depth
+    1 x size x size, equal to the red input channel (random-weight first layer, zeroed).
+    """
+    image = opset.parameter([1, 3, size, size], Type.f32, name='image')
+    red = opset.gather(image, opset.constant(np.array([0], dtype=np.int64)),
+                       opset.constant(np.int64(1)))
+    prediction = opset.add(opset.reshape(red, opset.constant(np.array([1, size, size],
+                                                                      np.int64)), False),
+                           _random_features_times_zero(image, 2, seed))
+    return Model([prediction], [image], 'midas_like')
+
+
+def depth_anything_like_model(patch=14, seed=0):
+    """Dynamic height and width like Depth Anything: 1 x 3 x H x W (H, W multiples of
+    ``patch``, a patch-embedding convolution with random weights) -> 1 x H x W, equal to the
+    red input channel plus H: the output says at which size the model ran.
+    """
+    image = opset.parameter([1, 3, -1, -1], Type.f32, name='pixel_values')
+    red = opset.gather(image, opset.constant(np.array([0], dtype=np.int64)),
+                       opset.constant(np.int64(1)))
+    rows = opset.convert(opset.gather(opset.shape_of(image), opset.constant(np.int64(2)),
+                                      opset.constant(np.int64(0))), 'f32')
+    prediction = opset.squeeze(opset.add(opset.add(red, rows),
+                                         _random_features_times_zero(image, patch, seed)),
+                               opset.constant(np.array([1], np.int64)))
+    return Model([prediction], [image], 'depth_anything_like')

@@ -106,6 +106,23 @@ class PinholeIntrinsics:
                                  -(-self.height // factor))
 
 
+def resize_depth_map(output, width, height, out=None):
+    """Return a model's depth map as ``height x width`` float32, resized bilinearly when its
+    size differs.
+
+    :param output: model output whose last two axes are rows and columns (e.g. 1x1xHxW).
+    :param out: ``height x width`` float32 array to write into, or None for a new one.
+    """
+    depth = np.asarray(output, dtype=np.float32).reshape(output.shape[-2:])
+    if out is None:
+        out = np.empty((height, width), np.float32)
+    if depth.shape != (height, width):
+        cv2.resize(depth, (width, height), dst=out, interpolation=cv2.INTER_LINEAR)
+    else:
+        out[...] = depth
+    return out
+
+
 @dataclass(frozen=True)
 class DepthDecoder:
     """Turns the model's depth output into metres at the camera resolution.
@@ -126,13 +143,7 @@ class DepthDecoder:
         :param out: ``height x width`` float32 array to write into (e.g. an
             :class:`~edge_perception.core.image_codec.ImageBuffer`'s), or None for a new one.
         """
-        depth = np.asarray(output, dtype=np.float32).reshape(output.shape[-2:])
-        if out is None:
-            out = np.empty((height, width), np.float32)
-        if depth.shape != (height, width):
-            cv2.resize(depth, (width, height), dst=out, interpolation=cv2.INTER_LINEAR)
-        else:
-            out[...] = depth
+        out = resize_depth_map(output, width, height, out=out)
         if self.depth_scale != 1.0:
             out *= np.float32(self.depth_scale)
         with np.errstate(invalid='ignore'):

@@ -45,6 +45,7 @@ from edge_perception.core.engine import (
     PERFORMANCE_HINTS,
 )
 from edge_perception.core.image_codec import image_to_array, ImageFormatError
+from edge_perception.core.input_size import fix_input_size
 from edge_perception.core.model_info import read_model_info
 from edge_perception.core.openvino_compat import Tensor, Type
 from edge_perception.core.preprocessing import (
@@ -90,6 +91,9 @@ class PipelineConfig:
     :param max_width: widest frame accepted, pixels; wider frames are refused before any
         buffer is allocated for them.
     :param max_height: tallest frame accepted, pixels.
+    :param input_size: height and width given to a model whose input height and width are
+        dynamic (see :func:`~edge_perception.core.input_size.fix_input_size`); 0 leaves them
+        dynamic, which is refused. A static input keeps its own size.
     """
 
     model_path: str
@@ -103,6 +107,7 @@ class PipelineConfig:
     fallback_devices: tuple = ()
     max_width: int = DEFAULT_MAX_SIDE
     max_height: int = DEFAULT_MAX_SIDE
+    input_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -222,7 +227,7 @@ class ImagePipeline:
         self._core = core or create_core()
         self._devices = (config.device, *config.fallback_devices)
         self.device, self.fallback_reason = choose_device(self._core, self._devices)
-        model = load_model(self._core, config.model_path)
+        model = fix_input_size(load_model(self._core, config.model_path), config.input_size)
         self.model_info = read_model_info(model)
         self.normalisation, self.unstated_normalisation = resolve_normalisation(
             self.model_info, config.normalisation.mean, config.normalisation.scale,
@@ -553,7 +558,8 @@ class ImagePipeline:
             self._on_event(event)
 
     def _load_model(self):
-        model = load_model(self._core, self.config.model_path)
+        model = fix_input_size(load_model(self._core, self.config.model_path),
+                               self.config.input_size)
         if self.config.output_postprocessing is not None:
             model = self.config.output_postprocessing(model)
         return model

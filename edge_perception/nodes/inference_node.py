@@ -283,7 +283,8 @@ class InferenceNode(LifecycleNode):
                 output_postprocessing=self.output_postprocessing(),
                 inference_precision=values['inference_precision'],
                 fallback_devices=tuple(values['fallback_devices']),
-                max_width=values['max_width'], max_height=values['max_height']),
+                max_width=values['max_width'], max_height=values['max_height'],
+                input_size=self.model_input_size()),
             self._on_result, self._on_inference_error, on_event=self._on_compiled)
         self.configure_head()
         self._log_normalisation(values)
@@ -345,6 +346,16 @@ class InferenceNode(LifecycleNode):
     def output_postprocessing(self):
         """Return an ``ov.Model -> ov.Model`` function adding output steps, or None."""
         return None
+
+    def model_input_size(self):
+        """Return the input size for a model with dynamic input height and width; 0 refuses
+        such models.
+        """
+        return 0
+
+    def head_reports(self):
+        """Return the head's own ``/diagnostics`` statuses, ``{name: HealthReport}``."""
+        return {}
 
     def configure_head(self):
         """Check the model fits the head and build the head (on every configure).
@@ -481,16 +492,11 @@ class InferenceNode(LifecycleNode):
         else:
             report = lifecycle_report(self.lifecycle_state, self.transition_error,
                                       pipeline is not None and pipeline.device_held)
-        status = DiagnosticStatus()
-        status.level = bytes([report.level])
-        status.name = f'{self.get_name()}: inference'
-        status.message = report.message
-        status.hardware_id = self.device
-        status.values = [KeyValue(key='lifecycle_state', value=self.lifecycle_state)] + [
-            KeyValue(key=key, value=value) for key, value in report.values.items()]
         msg = DiagnosticArray()
         msg.header.stamp = self.get_clock().now().to_msg()
-        msg.status = [status]
+        msg.status = [self._diagnostic_status('inference', report)] + [
+            self._diagnostic_status(name, head_report)
+            for name, head_report in self.head_reports().items()]
         self.diagnostics_publisher.publish(msg)
         if report.level != self._reported_level:
             # rclpy fixes a log call site's severity on first use: one call per severity.
@@ -500,6 +506,16 @@ class InferenceNode(LifecycleNode):
                 self.get_logger().warning(f'status {LEVEL_NAMES[report.level]}: '
                                           f'{report.message}')
             self._reported_level = report.level
+
+    def _diagnostic_status(self, name, report):
+        status = DiagnosticStatus()
+        status.level = bytes([report.level])
+        status.name = f'{self.get_name()}: {name}'
+        status.message = report.message
+        status.hardware_id = self.device
+        status.values = [KeyValue(key='lifecycle_state', value=self.lifecycle_state)] + [
+            KeyValue(key=key, value=value) for key, value in report.values.items()]
+        return status
 
     def _publish_timing(self, header, timing, postprocess_ms, total_ms):
         msg = InferenceTiming()

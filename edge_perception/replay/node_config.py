@@ -63,7 +63,8 @@ NODE_KINDS = {
         {'depth': IMAGE_TYPE, 'points': POINT_CLOUD_TYPE, TIMING_TOPIC: INFERENCE_TIMING_TYPE},
         'depth', 'depth',
         ('depth_scale', 'min_depth', 'max_depth', 'depth_encoding', 'publish_points',
-         'cloud_color', 'cloud_decimation')),
+         'cloud_color', 'cloud_decimation', 'depth_kind', 'relative_scaling', 'depth_shift',
+         'camera_height', 'floor_region', 'floor_smoothing', 'floor_max_tilt', 'input_size')),
     'classifier_node': NodeKind(
         'classifier_node', 'edge_perception.nodes.classifier_node:ClassifierNode', ('image',),
         {'classification': CLASSIFICATION_TYPE, TIMING_TOPIC: INFERENCE_TIMING_TYPE},
