@@ -1187,10 +1187,26 @@ def render(
     if len(shadow_candidates) and scene.objects:
         shadow_origins = points[shadow_candidates] + 1e-3 * normals[shadow_candidates]
         in_shadow = np.zeros(len(shadow_candidates), dtype=bool)
-        sun_dirs = np.broadcast_to(sun, shadow_origins.shape)
+        # All shadow rays run parallel to the sun, so a ray can only meet an object whose
+        # bounding sphere lies within its radius across the sun: sorting the origins by one
+        # coordinate across the sun lets each object test only a band of them.
+        across = np.cross(sun, [0.0, 0.0, 1.0] if abs(sun[2]) < 0.9 else [1.0, 0.0, 0.0])
+        across /= np.linalg.norm(across)
+        order = np.argsort(shadow_origins @ across, kind='stable')
+        sorted_across = (shadow_origins @ across)[order]
         for obj in scene.objects:
-            candidates, t = _intersect_object_sparse(shadow_origins, sun_dirs, obj)
-            in_shadow[candidates[np.isfinite(t)]] = True
+            centre, radius = _bounding_sphere(obj)
+            reach = radius + 1e-6
+            first, last = np.searchsorted(
+                sorted_across, [centre @ across - reach, centre @ across + reach]
+            )
+            band = order[first:last]
+            if not len(band):
+                continue
+            candidates, t = _intersect_object_sparse(
+                shadow_origins[band], np.broadcast_to(sun, (len(band), 3)), obj
+            )
+            in_shadow[band[candidates[np.isfinite(t)]]] = True
         lit[shadow_candidates[in_shadow]] = 0.0
     light = lighting.ambient + lighting.sun_intensity * lit
     colour = albedo * light[:, None] * np.asarray(lighting.light_colour)
