@@ -151,8 +151,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         '--held-out-family-scenes',
         type=int,
-        default=100,
-        help='scenes of the other texture family to evaluate on (seeds from 1.2e9); 0 for none',
+        default=None,
+        help='scenes of the other texture family to evaluate on (seeds from 1.2e9); 0 for none; '
+        'as many as --validation-scenes when not given',
     )
     parser.add_argument(
         '--real-rgbd',
@@ -210,6 +211,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     arguments = parser.parse_args(argv)
     if arguments.warmup_size % 32 or arguments.warmup_size <= 0:
         parser.error('--warmup-size must be a positive multiple of 32')
+    if arguments.held_out_family_scenes is None:
+        arguments.held_out_family_scenes = arguments.validation_scenes
     if arguments.ssi_loss_weight < 0:
         parser.error('--ssi-loss-weight must not be negative')
     if arguments.real_rgbd is not None and not arguments.real_rgbd.is_dir():
