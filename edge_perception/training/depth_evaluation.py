@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from edge_perception.core.metrics import compute_depth_metrics, valid_depth_mask
+from edge_perception.core.openvino_compat import Core
 from edge_perception.training.synthetic_dataset import (
     DepthDataset,
     normalise_image,
@@ -228,10 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--output', type=Path, default=None, help='write the report as JSON')
     arguments = parser.parse_args(argv)
 
-    # Imported here so that the numpy-only functions above work without OpenVINO.
-    import openvino as ov
-
-    compiled = ov.Core().compile_model(arguments.model, 'CPU')
+    compiled = Core().compile_model(str(arguments.model), 'CPU')
     size = int(compiled.input(0).get_partial_shape()[2].get_length())
     dataset = load_rgbd_folder(arguments.real_rgbd, size)
     predictions = np.concatenate([
