@@ -20,14 +20,17 @@ unknown). They are squashed to the model's input exactly as the node does it (se
 :mod:`edge_perception.training.synthetic_dataset`).
 
 ``python -m edge_perception.training.depth_evaluation --model fastdepth.xml --real-rgbd DIR``
-scores an exported IR; ``train_fastdepth`` writes the same report into its metrics JSON.
+(and/or ``--synthetic-scenes N``) scores an exported IR; ``train_fastdepth`` writes the same
+reports into its metrics JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+import dataclasses
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -36,11 +39,15 @@ import numpy as np
 from edge_perception.core.metrics import compute_depth_metrics, valid_depth_mask
 from edge_perception.core.openvino_compat import Core
 from edge_perception.training.synthetic_dataset import (
+    build_datasets,
     DepthDataset,
+    HELD_OUT_FAMILY_SEED_START,
     normalise_image,
     resize_depth_for_model,
     resize_image_for_model,
+    VALIDATION_SEED_START,
 )
+from edge_perception.training.synthetic_scenes import SCENE_STYLES, TEXTURE_FAMILIES
 
 #: Suffixes of the colour image of a pair, tried in order.
 RGB_SUFFIXES = ('_rgb.png', '_rgb.jpg', '_rgb.jpeg')
@@ -214,33 +221,62 @@ def summary_line(name: str, report: dict[str, dict]) -> str:
     )
 
 
+def _predict_with_ir(compiled, images: np.ndarray) -> np.ndarray:
+    """Depth from a compiled IR, one image at a time (IRs may have a fixed batch of one)."""
+    return np.concatenate([
+        compiled(normalise_image(images[index : index + 1]))[compiled.output(0)][:, 0]
+        for index in range(len(images))
+    ])
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Score an exported depth IR on a folder of RGB-D pairs and print/write the report.
+    """Score an exported depth IR on real RGB-D pairs and/or synthetic scenes of both families.
 
     :param argv: arguments without the program name; ``sys.argv[1:]`` when ``None``.
     """
     parser = argparse.ArgumentParser(description=main.__doc__.split('\n\n')[0])
     parser.add_argument('--model', type=Path, required=True, help='depth IR (.xml)')
-    parser.add_argument('--real-rgbd', type=Path, required=True,
+    parser.add_argument('--real-rgbd', type=Path, default=None,
                         help='folder of NAME_rgb.png + NAME_depth.png (16-bit mm) or .npy (m)')
+    parser.add_argument('--synthetic-scenes', type=int, default=0,
+                        help='also render this many scenes of each texture family (A: the '
+                        'validation seeds from 1e9, B: seeds from 1.2e9)')
+    parser.add_argument('--scene-style', choices=sorted(SCENE_STYLES), default='classic',
+                        help='style of the synthetic scenes')
+    parser.add_argument('--render-workers', type=int, default=os.cpu_count() or 1,
+                        help='processes rendering the synthetic scenes')
     parser.add_argument('--constant-depth', type=float, default=None,
-                        help='depth of the constant prior, metres (default: the median depth of '
-                        'the folder itself, the best single constant in hindsight)')
-    parser.add_argument('--output', type=Path, default=None, help='write the report as JSON')
+                        help="depth of the constant prior, metres (default: each set's own "
+                        'median depth, the best single constant in hindsight)')
+    parser.add_argument('--output', type=Path, default=None, help='write the reports as JSON')
     arguments = parser.parse_args(argv)
+    if arguments.real_rgbd is None and arguments.synthetic_scenes <= 0:
+        parser.error('nothing to evaluate: give --real-rgbd and/or --synthetic-scenes')
 
     compiled = Core().compile_model(str(arguments.model), 'CPU')
     size = int(compiled.input(0).get_partial_shape()[2].get_length())
-    dataset = load_rgbd_folder(arguments.real_rgbd, size)
-    predictions = np.concatenate([
-        compiled(normalise_image(dataset.images[index : index + 1]))[compiled.output(0)][:, 0]
-        for index in range(len(dataset))
-    ])
-    constant = arguments.constant_depth or median_depth(dataset)
-    report = generalisation_report(predictions, dataset.depths, constant)
-    print(summary_line(str(arguments.real_rgbd), report))
+    datasets = {}
+    for family in TEXTURE_FAMILIES if arguments.synthetic_scenes > 0 else ():
+        first_seed = VALIDATION_SEED_START if family == 'A' else HELD_OUT_FAMILY_SEED_START
+        randomisation = dataclasses.replace(
+            SCENE_STYLES[arguments.scene_style], texture_family=family
+        )
+        datasets[f'synthetic_{arguments.scene_style}_{family}'] = build_datasets(
+            range(first_seed, first_seed + arguments.synthetic_scenes), (size,),
+            arguments.render_workers, randomisation,
+        )[size]
+    if arguments.real_rgbd is not None:
+        datasets['real_rgbd'] = load_rgbd_folder(arguments.real_rgbd, size)
+
+    reports = {}
+    for name, dataset in datasets.items():
+        constant = arguments.constant_depth or median_depth(dataset)
+        reports[name] = generalisation_report(
+            _predict_with_ir(compiled, dataset.images), dataset.depths, constant
+        )
+        print(summary_line(name, reports[name]), flush=True)
     if arguments.output:
-        arguments.output.write_text(json.dumps(report, indent=2) + '\n')
+        arguments.output.write_text(json.dumps(reports, indent=2) + '\n')
 
 
 if __name__ == '__main__':

@@ -213,6 +213,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error('--warmup-size must be a positive multiple of 32')
     if arguments.held_out_family_scenes is None:
         arguments.held_out_family_scenes = arguments.validation_scenes
+    try:
+        device = torch.device(arguments.device)
+    except RuntimeError as error:
+        parser.error(f'--device {arguments.device}: {error}')
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        parser.error(f'--device {arguments.device}: this torch build sees no CUDA device')
     if arguments.ssi_loss_weight < 0:
         parser.error('--ssi-loss-weight must not be negative')
     if arguments.real_rgbd is not None and not arguments.real_rgbd.is_dir():

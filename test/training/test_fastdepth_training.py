@@ -260,10 +260,17 @@ def test_evaluation_command_scores_an_ir_on_a_real_rgbd_folder(generalisation_ru
 
     output_dir, real = generalisation_run
     depth_evaluation.main(['--model', str(output_dir / train_fastdepth.IR_FILE_NAME),
-                           '--real-rgbd', str(real), '--output', str(tmp_path / 'real.json')])
-    report = json.loads((tmp_path / 'real.json').read_text())
-    assert report['images'] == 2 and report['model']['metric']['valid_pixels'] > 0
-    assert report['row_prior']['metric']['delta1'] > report['constant_prior']['metric']['delta1']
+                           '--real-rgbd', str(real), '--synthetic-scenes', '1',
+                           '--render-workers', '1', '--output', str(tmp_path / 'reports.json')])
+    reports = json.loads((tmp_path / 'reports.json').read_text())
+    assert set(reports) == {'real_rgbd', 'synthetic_classic_A', 'synthetic_classic_B'}
+    real_report = reports['real_rgbd']
+    assert real_report['images'] == 2 and real_report['model']['metric']['valid_pixels'] > 0
+    assert real_report['row_prior']['metric']['delta1'] > \
+        real_report['constant_prior']['metric']['delta1']
+    assert reports['synthetic_classic_B']['images'] == 1
+    with pytest.raises(SystemExit):
+        depth_evaluation.main(['--model', str(output_dir / train_fastdepth.IR_FILE_NAME)])
 
 
 def test_bad_new_options_are_refused(tmp_path):
@@ -273,3 +280,8 @@ def test_bad_new_options_are_refused(tmp_path):
         train_fastdepth.parse_arguments(['--ssi-loss-weight', '-1'])
     with pytest.raises(SystemExit):
         train_fastdepth.parse_arguments(['--real-rgbd', str(tmp_path / 'missing')])
+    with pytest.raises(SystemExit):
+        train_fastdepth.parse_arguments(['--device', 'no-such-device'])
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            train_fastdepth.parse_arguments(['--device', 'cuda'])
