@@ -9,8 +9,9 @@ import pytest
 from edge_perception.bags.reader import read_depth_bag
 from edge_perception.core.depth_geometry import PinholeIntrinsics
 from edge_perception.package_paths import shared_file
+from edge_perception.training import synthetic_scenes
 from edge_perception.training.make_demo_bag import DEMO_SCENE_SEED
-from edge_perception.training.synthetic_dataset import build_datasets
+from edge_perception.training.synthetic_dataset import build_datasets, cache_name
 from edge_perception.training.synthetic_scenes import (
     camera_trajectory,
     generate_scene,
@@ -114,3 +115,33 @@ def test_parallel_rendering_gives_the_same_bytes_as_serial():
     assert serial.images.tobytes() == parallel.images.tobytes()
     assert serial.depths.tobytes() == parallel.depths.tobytes()
     np.testing.assert_array_equal(serial.seeds, parallel.seeds)
+
+
+def test_cache_names_of_classic_family_a_data_are_unchanged():
+    assert cache_name('train_3500_160_224', 'classic', 'A') == 'train_3500_160_224'
+    assert cache_name('validation_200', 'indoor-robot', 'B') == 'validation_200_indoor-robot_B'
+
+
+@pytest.mark.parametrize('seed', [1, 2])
+def test_culled_render_finds_the_same_nearest_surface_as_testing_every_ray(seed):
+    # The renderer tests each object only on the rays in its projected bounding rectangle; the
+    # nearest hit over every ray and every object, floor included, must agree with it.
+    scene = generate_scene(seed, INDOOR_ROBOT)
+    open_room = dataclasses.replace(scene, room_min_xy=(-1000.0, -1000.0),
+                                    room_max_xy=(1000.0, 1000.0), has_ceiling=False)
+    pose = dataclasses.replace(scene.camera_pose, roll=math.radians(2.5))
+    intrinsics = PinholeIntrinsics.from_horizontal_fov(96, 72, 68.0)
+    frame = render(open_room, intrinsics, pose)
+    columns, rows = np.meshgrid(np.arange(96), np.arange(72))
+    camera_rays = np.stack([((columns - intrinsics.cx) / intrinsics.fx).ravel(),
+                            ((rows - intrinsics.cy) / intrinsics.fy).ravel(),
+                            np.ones(columns.size)], axis=1)
+    directions = camera_rays @ pose.rotation().T
+    origins = np.tile(np.asarray(pose.position), (len(directions), 1))
+    nearest = synthetic_scenes._intersect_plane(origins, directions, 2, 0.0)
+    for obj in open_room.objects:
+        nearest = np.minimum(nearest, synthetic_scenes._intersect_object(origins, directions, obj))
+    nearest = nearest.reshape(72, 96)
+    close = nearest < 100.0
+    assert close.mean() > 0.3
+    np.testing.assert_allclose(frame.depth[close], nearest[close], rtol=1e-6)
