@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from edge_perception.core.depth_geometry import PinholeIntrinsics
-from edge_perception.training.synthetic_scenes import render_scene
+from edge_perception.training.synthetic_scenes import render_scene, SceneRandomisation
 
 #: Per-channel mean subtracted from RGB pixel values in 0-255 (ImageNet statistics).
 INPUT_MEAN = (123.675, 116.28, 103.53)
@@ -37,6 +37,12 @@ HORIZONTAL_FOV_RANGE_DEG = (60.0, 70.0)
 #: Share of samples rendered at 640×480 rather than 320×240, so the model also sees the stronger
 #: aliasing a bilinear 640→224 resize produces on a full-size camera image.
 FULL_SIZE_SHARE = 0.25
+
+
+#: First validation seed; training seeds stay below it.
+VALIDATION_SEED_START = 1_000_000_000
+#: First seed of the held-out texture family's evaluation scenes, apart from both other ranges.
+HELD_OUT_FAMILY_SEED_START = 1_200_000_000
 
 
 def resize_image_for_model(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -101,14 +107,17 @@ def camera_for_seed(seed: int) -> PinholeIntrinsics:
     return PinholeIntrinsics.from_horizontal_fov(width, height, horizontal_fov)
 
 
-def render_sample(seed: int, sizes: tuple[int, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+def render_sample(
+    seed: int, sizes: tuple[int, ...], randomisation: SceneRandomisation | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Render the scene for ``seed`` and squash it to each input size.
 
     :param seed: scene seed.
     :param sizes: input side lengths to produce.
+    :param randomisation: ranges the scene is drawn from; the defaults when ``None``.
     :returns: one ``(rgb uint8, depth float16)`` pair per size.
     """
-    frame = render_scene(seed, camera_for_seed(seed))
+    frame = render_scene(seed, camera_for_seed(seed), randomisation)
     return [
         (
             resize_image_for_model(frame.rgb, size),
@@ -118,26 +127,38 @@ def render_sample(seed: int, sizes: tuple[int, ...]) -> list[tuple[np.ndarray, n
     ]
 
 
-def _render_sample_for_pool(arguments: tuple[int, tuple[int, ...]]):
+def _render_sample_for_pool(
+    arguments: tuple[int, tuple[int, ...], SceneRandomisation | None],
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Unpack arguments for :meth:`ProcessPoolExecutor.map`."""
     return render_sample(*arguments)
 
 
 def build_datasets(
-    seeds: Iterable[int], sizes: tuple[int, ...], workers: int = 1
+    seeds: Iterable[int],
+    sizes: tuple[int, ...],
+    workers: int = 1,
+    randomisation: SceneRandomisation | None = None,
 ) -> dict[int, DepthDataset]:
     """Render every seed once and return a dataset per input size.
+
+    Every sample depends on its seed alone, so a pool of processes produces the same bytes as
+    one process, in the same order.
 
     :param seeds: scene seeds, in order.
     :param sizes: input side lengths.
     :param workers: rendering processes; results do not depend on it.
+    :param randomisation: ranges the scenes are drawn from; the defaults when ``None``.
     :returns: ``{size: dataset}``.
     """
     seed_list = [int(seed) for seed in seeds]
-    jobs = [(seed, tuple(sizes)) for seed in seed_list]
-    if workers > 1:
+    jobs = [(seed, tuple(sizes), randomisation) for seed in seed_list]
+    if workers > 1 and len(jobs) > 1:
+        # Small chunks keep every worker busy to the end; a scene takes 0.1-0.5 s, far more
+        # than sending it back.
+        chunk_size = max(1, min(8, len(jobs) // (4 * workers)))
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            rendered = list(pool.map(_render_sample_for_pool, jobs, chunksize=8))
+            rendered = list(pool.map(_render_sample_for_pool, jobs, chunksize=chunk_size))
     else:
         rendered = [_render_sample_for_pool(job) for job in jobs]
     datasets = {}
@@ -151,14 +172,22 @@ def build_datasets(
 
 
 def load_or_build_datasets(
-    cache_path: Path | None, seeds: Iterable[int], sizes: tuple[int, ...], workers: int = 1
+    cache_path: Path | None,
+    seeds: Iterable[int],
+    sizes: tuple[int, ...],
+    workers: int = 1,
+    randomisation: SceneRandomisation | None = None,
 ) -> dict[int, DepthDataset]:
     """Like :func:`build_datasets`, but reuse an ``.npz`` cache made from the same seeds and sizes.
+
+    The cache file name must tell randomisations apart (see :func:`cache_name`); the file itself
+    only records seeds and sizes.
 
     :param cache_path: cache file, or ``None`` to always render.
     :param seeds: scene seeds.
     :param sizes: input side lengths.
     :param workers: rendering processes.
+    :param randomisation: ranges the scenes are drawn from; the defaults when ``None``.
     :returns: ``{size: dataset}``.
     """
     seed_array = np.asarray(list(seeds), dtype=np.int64)
@@ -176,7 +205,7 @@ def load_or_build_datasets(
                     )
                     for size in sizes
                 }
-    datasets = build_datasets(seed_array, sizes, workers)
+    datasets = build_datasets(seed_array, sizes, workers, randomisation)
     if cache_path is not None:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {'seeds': seed_array}
@@ -190,6 +219,19 @@ def load_or_build_datasets(
     return datasets
 
 
+def cache_name(prefix: str, scene_style: str, texture_family: str) -> str:
+    """File name stem of a cached dataset; the classic family-A scenes keep their old names.
+
+    :param prefix: what the file holds, e.g. ``train_3500_160_224``.
+    :param scene_style: key of :data:`~edge_perception.training.synthetic_scenes.SCENE_STYLES`.
+    :param texture_family: ``A`` or ``B``.
+    :returns: e.g. ``train_3500_160_224`` or ``train_3500_160_224_indoor-robot_B``.
+    """
+    if scene_style == 'classic' and texture_family == 'A':
+        return prefix
+    return f'{prefix}_{scene_style}_{texture_family}'
+
+
 def seed_ranges(train_count: int, validation_count: int) -> tuple[range, range]:
     """Disjoint scene seeds for training and validation.
 
@@ -201,7 +243,7 @@ def seed_ranges(train_count: int, validation_count: int) -> tuple[range, range]:
     :returns: ``(train_seeds, validation_seeds)``.
     :raises ValueError: when the training seeds would reach the validation seeds.
     """
-    validation_start = 1_000_000_000
+    validation_start = VALIDATION_SEED_START
     if train_count > validation_start:
         raise ValueError(f'at most {validation_start} training scenes')
     return range(train_count), range(validation_start, validation_start + validation_count)

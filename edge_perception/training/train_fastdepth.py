@@ -1,18 +1,21 @@
-"""Train FastDepth on synthetic scenes on the CPU and export it as OpenVINO IR (FP16 weights).
+"""Train FastDepth on synthetic scenes (CPU or GPU) and export it as OpenVINO IR (FP16 weights).
 
 Run ``python -m edge_perception.training.train_fastdepth --help`` for the options;
 ``docs/fastdepth.md`` has the command that produced the shipped model.
 
 Steps: render (or load from the cache) a deterministic dataset with disjoint training and
 validation seeds; train at a low input size first, then at 224×224; evaluate on the held-out
-scenes; export ``fastdepth.xml``/``.bin`` with input ``image`` (N×3×224×224 float32, normalised
-RGB) and output ``depth`` (N×1×224×224 metres); evaluate the exported IR through OpenVINO on the
-same scenes; write ``fastdepth_metrics.json`` beside the IR.
+scenes, on scenes of the texture family training did not see and optionally on real RGB-D pairs,
+each beside trivial priors (:mod:`edge_perception.training.depth_evaluation`); export
+``fastdepth.xml``/``.bin`` with input ``image`` (N×3×224×224 float32, normalised RGB) and
+output ``depth`` (N×1×224×224 metres); evaluate the exported IR through OpenVINO on the
+validation scenes; write ``fastdepth_metrics.json`` beside the IR.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -31,6 +34,16 @@ import torch  # noqa: E402
 
 from edge_perception.core.metrics import compute_depth_metrics, DepthMetrics  # noqa: E402
 from edge_perception.core.model_info import DEPTH_ESTIMATION, ModelInfo  # noqa: E402
+from edge_perception.training.augmentation import (  # noqa: E402
+    augment_batch,
+    PhotometricAugmentation,
+)
+from edge_perception.training.depth_evaluation import (  # noqa: E402
+    generalisation_report,
+    load_rgbd_folder,
+    median_depth,
+    summary_line,
+)
 from edge_perception.training.export import export_ir  # noqa: E402
 from edge_perception.training.fastdepth import (  # noqa: E402
     count_multiply_accumulates,
@@ -39,14 +52,20 @@ from edge_perception.training.fastdepth import (  # noqa: E402
     INPUT_SIZE,
 )
 from edge_perception.training.synthetic_dataset import (  # noqa: E402
+    cache_name,
     DepthDataset,
     FULL_SIZE_SHARE,
+    HELD_OUT_FAMILY_SEED_START,
     HORIZONTAL_FOV_RANGE_DEG,
     INPUT_MEAN,
     INPUT_SCALE,
     load_or_build_datasets,
     normalise_image,
     seed_ranges,
+)
+from edge_perception.training.synthetic_scenes import (  # noqa: E402
+    SCENE_STYLES,
+    TEXTURE_FAMILIES,
 )
 
 IR_INPUT_NAME = 'image'
@@ -104,9 +123,58 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help='number of held-out scenes (seeds from 1e9)',
     )
     parser.add_argument(
-        '--render-workers', type=int, default=2, help='processes rendering the dataset'
+        '--render-workers',
+        type=int,
+        default=os.cpu_count() or 1,
+        help='processes rendering the dataset (the data do not depend on it)',
     )
     parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
+    parser.add_argument(
+        '--device',
+        default='cpu',
+        help='torch device to train on, e.g. cpu or cuda; rendering and the IR stay on the CPU',
+    )
+    parser.add_argument(
+        '--scene-style',
+        choices=sorted(SCENE_STYLES),
+        default='classic',
+        help="scene randomisation: classic (the shipped model's scenes) or indoor-robot "
+        '(furniture, clutter, close views, camera 0.2-1.5 m high pitched 0-30 deg down, '
+        'natural textures)',
+    )
+    parser.add_argument(
+        '--texture-family',
+        choices=TEXTURE_FAMILIES,
+        default='A',
+        help='texture and lighting family to train on; the other one is held out for evaluation',
+    )
+    parser.add_argument(
+        '--held-out-family-scenes',
+        type=int,
+        default=None,
+        help='scenes of the other texture family to evaluate on (seeds from 1.2e9); 0 for none; '
+        'as many as --validation-scenes when not given',
+    )
+    parser.add_argument(
+        '--real-rgbd',
+        type=Path,
+        default=None,
+        help='folder of real RGB-D pairs to evaluate on: NAME_rgb.png beside NAME_depth.png '
+        '(16-bit mm) or NAME_depth.npy (metres)',
+    )
+    parser.add_argument(
+        '--photometric-augmentation',
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help='camera effects on training images: blur, motion blur, shot and read noise, JPEG, '
+        'exposure, gamma, white balance, vignetting (flips, brightness and contrast always apply)',
+    )
+    parser.add_argument(
+        '--ssi-loss-weight',
+        type=float,
+        default=0.0,
+        help='weight of the scale-and-shift-invariant log-depth loss beside the metric log loss',
+    )
     parser.add_argument(
         '--steps',
         type=int,
@@ -143,18 +211,38 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     arguments = parser.parse_args(argv)
     if arguments.warmup_size % 32 or arguments.warmup_size <= 0:
         parser.error('--warmup-size must be a positive multiple of 32')
+    if arguments.held_out_family_scenes is None:
+        arguments.held_out_family_scenes = arguments.validation_scenes
+    try:
+        device = torch.device(arguments.device)
+    except RuntimeError as error:
+        parser.error(f'--device {arguments.device}: {error}')
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        parser.error(f'--device {arguments.device}: this torch build sees no CUDA device')
+    if arguments.ssi_loss_weight < 0:
+        parser.error('--ssi-loss-weight must not be negative')
+    if arguments.real_rgbd is not None and not arguments.real_rgbd.is_dir():
+        parser.error(f'--real-rgbd {arguments.real_rgbd} is not a folder')
     return arguments
 
 
 def _augmented_batch(
-    dataset: DepthDataset, indices: np.ndarray, rng: np.random.Generator
+    dataset: DepthDataset,
+    indices: np.ndarray,
+    rng: np.random.Generator,
+    photometric: PhotometricAugmentation | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw a normalised image batch (N×3×S×S) and its depth (N×1×S×S), randomly augmented.
 
     Horizontal flips are exact for these cameras (principal point in the centre). Brightness,
     contrast and per-channel gain changes mimic exposure and white balance differences.
+    ``photometric`` adds the camera effects of :mod:`edge_perception.training.augmentation`
+    first; without it no further random numbers are drawn, so older runs replay unchanged.
     """
-    images = dataset.images[indices].astype(np.float32)
+    images = dataset.images[indices]
+    if photometric is not None:
+        images = augment_batch(images, rng, photometric)
+    images = images.astype(np.float32)
     depths = dataset.depths[indices].astype(np.float32)
     flip = rng.uniform(size=len(indices)) < 0.5
     images[flip] = images[flip, :, ::-1]
@@ -194,6 +282,45 @@ def depth_loss(prediction: torch.Tensor, ground_truth: torch.Tensor) -> torch.Te
     return pixel_term + _GRADIENT_LOSS_WEIGHT * gradient_term
 
 
+def scale_shift_invariant_loss(
+    prediction: torch.Tensor, ground_truth: torch.Tensor
+) -> torch.Tensor:
+    """Mean |s·log d̂ + t − log d| after the least-squares scale s and shift t of each image.
+
+    MiDaS (Ranftl et al., TPAMI 2022) aligns each prediction to its truth before comparing, so
+    the loss judges structure alone. Aligning *log* depth rather than inverse depth: a shift of
+    log depth is exactly the global scale of a scene, the ambiguity one image cannot resolve
+    (camera height, room size), and the scale of log depth is how strongly depth contrasts are
+    compressed; inverse depth would also weigh near pixels far above distant ones, which the
+    metric log loss beside it does not. s and t are closed-form functions of the prediction, so
+    gradients flow through them as in MiDaS.
+
+    :param prediction: N×1×H×W predicted depth, metres, > 0.
+    :param ground_truth: N×1×H×W depth, metres; non-finite where unknown (sky).
+    :returns: scalar loss, averaged over the images that have valid pixels.
+    """
+    valid = (torch.isfinite(ground_truth) & (ground_truth > 0)).to(prediction.dtype)
+    safe_truth = torch.where(valid > 0, ground_truth, torch.ones_like(ground_truth))
+    log_prediction = torch.log(prediction)
+    log_truth = torch.log(safe_truth)
+    dims = (1, 2, 3)
+    count = valid.sum(dim=dims)
+    denominator = count.clamp(min=1.0)
+    prediction_mean = (log_prediction * valid).sum(dim=dims) / denominator
+    truth_mean = (log_truth * valid).sum(dim=dims) / denominator
+    # Centred values make the 2×2 normal equations one division and keep float32 accurate.
+    centred_prediction = (log_prediction - prediction_mean[:, None, None, None]) * valid
+    centred_truth = (log_truth - truth_mean[:, None, None, None]) * valid
+    variance = (centred_prediction * centred_prediction).sum(dim=dims)
+    covariance = (centred_prediction * centred_truth).sum(dim=dims)
+    # A flat prediction has no structure to scale: fit the mean alone (s = 0).
+    scale = torch.where(variance > 1e-12, covariance / variance.clamp(min=1e-12), 0.0)
+    residual = (scale[:, None, None, None] * centred_prediction - centred_truth).abs() * valid
+    per_image = residual.sum(dim=dims) / denominator
+    has_pixels = count > 0
+    return (per_image * has_pixels).sum() / has_pixels.sum().clamp(min=1)
+
+
 def learning_rate_at(progress: float, peak: float) -> float:
     """Linear warm-up then cosine decay to zero.
 
@@ -210,17 +337,18 @@ def learning_rate_at(progress: float, peak: float) -> float:
 def predict_with_torch(model: FastDepth, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
     """Depth for uint8 RGB images that are already squashed to the input size.
 
-    :param model: the network (switched to eval mode).
+    :param model: the network (switched to eval mode), on any device.
     :param images: N×S×S×3 uint8 RGB.
     :param batch_size: images per forward pass.
     :returns: N×S×S float32 depth, metres.
     """
     model.eval()
+    device = next(model.parameters()).device
     outputs = []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
             batch = torch.from_numpy(normalise_image(images[start : start + batch_size]))
-            outputs.append(model(batch)[:, 0].numpy())
+            outputs.append(model(batch.to(device))[:, 0].cpu().numpy())
     return np.concatenate(outputs)
 
 
@@ -272,6 +400,9 @@ def train(
     :returns: steps per phase and wall time.
     """
     rng = np.random.default_rng(arguments.seed)
+    device = torch.device(arguments.device)
+    photometric = PhotometricAugmentation() if arguments.photometric_augmentation else None
+    model.to(device)
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=arguments.learning_rate, weight_decay=arguments.weight_decay
     )
@@ -295,10 +426,16 @@ def train(
         batch_size = arguments.warmup_batch_size if in_warmup else arguments.batch_size
         dataset = datasets[size]
         indices = rng.choice(len(dataset), size=min(batch_size, len(dataset)), replace=False)
-        images, depths = _augmented_batch(dataset, indices, rng)
+        images, depths = _augmented_batch(dataset, indices, rng, photometric)
+        images, depths = images.to(device), depths.to(device)
         for group in optimiser.param_groups:
             group['lr'] = learning_rate_at(progress, arguments.learning_rate)
-        loss = depth_loss(model(images), depths)
+        prediction = model(images)
+        loss = depth_loss(prediction, depths)
+        if arguments.ssi_loss_weight > 0:
+            loss = loss + arguments.ssi_loss_weight * scale_shift_invariant_loss(
+                prediction, depths
+            )
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -314,6 +451,7 @@ def train(
             )
             running_loss = 0.0
     model.eval()
+    model.to('cpu')
     return {
         'steps': step,
         'steps_at_warmup_size': steps_per_phase[arguments.warmup_size] if has_warmup_phase else 0,
@@ -336,19 +474,45 @@ def main(argv: list[str] | None = None) -> None:
     train_seeds, validation_seeds = seed_ranges(arguments.train_scenes, arguments.validation_scenes)
     cache_dir = None if arguments.no_cache else arguments.cache_dir
     sizes_tag = '_'.join(str(size) for size in sizes)
+    held_out_family = next(family for family in TEXTURE_FAMILIES
+                           if family != arguments.texture_family)
+    style = SCENE_STYLES[arguments.scene_style]
+    randomisation = dataclasses.replace(style, texture_family=arguments.texture_family)
+    held_out_randomisation = dataclasses.replace(style, texture_family=held_out_family)
+
+    def cache_path(prefix: str, family: str) -> Path | None:
+        if cache_dir is None:
+            return None
+        return cache_dir / f'{cache_name(prefix, arguments.scene_style, family)}.npz'
+
     dataset_start = time.monotonic()
     train_sets = load_or_build_datasets(
-        cache_dir / f'train_{arguments.train_scenes}_{sizes_tag}.npz' if cache_dir else None,
+        cache_path(f'train_{arguments.train_scenes}_{sizes_tag}', arguments.texture_family),
         train_seeds,
         sizes,
         arguments.render_workers,
+        randomisation,
     )
     validation_set = load_or_build_datasets(
-        cache_dir / f'validation_{arguments.validation_scenes}.npz' if cache_dir else None,
+        cache_path(f'validation_{arguments.validation_scenes}', arguments.texture_family),
         validation_seeds,
         (INPUT_SIZE,),
         arguments.render_workers,
+        randomisation,
     )[INPUT_SIZE]
+    held_out_family_seeds = range(
+        HELD_OUT_FAMILY_SEED_START, HELD_OUT_FAMILY_SEED_START + arguments.held_out_family_scenes
+    )
+    held_out_family_set = None
+    if arguments.held_out_family_scenes > 0:
+        held_out_family_set = load_or_build_datasets(
+            cache_path(f'held_out_family_{arguments.held_out_family_scenes}', held_out_family),
+            held_out_family_seeds,
+            (INPUT_SIZE,),
+            arguments.render_workers,
+            held_out_randomisation,
+        )[INPUT_SIZE]
+    real_set = load_rgbd_folder(arguments.real_rgbd, INPUT_SIZE) if arguments.real_rgbd else None
     dataset_seconds = time.monotonic() - dataset_start
     print(
         f'dataset: {len(train_seeds)} training / {len(validation_seeds)} validation scenes '
@@ -358,8 +522,25 @@ def main(argv: list[str] | None = None) -> None:
 
     model = FastDepth()
     training_summary = train(model, train_sets, arguments)
-    torch_metrics = evaluate(predict_with_torch(model, validation_set.images), validation_set)
+    validation_predictions = predict_with_torch(model, validation_set.images)
+    torch_metrics = evaluate(validation_predictions, validation_set)
     print(f'held-out (torch, FP32): {torch_metrics}', flush=True)
+
+    # One constant for every set: what a model that ignores the image would learn to say.
+    constant_depth = median_depth(train_sets[INPUT_SIZE])
+    evaluation_sets = {
+        f'held_out_synthetic_{arguments.texture_family}': validation_set,
+        f'held_out_family_{held_out_family}': held_out_family_set,
+        'real_rgbd': real_set,
+    }
+    generalisation = {}
+    for name, dataset in evaluation_sets.items():
+        if dataset is None:
+            continue
+        predictions = (validation_predictions if dataset is validation_set
+                       else predict_with_torch(model, dataset.images))
+        generalisation[name] = generalisation_report(predictions, dataset.depths, constant_depth)
+        print(summary_line(name, generalisation[name]), flush=True)
 
     xml_path = arguments.output_dir / IR_FILE_NAME
     export_openvino(model, xml_path)
@@ -398,6 +579,15 @@ def main(argv: list[str] | None = None) -> None:
             'train_seeds': f'0..{arguments.train_scenes - 1}',
             'validation_scenes': arguments.validation_scenes,
             'validation_seeds': f'{validation_seeds.start}..{validation_seeds.stop - 1}',
+            'scene_style': arguments.scene_style,
+            'texture_family': arguments.texture_family,
+            'held_out_family': held_out_family,
+            'held_out_family_scenes': arguments.held_out_family_scenes,
+            'held_out_family_seeds': (
+                f'{held_out_family_seeds.start}..{held_out_family_seeds.stop - 1}'
+                if arguments.held_out_family_scenes else None
+            ),
+            'real_rgbd': str(arguments.real_rgbd) if arguments.real_rgbd else None,
             'horizontal_fov_deg': list(HORIZONTAL_FOV_RANGE_DEG),
             'render_sizes': {'320x240': 1.0 - FULL_SIZE_SHARE, '640x480': FULL_SIZE_SHARE},
             'seconds_to_render_or_load': round(dataset_seconds, 1),
@@ -413,6 +603,7 @@ def main(argv: list[str] | None = None) -> None:
         },
         'held_out_metrics_torch_fp32': torch_metrics.as_dict(),
         'held_out_metrics_openvino_fp16': ir_metrics.as_dict(),
+        'generalisation': generalisation,
         'openvino_version': ov.get_version(),
         'total_seconds': round(time.monotonic() - run_start, 1),
     }

@@ -144,3 +144,144 @@ def test_toy_ir_evaluates_on_a_demo_bag(toy_run, tmp_path):
         toy_run / train_fastdepth.IR_FILE_NAME, bag
     )
     assert frame_count == 2 and metrics.valid_pixels > 0
+
+
+def _log_depth_pair():
+    generator = torch.Generator().manual_seed(3)
+    truth = torch.exp(torch.rand(2, 1, 8, 8, generator=generator) * 2.0)
+    truth[0, 0, 0, :] = float('inf')
+    prediction = torch.exp(torch.rand(2, 1, 8, 8, generator=generator) * 2.0)
+    return prediction, truth
+
+
+@pytest.mark.parametrize('scale, shift', [(2.0, 0.0), (1.0, 1.5), (0.3, -2.0), (-1.5, 0.7)])
+def test_scale_shift_invariant_loss_ignores_scale_and_shift_of_log_depth(scale, shift):
+    prediction, truth = _log_depth_pair()
+    reference = train_fastdepth.scale_shift_invariant_loss(prediction, truth)
+    # Scale and shift of log depth: exp(scale * log d + shift) = e^shift * d^scale.
+    transformed = torch.exp(scale * torch.log(prediction) + shift)
+    assert float(reference) > 0.05
+    assert float(train_fastdepth.scale_shift_invariant_loss(transformed, truth)) == pytest.approx(
+        float(reference), rel=1e-4)
+
+
+def test_scale_shift_invariant_loss_is_zero_for_aligned_structure_and_has_gradients():
+    _, truth = _log_depth_pair()
+    finite_truth = torch.where(torch.isfinite(truth), truth, torch.ones_like(truth))
+    prediction = (finite_truth**0.5 * 3.0).requires_grad_()
+    loss = train_fastdepth.scale_shift_invariant_loss(prediction, truth)
+    assert float(loss.detach()) == pytest.approx(0.0, abs=1e-5)
+    noisy = (finite_truth * torch.linspace(0.5, 2.0, 64).reshape(1, 1, 8, 8)).requires_grad_()
+    train_fastdepth.scale_shift_invariant_loss(noisy, truth).backward()
+    assert torch.isfinite(noisy.grad).all() and noisy.grad.abs().sum() > 0
+    # A flat prediction (no structure) gives a finite loss, not a division by zero.
+    flat = torch.full_like(truth, 2.0)
+    assert torch.isfinite(train_fastdepth.scale_shift_invariant_loss(flat, truth))
+
+
+def test_photometric_augmentation_is_off_by_default_and_seeded_when_on():
+    from edge_perception.training.augmentation import PhotometricAugmentation
+    from edge_perception.training.synthetic_dataset import build_datasets
+
+    dataset = build_datasets([0, 1, 2], (64,))[64]
+    indices = np.array([0, 2])
+
+    def batch(seed, photometric=None):
+        return train_fastdepth._augmented_batch(dataset, indices, np.random.default_rng(seed),
+                                                photometric)
+
+    assert train_fastdepth.parse_arguments([]).photometric_augmentation is False
+    on = [batch(4, PhotometricAugmentation()) for _ in range(2)]
+    torch.testing.assert_close(on[0][0], on[1][0])
+    assert on[0][0].shape == batch(4)[0].shape == (2, 3, 64, 64)
+    assert on[0][0].dtype == torch.float32
+    assert not torch.equal(on[0][0], batch(4)[0])
+
+
+def _real_rgbd_folder(folder):
+    """Two rendered frames written as a user's RGB-D folder (PNG + 16-bit mm PNG, and .npy)."""
+    import cv2
+
+    from edge_perception.core.depth_geometry import PinholeIntrinsics
+    from edge_perception.training.synthetic_scenes import render_scene
+
+    folder.mkdir()
+    intrinsics = PinholeIntrinsics.from_horizontal_fov(64, 48, 65.0)
+    first, second = (render_scene(seed, intrinsics) for seed in (500, 501))
+    cv2.imwrite(str(folder / 'first_rgb.png'), first.rgb[:, :, ::-1])
+    millimetres = np.where(np.isfinite(first.depth), np.rint(first.depth * 1000.0), 0)
+    cv2.imwrite(str(folder / 'first_depth.png'), millimetres.astype(np.uint16))
+    cv2.imwrite(str(folder / 'second_rgb.png'), second.rgb[:, :, ::-1])
+    np.save(folder / 'second_depth.npy', second.depth)
+    return folder
+
+
+@pytest.fixture(scope='module')
+def generalisation_run(tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp('fastdepth_generalisation')
+    real = _real_rgbd_folder(tmp_path_factory.mktemp('real') / 'rgbd')
+    train_fastdepth.main(
+        [
+            '--output-dir', str(output_dir), '--no-cache',
+            '--train-scenes', '4', '--validation-scenes', '2', '--held-out-family-scenes', '2',
+            '--render-workers', '2', '--steps', '3', '--warmup-size', '64',
+            '--warmup-batch-size', '2', '--batch-size', '2', '--log-every', '1',
+            '--scene-style', 'indoor-robot', '--texture-family', 'A',
+            '--photometric-augmentation', '--ssi-loss-weight', '0.5',
+            '--real-rgbd', str(real), '--device', 'cpu',
+        ]
+    )
+    return output_dir, real
+
+
+def test_toy_run_with_every_new_option_reports_generalisation(generalisation_run):
+    output_dir, _ = generalisation_run
+    report = json.loads((output_dir / train_fastdepth.METRICS_FILE_NAME).read_text())
+    assert report['training']['steps'] == 3
+    assert report['dataset']['scene_style'] == 'indoor-robot'
+    assert report['dataset']['held_out_family'] == 'B'
+    arguments = report['training']['arguments']
+    assert arguments['photometric_augmentation'] is True and arguments['ssi_loss_weight'] == 0.5
+    generalisation = report['generalisation']
+    assert set(generalisation) == {'held_out_synthetic_A', 'held_out_family_B', 'real_rgbd'}
+    for name, entry in generalisation.items():
+        assert entry['images'] == 2, name
+        for predictor in ('model', 'constant_prior', 'row_prior'):
+            for kind in ('metric', 'median_scaled'):
+                assert 0.0 <= entry[predictor][kind]['delta1'] <= 1.0, (name, predictor, kind)
+                assert entry[predictor][kind]['valid_pixels'] > 0
+    # The synthetic entry scores the same predictions as the validation metrics.
+    assert generalisation['held_out_synthetic_A']['model']['metric'] == \
+        report['held_out_metrics_torch_fp32']
+
+
+def test_evaluation_command_scores_an_ir_on_a_real_rgbd_folder(generalisation_run, tmp_path):
+    from edge_perception.training import depth_evaluation
+
+    output_dir, real = generalisation_run
+    depth_evaluation.main(['--model', str(output_dir / train_fastdepth.IR_FILE_NAME),
+                           '--real-rgbd', str(real), '--synthetic-scenes', '1',
+                           '--render-workers', '1', '--output', str(tmp_path / 'reports.json')])
+    reports = json.loads((tmp_path / 'reports.json').read_text())
+    assert set(reports) == {'real_rgbd', 'synthetic_classic_A', 'synthetic_classic_B'}
+    real_report = reports['real_rgbd']
+    assert real_report['images'] == 2 and real_report['model']['metric']['valid_pixels'] > 0
+    assert real_report['row_prior']['metric']['delta1'] > \
+        real_report['constant_prior']['metric']['delta1']
+    assert reports['synthetic_classic_B']['images'] == 1
+    with pytest.raises(SystemExit):
+        depth_evaluation.main(['--model', str(output_dir / train_fastdepth.IR_FILE_NAME)])
+
+
+def test_bad_new_options_are_refused(tmp_path):
+    with pytest.raises(SystemExit):
+        train_fastdepth.parse_arguments(['--texture-family', 'C'])
+    with pytest.raises(SystemExit):
+        train_fastdepth.parse_arguments(['--ssi-loss-weight', '-1'])
+    with pytest.raises(SystemExit):
+        train_fastdepth.parse_arguments(['--real-rgbd', str(tmp_path / 'missing')])
+    with pytest.raises(SystemExit):
+        train_fastdepth.parse_arguments(['--device', 'no-such-device'])
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            train_fastdepth.parse_arguments(['--device', 'cuda'])
