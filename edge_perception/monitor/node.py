@@ -61,6 +61,10 @@ MONITOR_PARAMETERS = (
     ParameterSpec('niceness', 10, 'Added to the process niceness at start (0: none), so the '
                   'perception node on the same cores gets the CPU first.',
                   value_range=(0, 19), read_only=True),
+    ParameterSpec('idle_scheduling', True, "Run under Linux's SCHED_IDLE policy: the monitor "
+                  'only gets CPU time no other process wants, and a waking perception thread '
+                  'takes its core at once (niceness still applies where the policy is missing).',
+                  read_only=True),
 )
 
 
@@ -74,6 +78,7 @@ class MonitorNode(Node):
         super().__init__('monitor', **kwargs)
         values = declare_parameters(self, MONITOR_PARAMETERS)
         self.niceness = values['niceness']
+        self.idle_scheduling = values['idle_scheduling']
         self.store = FrameStore(values['width'], values['min_depth'], values['max_depth'],
                                 values['history_s'], values['jpeg_quality'])
         self._newest_only = camera_qos()
@@ -201,6 +206,35 @@ def _level_number(level):
     return level[0] if isinstance(level, bytes) else int(level)
 
 
+def yield_the_cpu(niceness, idle_scheduling, logger):
+    """Lower the CPU priority of every thread of this process below the perception node's.
+
+    Linux keeps priorities per thread, and the web, encoder and DDS threads already run when
+    the parameters are known, so each thread is lowered (threads started later inherit it).
+    Niceness only shares the CPU in proportion: a monitor thread that woke on an idle core
+    keeps it through the perception node's next inference. SCHED_IDLE gives the core up as
+    soon as a normal thread wants it.
+    """
+    try:
+        threads = [int(task) for task in os.listdir('/proc/self/task')]
+    except OSError:
+        threads = [0]  # no /proc: the calling thread only
+    refused = None
+    for thread in threads:
+        try:
+            os.setpriority(os.PRIO_PROCESS, thread,
+                           os.getpriority(os.PRIO_PROCESS, thread) + niceness)
+            if idle_scheduling:
+                os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
+        except ProcessLookupError:
+            continue  # the thread ended meanwhile
+        except (AttributeError, OSError) as error:  # not Linux, or refused
+            refused = error
+    if refused is not None:
+        logger.warning(f'could not lower the CPU priority of every thread ({refused}); the '
+                       'monitor competes with the perception node for the CPU')
+
+
 def main(args=None):
     """Run the monitor until Ctrl-C; return 0, or 1 when it cannot serve (port in use)."""
     apply_large_message_profile()
@@ -214,6 +248,6 @@ def main(args=None):
         rclpy.logging.get_logger('monitor').fatal(str(error))
         rclpy.try_shutdown()
         return 1
-    os.nice(node.niceness)
+    yield_the_cpu(node.niceness, node.idle_scheduling, node.get_logger())
     spin_until_shutdown(node)
     return 0

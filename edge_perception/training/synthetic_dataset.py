@@ -219,6 +219,17 @@ def load_or_build_datasets(
     return datasets
 
 
+def concatenate_datasets(parts: list[DepthDataset]) -> DepthDataset:
+    """Return one dataset holding the samples of ``parts`` in order (one part: itself)."""
+    if len(parts) == 1:
+        return parts[0]
+    return DepthDataset(
+        images=np.concatenate([part.images for part in parts]),
+        depths=np.concatenate([part.depths for part in parts]),
+        seeds=np.concatenate([part.seeds for part in parts]),
+    )
+
+
 def cache_name(prefix: str, scene_style: str, texture_family: str) -> str:
     """File name stem of a cached dataset; the classic family-A scenes keep their old names.
 

@@ -53,6 +53,7 @@ from edge_perception.training.fastdepth import (  # noqa: E402
 )
 from edge_perception.training.synthetic_dataset import (  # noqa: E402
     cache_name,
+    concatenate_datasets,
     DepthDataset,
     FULL_SIZE_SHARE,
     HELD_OUT_FAMILY_SEED_START,
@@ -68,6 +69,11 @@ from edge_perception.training.synthetic_scenes import (  # noqa: E402
     TEXTURE_FAMILIES,
 )
 
+#: --scene-style: the styles of :data:`SCENE_STYLES` each set's seeds are shared between.
+STYLE_MIXES = {
+    **{style: (style,) for style in SCENE_STYLES},
+    'mixed': ('classic', 'indoor-robot'),
+}
 IR_INPUT_NAME = 'image'
 IR_OUTPUT_NAME = 'depth'
 IR_FILE_NAME = 'fastdepth.xml'
@@ -136,11 +142,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         '--scene-style',
-        choices=sorted(SCENE_STYLES),
+        choices=sorted(STYLE_MIXES),
         default='classic',
-        help="scene randomisation: classic (the shipped model's scenes) or indoor-robot "
+        help="scene randomisation: classic (the shipped model's scenes), indoor-robot "
         '(furniture, clutter, close views, camera 0.2-1.5 m high pitched 0-30 deg down, '
-        'natural textures)',
+        'natural textures) or mixed (every other seed of each set in each style)',
     )
     parser.add_argument(
         '--texture-family',
@@ -476,41 +482,48 @@ def main(argv: list[str] | None = None) -> None:
     sizes_tag = '_'.join(str(size) for size in sizes)
     held_out_family = next(family for family in TEXTURE_FAMILIES
                            if family != arguments.texture_family)
-    style = SCENE_STYLES[arguments.scene_style]
-    randomisation = dataclasses.replace(style, texture_family=arguments.texture_family)
-    held_out_randomisation = dataclasses.replace(style, texture_family=held_out_family)
+    styles = STYLE_MIXES[arguments.scene_style]
 
-    def cache_path(prefix: str, family: str) -> Path | None:
-        if cache_dir is None:
-            return None
-        return cache_dir / f'{cache_name(prefix, arguments.scene_style, family)}.npz'
+    def datasets(prefix: str, family: str, seeds: range, set_sizes: tuple[int, ...]):
+        # A mix takes every len(styles)-th seed in each style, so each style keeps its own
+        # cache file and a style's scenes are the same whatever the mix.
+        parts = []
+        for index, style in enumerate(styles):
+            style_seeds = seeds[index :: len(styles)]
+            part_prefix = prefix if len(styles) == 1 else f'{prefix}_part{index}of{len(styles)}'
+            path = (
+                None
+                if cache_dir is None
+                else cache_dir / f'{cache_name(part_prefix, style, family)}.npz'
+            )
+            randomisation = dataclasses.replace(SCENE_STYLES[style], texture_family=family)
+            parts.append(
+                load_or_build_datasets(
+                    path, style_seeds, set_sizes, arguments.render_workers, randomisation
+                )
+            )
+        return {size: concatenate_datasets([part[size] for part in parts]) for size in set_sizes}
 
     dataset_start = time.monotonic()
-    train_sets = load_or_build_datasets(
-        cache_path(f'train_{arguments.train_scenes}_{sizes_tag}', arguments.texture_family),
-        train_seeds,
-        sizes,
-        arguments.render_workers,
-        randomisation,
+    train_sets = datasets(
+        f'train_{arguments.train_scenes}_{sizes_tag}', arguments.texture_family, train_seeds, sizes
     )
-    validation_set = load_or_build_datasets(
-        cache_path(f'validation_{arguments.validation_scenes}', arguments.texture_family),
+    validation_set = datasets(
+        f'validation_{arguments.validation_scenes}',
+        arguments.texture_family,
         validation_seeds,
         (INPUT_SIZE,),
-        arguments.render_workers,
-        randomisation,
     )[INPUT_SIZE]
     held_out_family_seeds = range(
         HELD_OUT_FAMILY_SEED_START, HELD_OUT_FAMILY_SEED_START + arguments.held_out_family_scenes
     )
     held_out_family_set = None
     if arguments.held_out_family_scenes > 0:
-        held_out_family_set = load_or_build_datasets(
-            cache_path(f'held_out_family_{arguments.held_out_family_scenes}', held_out_family),
+        held_out_family_set = datasets(
+            f'held_out_family_{arguments.held_out_family_scenes}',
+            held_out_family,
             held_out_family_seeds,
             (INPUT_SIZE,),
-            arguments.render_workers,
-            held_out_randomisation,
         )[INPUT_SIZE]
     real_set = load_rgbd_folder(arguments.real_rgbd, INPUT_SIZE) if arguments.real_rgbd else None
     dataset_seconds = time.monotonic() - dataset_start

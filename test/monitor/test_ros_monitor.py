@@ -4,6 +4,7 @@ camera frames from the probe, and real HTTP clients reading the streams and the 
 
 import http.client
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -74,6 +75,18 @@ def read_events(host, port, count, events, errors):
         errors.append(error)
 
 
+def monitor_threads(pid):
+    """Return ``{thread id: (scheduling policy, niceness)}`` of process ``pid``."""
+    threads = {}
+    for task in os.listdir(f'/proc/{pid}/task'):
+        try:
+            threads[int(task)] = (os.sched_getscheduler(int(task)),
+                                  os.getpriority(os.PRIO_PROCESS, int(task)))
+        except ProcessLookupError:
+            pass  # ended meanwhile
+    return threads
+
+
 def test_monitor_streams_depth_node_outputs_to_http_clients(ros_graph, tmp_path):
     graph = ros_graph
     model = write_model(red_channel_depth_model(60, 80), tmp_path, 'red')
@@ -126,6 +139,10 @@ def test_monitor_streams_depth_node_outputs_to_http_clients(ros_graph, tmp_path)
     # Events kept from the warm-up come first; every later one is a frame published here.
     assert all(event['stamp_ns'] in sent_stamps for event in events[events.index(live[0]):])
     assert events[-1]['model'] == 'red.xml' and events[-1]['device'] == 'CPU'
+    # Every thread of the monitor (web, encoder, DDS, executor) yields the CPU to the node.
+    threads = monitor_threads(monitor.process.pid)
+    assert threads and all(policy == os.SCHED_IDLE and niceness >= 10
+                           for policy, niceness in threads.values()), threads
     # Nobody watches the streams any more: the monitor leaves the camera and depth topics
     # (the depth node and the probe remain).
     assert graph.wait_for(lambda: graph.probe.count_subscribers('/image') == 1
@@ -180,7 +197,7 @@ def test_monitor_parameters_have_descriptions_and_ranges():
     for spec in MONITOR_PARAMETERS:
         descriptor = spec.descriptor()
         assert descriptor.description and descriptor.read_only, spec.name
-        if not isinstance(spec.default, str):
+        if not isinstance(spec.default, (str, bool)):
             assert spec.value_range, spec.name
 
 

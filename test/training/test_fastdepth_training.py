@@ -11,6 +11,7 @@ ov = pytest.importorskip('openvino')
 from edge_perception.bags.reader import read_depth_bag  # noqa: E402
 from edge_perception.training import evaluate_on_bag, make_demo_bag, train_fastdepth  # noqa: E402
 from edge_perception.training.fastdepth import FastDepth  # noqa: E402
+from edge_perception.training.synthetic_dataset import HELD_OUT_FAMILY_SEED_START  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -285,3 +286,28 @@ def test_bad_new_options_are_refused(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit):
             train_fastdepth.parse_arguments(['--device', 'cuda'])
+
+
+def test_a_mixed_run_shares_each_set_between_the_styles(tmp_path):
+    cache = tmp_path / 'cache'
+    train_fastdepth.main(
+        [
+            '--output-dir', str(tmp_path / 'run'), '--cache-dir', str(cache),
+            '--train-scenes', '4', '--validation-scenes', '2', '--held-out-family-scenes', '2',
+            '--render-workers', '1', '--steps', '2', '--warmup-size', '64',
+            '--warmup-batch-size', '2', '--batch-size', '2', '--scene-style', 'mixed',
+        ]
+    )
+    # Every other seed in each style, each style in its own cache file.
+    parts = {
+        'train_4_64_224_part0of2.npz': [0, 2],
+        'train_4_64_224_part1of2_indoor-robot_A.npz': [1, 3],
+        'held_out_family_2_part0of2_classic_B.npz': [HELD_OUT_FAMILY_SEED_START],
+        'held_out_family_2_part1of2_indoor-robot_B.npz': [HELD_OUT_FAMILY_SEED_START + 1],
+    }
+    for name, seeds in parts.items():
+        with np.load(cache / name) as cached:
+            assert cached['seeds'].tolist() == seeds, name
+    report = json.loads((tmp_path / 'run' / train_fastdepth.METRICS_FILE_NAME).read_text())
+    assert report['dataset']['scene_style'] == 'mixed'
+    assert {entry['images'] for entry in report['generalisation'].values()} == {2}
