@@ -359,15 +359,22 @@ def _colour_temperature_tint(kelvin: float) -> np.ndarray:
     return radiance / radiance.mean()
 
 
-def _held_out_lighting(rng: np.random.Generator, indoor: bool) -> Lighting:
-    """Family-B light: low sun or lamp colours from 2700 K to 7500 K, darker ambient, dusk sky."""
-    elevation = rng.uniform(math.radians(10.0), math.radians(40.0))
+def _random_sun_direction(
+    rng: np.random.Generator, elevation_deg: tuple[float, float]
+) -> tuple[float, float, float]:
+    """Draw a unit vector towards the sun: elevation in ``elevation_deg``, any azimuth."""
+    elevation = rng.uniform(math.radians(elevation_deg[0]), math.radians(elevation_deg[1]))
     azimuth = rng.uniform(-math.pi, math.pi)
-    sun_direction = (
+    return (
         math.cos(elevation) * math.cos(azimuth),
         math.cos(elevation) * math.sin(azimuth),
         math.sin(elevation),
     )
+
+
+def _held_out_lighting(rng: np.random.Generator, indoor: bool) -> Lighting:
+    """Family-B light: low sun or lamp colours from 2700 K to 7500 K, darker ambient, dusk sky."""
+    sun_direction = _random_sun_direction(rng, elevation_deg=(10.0, 40.0))
     light_colour = np.clip(_colour_temperature_tint(rng.uniform(2700.0, 7500.0)), 0.5, 1.6)
     sky_horizon = np.clip(np.array([0.95, 0.7, 0.5]) * rng.uniform(0.7, 1.1), 0.0, 1.0)
     sky_zenith = np.clip(np.array([0.35, 0.35, 0.6]) * rng.uniform(0.6, 1.1), 0.0, 1.0)
@@ -385,13 +392,7 @@ def _held_out_lighting(rng: np.random.Generator, indoor: bool) -> Lighting:
 
 def _random_lighting(rng: np.random.Generator, indoor: bool) -> Lighting:
     """Draw sun, ambient, fog and sky; indoor rooms get softer, more ambient light."""
-    elevation = rng.uniform(math.radians(25.0), math.radians(75.0))
-    azimuth = rng.uniform(-math.pi, math.pi)
-    sun_direction = (
-        math.cos(elevation) * math.cos(azimuth),
-        math.cos(elevation) * math.sin(azimuth),
-        math.sin(elevation),
-    )
+    sun_direction = _random_sun_direction(rng, elevation_deg=(25.0, 75.0))
     light_colour = np.clip(1.0 + rng.normal(0.0, 0.06, 3), 0.8, 1.2)
     sky_zenith = np.array([0.25, 0.45, 0.85]) * rng.uniform(0.7, 1.15)
     sky_horizon = np.clip(
