@@ -180,6 +180,20 @@ def test_scale_shift_invariant_loss_is_zero_for_aligned_structure_and_has_gradie
     assert torch.isfinite(train_fastdepth.scale_shift_invariant_loss(flat, truth))
 
 
+def test_scale_shift_invariant_loss_stays_gentle_on_an_untrained_networks_flat_output():
+    # An untrained network's log depth varies by ~0.1 % over an image; an unbounded closed-form
+    # scale turns that into a gradient hundreds of times the metric loss's, which killed the
+    # decoder of a real run. The SSI gradient must not outweigh the metric one there.
+    _, truth = _log_depth_pair()
+    generator = torch.Generator().manual_seed(5)
+    log_prediction = (0.7 + 1e-3 * torch.randn(truth.shape, generator=generator)).requires_grad_()
+    train_fastdepth.scale_shift_invariant_loss(torch.exp(log_prediction), truth).backward()
+    ssi_gradient = log_prediction.grad.norm()
+    log_prediction.grad = None
+    train_fastdepth.depth_loss(torch.exp(log_prediction), truth).backward()
+    assert ssi_gradient <= log_prediction.grad.norm()
+
+
 def test_photometric_augmentation_is_off_by_default_and_seeded_when_on():
     from edge_perception.training.augmentation import PhotometricAugmentation
     from edge_perception.training.synthetic_dataset import build_datasets
