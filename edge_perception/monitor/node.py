@@ -146,29 +146,22 @@ class MonitorNode(Node):
                     handle_message(message)
 
     def _on_image(self, msg):
-        # Only checked and viewed here; converted when a client asks for a picture.
-        try:
-            camera_encoding_info(msg.encoding)
-            pixels = message_to_array(msg)
-        except ImageFormatError as error:
-            self.get_logger().warning(f'image dropped: {error}',
-                                      throttle_duration_sec=WARN_PERIOD_S)
-            self.store.reject('image')
-            return
-        self.store.put_image(pixels, msg.encoding, stamp_ns(msg.header.stamp))
+        self._keep_frame('image', msg, camera_encoding_info, self.store.put_image)
 
     def _on_depth(self, msg):
+        self._keep_frame('depth', msg, _check_depth_encoding, self.store.put_depth)
+
+    def _keep_frame(self, stream, msg, check_encoding, put):
+        # Only checked and viewed here; converted when a client asks for a picture.
         try:
-            if msg.encoding not in DEPTH_ENCODINGS:
-                raise ImageFormatError(f"encoding '{msg.encoding}' is not a depth encoding; "
-                                       f"expected one of: {', '.join(DEPTH_ENCODINGS)}")
+            check_encoding(msg.encoding)
             pixels = message_to_array(msg)
         except ImageFormatError as error:
-            self.get_logger().warning(f'depth dropped: {error}',
+            self.get_logger().warning(f'{stream} dropped: {error}',
                                       throttle_duration_sec=WARN_PERIOD_S)
-            self.store.reject('depth')
+            self.store.reject(stream)
             return
-        self.store.put_depth(pixels, msg.encoding, stamp_ns(msg.header.stamp))
+        put(pixels, msg.encoding, stamp_ns(msg.header.stamp))
 
     def _on_classification(self, msg):
         if len(msg.labels) != len(msg.scores):
@@ -188,6 +181,12 @@ class MonitorNode(Node):
              'message': status.message, 'hardware_id': status.hardware_id,
              'values': {pair.key: pair.value for pair in status.values}}
             for status in msg.status])
+
+
+def _check_depth_encoding(encoding):
+    if encoding not in DEPTH_ENCODINGS:
+        raise ImageFormatError(f"encoding '{encoding}' is not a depth encoding; "
+                               f"expected one of: {', '.join(DEPTH_ENCODINGS)}")
 
 
 def _take_newest_message(subscription):

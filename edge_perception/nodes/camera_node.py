@@ -40,8 +40,8 @@ from edge_perception.messages import (
     header_msg,
     image_msg,
 )
-from edge_perception.nodes.dds_profile import apply_large_message_profile
 from edge_perception.nodes.parameters import declare_parameters, ParameterSpec
+from edge_perception.nodes.spinning import start_node
 
 DEFAULT_HFOV_DEG = 65.0
 RECONNECT_PERIOD_S = 1.0
@@ -254,12 +254,5 @@ def spin_camera(node):
 
 def main(args=None):
     """Run the camera node; the ``camera_node`` command."""
-    apply_large_message_profile()
-    rclpy.init(args=args)
-    try:
-        node = CameraNode()
-    except CAMERA_START_ERRORS as error:
-        rclpy.logging.get_logger('camera').fatal(f'cannot start: {error}')
-        rclpy.try_shutdown()
-        return 1
-    return spin_camera(node)
+    node = start_node(CameraNode, CAMERA_START_ERRORS, 'camera', args)
+    return 1 if node is None else spin_camera(node)

@@ -18,7 +18,6 @@ import time
 from typing import NamedTuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -50,10 +49,9 @@ from edge_perception.core.preprocessing import Normalisation, PreprocessingError
 from edge_perception.core.rate_meter import RateMeter
 from edge_perception.messages import stamp_ns
 from edge_perception.msg import InferenceTiming
-from edge_perception.nodes.dds_profile import apply_large_message_profile
 from edge_perception.nodes.parameters import choice_validator, declare_parameters, ParameterSpec
 from edge_perception.nodes.qos import camera_qos, output_qos
-from edge_perception.nodes.spinning import spin_until_shutdown
+from edge_perception.nodes.spinning import spin_until_shutdown, start_node
 
 
 class DecodedFrame(NamedTuple):
@@ -546,13 +544,8 @@ def run_node(node_class, args=None):
     :return: process exit code: 0 after a normal shutdown (Ctrl-C, or the node's lifecycle
         ``shutdown`` transition), 1 when the node could not start.
     """
-    apply_large_message_profile()
-    rclpy.init(args=args)
-    try:
-        node = node_class()
-    except STARTUP_ERRORS as error:
-        rclpy.logging.get_logger('edge_perception').fatal(f'cannot start: {error}')
-        rclpy.try_shutdown()
+    node = start_node(node_class, STARTUP_ERRORS, 'edge_perception', args)
+    if node is None:
         return 1
     spin_until_shutdown(node, node.finalized)
     return 0

@@ -1,7 +1,28 @@
-"""The end of every node command: spin until the node is done or the process is stopped."""
+"""The start and end of every node command: create the node, spin until it is done or the
+process is stopped.
+"""
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
+
+from edge_perception.nodes.dds_profile import apply_large_message_profile
+
+
+def start_node(node_class, start_errors, logger_name, args=None):
+    """Initialise rclpy and create ``node_class()``; return it, or None when it cannot start.
+
+    :param start_errors: exception types that mean bad settings or hardware, not a bug: logged
+        fatal as ``cannot start: ...`` (rclpy is then shut down), not raised.
+    :param logger_name: the logger that says so (the node has none yet).
+    """
+    apply_large_message_profile()
+    rclpy.init(args=args)
+    try:
+        return node_class()
+    except start_errors as error:
+        rclpy.logging.get_logger(logger_name).fatal(f'cannot start: {error}')
+        rclpy.try_shutdown()
+        return None
 
 
 def spin_until_shutdown(node, done=None):
