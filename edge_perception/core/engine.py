@@ -199,18 +199,28 @@ class AsyncEngine:
             caller's memory, which must stay valid until the result arrives: keep it in
             ``context``).
         :param context: anything; handed back to ``on_result``/``on_error``.
+        :returns: False when the engine is closed and did not take the frame (the caller
+            still owns it), True otherwise.
         """
         with self._condition:
             if self._closing:
-                self.frames_dropped += 1
-                return
+                return False
             if not self._idle:
                 if self._waiting is not None:
                     self.frames_dropped += 1
                 self._waiting = (inputs, context)
-                return
+                return True
             slot = self._idle.pop()
         self._start(slot, inputs, context)
+        return True
+
+    def take_waiting(self):
+        """Remove the frame waiting for a request and return it as ``(inputs, context)``
+        (None when there is none), so that it can go to the engine that replaces this one.
+        """
+        with self._condition:
+            waiting, self._waiting = self._waiting, None
+            return waiting
 
     @property
     def idle(self):
@@ -245,7 +255,9 @@ class AsyncEngine:
     def _work(self, slot):
         while True:
             with self._condition:
-                while slot.job is None and not self._closing:
+                # A slot taken from the idle list is starting a frame: its worker stays for
+                # that frame's result even when the engine closes meanwhile.
+                while slot.job is None and not (self._closing and slot in self._idle):
                     self._condition.wait()
                 if slot.job is None:
                     return

@@ -337,14 +337,36 @@ class ImagePipeline:
         self._submit(stream, image, context, received)
 
     def _submit(self, stream, image, context, received):
-        inputs = _model_inputs(stream, image)
-        preprocess_ms = (time.perf_counter() - received) * 1e3
-        with self._condition:
-            self._sequence += 1
-            sequence = self._sequence
-            self.preprocessing_in_use = stream.mode
-        stream.engine.submit(inputs, _Job(context, image, received, preprocess_ms, sequence,
-                                          stream.key))
+        while True:
+            engine = stream.engine
+            inputs = _model_inputs(stream, image)
+            preprocess_ms = (time.perf_counter() - received) * 1e3
+            with self._condition:
+                self._sequence += 1
+                sequence = self._sequence
+                self.preprocessing_in_use = stream.mode
+            if engine.submit(inputs, _Job(context, image, received, preprocess_ms, sequence,
+                                          stream.key)):
+                return
+            # The engine closed between looking the stream up and submitting: a recompilation
+            # or a device switch replaced the stream, or recovery its engine. The frame goes
+            # to the replacement; dropped only when there is none (closing, released).
+            with self._condition:
+                current = self._streams.get(stream.key)
+                if current is None or (current is stream and current.engine is engine):
+                    self._dropped += 1
+                    return
+            stream = current
+
+    def _hand_over(self, engine, stream):
+        """Close ``engine`` and give the frame waiting in it to ``stream`` (None: drop it)."""
+        waiting = engine.take_waiting() if stream is not None else None
+        engine.close(timeout_s=0.0)
+        with self._condition:  # what the closed engine dropped still counts
+            self._dropped += engine.frames_dropped
+        if waiting is not None:
+            job = waiting[1]
+            self._submit(stream, job.image, job.context, job.received)
 
     def _request_compile(self, key, device, reason=''):
         """Queue a compilation of ``key`` for ``device`` (the caller holds the lock)."""
@@ -434,11 +456,10 @@ class ImagePipeline:
                 pending = self._pending.pop(stream.key, None)
                 self.compilations += 1
                 self._device_hold = None  # a compiled stream holds the device now
-        for old in released:
-            old.engine.close(timeout_s=0.0)
-        with self._condition:  # what the released engines dropped still counts
-            self._dropped += sum(old.engine.frames_dropped for old in released)
-        if stream in released:
+        kept = stream not in released
+        for old in released:  # the frame waiting in a replaced stream goes to its successor
+            self._hand_over(old.engine, stream if kept and old.key == stream.key else None)
+        if not kept:
             return
         self._emit(CompileEvent(stream.mode, *stream.key, stream.device, reason))
         if pending is not None:
@@ -517,8 +538,7 @@ class ImagePipeline:
                                       f'recompiled after {failures} failed inferences in a row')
             old_engine = stream.engine
             stream.engine = self._engine(stream.compiled)
-            self._dropped += old_engine.frames_dropped
-        old_engine.close(timeout_s=0.0)
+        self._hand_over(old_engine, stream)
 
     def _next_device(self):
         """Return the first fallback device after the one in use that OpenVINO has, or None."""

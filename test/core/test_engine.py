@@ -205,3 +205,37 @@ def test_an_input_sharing_the_callers_memory_stays_alive_until_its_result(core):
     finally:
         engine.close()
     assert all(len(values) == 1 and values[0] == frame for frame, values in results), results
+
+
+def test_every_frame_an_engine_takes_is_answered_or_counted_when_it_closes_meanwhile(core):
+    # A frame that had taken an idle request when the engine closed once lost its worker: no
+    # result, no error, no count. Each trial closes the engine while a frame is being started
+    # (a large input, whose copy into the request keeps that window open).
+    compiled = compile_model(core, passthrough_model(3, 512, 512), 'CPU')
+    frame = np.ones((1, 3, 512, 512), np.float32)
+    for trial in range(50):
+        answered, taken, dropped = _close_while_submitting(compiled, frame)
+        assert len(answered) + dropped == len(taken), (trial, answered, taken)
+
+
+def _close_while_submitting(compiled, frame):
+    """Submit two frames while another thread closes the engine; return the contexts answered,
+    those the engine took, and how many it counted as dropped.
+    """
+    answered = []
+    engine = AsyncEngine(compiled, lambda context, outputs, ms: answered.append(context),
+                         lambda context, error: answered.append(context), 1)
+    together = threading.Barrier(2)
+
+    def close():
+        together.wait()
+        engine.close(timeout_s=0.0)
+
+    closer = threading.Thread(target=close)
+    closer.start()
+    together.wait()
+    taken = [context for context in range(2) if engine.submit(frame, context)]
+    closer.join()
+    engine.close()  # waits for the requests in flight
+    assert not engine.submit(frame, 'after close')
+    return answered, taken, engine.frames_dropped

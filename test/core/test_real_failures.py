@@ -116,3 +116,17 @@ def test_failures_that_go_on_move_the_stream_to_the_fallback_device(pipeline):
     returned = events.get(timeout=10)
     assert returned.device == 'CPU' and 'back on the configured device' in returned.reason
     assert built.fallback_reason == ''
+
+
+def test_no_frame_is_lost_while_its_stream_is_recompiled_and_moved(pipeline):
+    # The recompilation and the fallback replace the stream beside the frames: a frame
+    # submitted to the engine being replaced once got no result, no error and no count.
+    for trial in range(15):
+        built, outcomes, events = pipeline(fallback_devices=['HETERO:CPU'])
+        reds = [251 + context % 2 for context in range(FALLBACK_AFTER_FAILURES + 1)] + [100] * 3
+        for context, red in enumerate(reds):
+            feed(built, red, context)
+            assert outcomes.get(timeout=10)[:2] == ('error' if red > 250 else 'depth', context), \
+                (trial, built.device, built.frames_dropped)
+        assert built.frames_dropped == 0
+        built.close()
