@@ -68,6 +68,7 @@ from edge_perception.training.synthetic_scenes import (  # noqa: E402
     SCENE_STYLES,
     TEXTURE_FAMILIES,
 )
+from edge_perception.training.warm_start import fastdepth_from_ir  # noqa: E402
 
 #: --scene-style: the styles of :data:`SCENE_STYLES` each set's seeds are shared between.
 STYLE_MIXES = {
@@ -77,6 +78,8 @@ STYLE_MIXES = {
 IR_INPUT_NAME = 'image'
 IR_OUTPUT_NAME = 'depth'
 IR_FILE_NAME = 'fastdepth.xml'
+# Training images whose statistics the batch norms of --initial-weights start from.
+CALIBRATION_IMAGES = 32
 #: What the IR says about itself: the nodes and tools feed it by this.
 MODEL_INFO = ModelInfo(model_type=DEPTH_ESTIMATION, mean=INPUT_MEAN, scale=INPUT_SCALE,
                        color_order='RGB',
@@ -182,6 +185,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help='weight of the scale-and-shift-invariant log-depth loss beside the metric log loss',
     )
     parser.add_argument(
+        '--initial-weights',
+        type=Path,
+        default=None,
+        help='an exported FastDepth IR (e.g. models/fastdepth/fastdepth.xml) to fine-tune '
+        'instead of starting from random weights',
+    )
+    parser.add_argument(
         '--steps',
         type=int,
         default=6000,
@@ -227,6 +237,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f'--device {arguments.device}: this torch build sees no CUDA device')
     if arguments.ssi_loss_weight < 0:
         parser.error('--ssi-loss-weight must not be negative')
+    if arguments.initial_weights is not None and not arguments.initial_weights.is_file():
+        parser.error(f'--initial-weights {arguments.initial_weights} is not a file')
     if arguments.real_rgbd is not None and not arguments.real_rgbd.is_dir():
         parser.error(f'--real-rgbd {arguments.real_rgbd} is not a folder')
     return arguments
@@ -544,7 +556,14 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
 
-    model = FastDepth()
+    if arguments.initial_weights is None:
+        model = FastDepth()
+    else:
+        calibration = np.random.default_rng(arguments.seed).choice(
+            len(train_sets[INPUT_SIZE]), size=min(CALIBRATION_IMAGES, len(train_sets[INPUT_SIZE])),
+            replace=False)
+        model = fastdepth_from_ir(arguments.initial_weights,
+                                  normalise_image(train_sets[INPUT_SIZE].images[calibration]))
     training_summary = train(model, train_sets, arguments)
     validation_predictions = predict_with_torch(model, validation_set.images)
     torch_metrics = evaluate(validation_predictions, validation_set)
