@@ -221,6 +221,19 @@ def summary_line(name: str, report: dict[str, dict]) -> str:
     )
 
 
+def load_cached_dataset(path: Path, size: int) -> DepthDataset:
+    """Read the samples at input size ``size`` from a dataset file train_fastdepth cached.
+
+    :raises ValueError: when the file holds no samples of that size.
+    """
+    with np.load(path) as cached:
+        if f'images_{size}' not in cached:
+            raise ValueError(f'{path} holds no {size}x{size} samples')
+        return DepthDataset(images=cached[f'images_{size}'],
+                            depths=cached[f'depths_{size}'].astype(np.float32),
+                            seeds=cached['seeds'])
+
+
 def _predict_with_ir(compiled, images: np.ndarray) -> np.ndarray:
     """Depth from a compiled IR, one image at a time (IRs may have a fixed batch of one)."""
     return np.concatenate([
@@ -245,13 +258,19 @@ def main(argv: list[str] | None = None) -> None:
                         help='style of the synthetic scenes')
     parser.add_argument('--render-workers', type=int, default=os.cpu_count() or 1,
                         help='processes rendering the synthetic scenes')
+    parser.add_argument('--cached-set', type=Path, action='append', default=[],
+                        help='a dataset file train_fastdepth cached (.npz in its --cache-dir), '
+                        'e.g. the held-out sets of a run, to score models on the same images; '
+                        'repeatable')
     parser.add_argument('--constant-depth', type=float, default=None,
                         help="depth of the constant prior, metres (default: each set's own "
                         'median depth, the best single constant in hindsight)')
     parser.add_argument('--output', type=Path, default=None, help='write the reports as JSON')
     arguments = parser.parse_args(argv)
-    if arguments.real_rgbd is None and arguments.synthetic_scenes <= 0:
-        parser.error('nothing to evaluate: give --real-rgbd and/or --synthetic-scenes')
+    if arguments.real_rgbd is None and arguments.synthetic_scenes <= 0 and \
+            not arguments.cached_set:
+        parser.error('nothing to evaluate: give --real-rgbd, --synthetic-scenes and/or '
+                     '--cached-set')
 
     compiled = Core().compile_model(str(arguments.model), 'CPU')
     size = int(compiled.input(0).get_partial_shape()[2].get_length())
@@ -267,6 +286,8 @@ def main(argv: list[str] | None = None) -> None:
         )[size]
     if arguments.real_rgbd is not None:
         datasets['real_rgbd'] = load_rgbd_folder(arguments.real_rgbd, size)
+    for path in arguments.cached_set:
+        datasets[path.stem] = load_cached_dataset(path, size)
 
     reports = {}
     for name, dataset in datasets.items():

@@ -289,6 +289,25 @@ def test_evaluation_command_scores_an_ir_on_a_real_rgbd_folder(generalisation_ru
         depth_evaluation.main(['--model', str(output_dir / train_fastdepth.IR_FILE_NAME)])
 
 
+def test_evaluation_command_scores_the_sets_a_training_run_cached(generalisation_run, tmp_path):
+    from edge_perception.training import depth_evaluation
+    from edge_perception.training.synthetic_dataset import (
+        load_or_build_datasets,
+        VALIDATION_SEED_START,
+    )
+
+    output_dir, _ = generalisation_run
+    cached = tmp_path / 'validation_1.npz'
+    load_or_build_datasets(cached, [VALIDATION_SEED_START], (224,))
+    model = str(output_dir / train_fastdepth.IR_FILE_NAME)
+    depth_evaluation.main(['--model', model, '--cached-set', str(cached), '--synthetic-scenes',
+                           '1', '--render-workers', '1', '--output', str(tmp_path / 'r.json')])
+    reports = json.loads((tmp_path / 'r.json').read_text())
+    # The cached file and a fresh rendering of the same seed are the same scene.
+    assert reports['validation_1'] == reports['synthetic_classic_A']
+    assert reports['validation_1']['images'] == 1
+
+
 def test_bad_new_options_are_refused(tmp_path):
     with pytest.raises(SystemExit):
         train_fastdepth.parse_arguments(['--texture-family', 'C'])
