@@ -8,14 +8,21 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_perception.core.depth_geometry import DepthDecoder, resize_depth_map
+from edge_perception.core.depth_geometry import (
+    DepthDecoder,
+    PinholeIntrinsics,
+    resize_depth_map,
+)
 from edge_perception.core.image_codec import array_to_image_fields
 from edge_perception.core.input_crop import centred_crop, CropBox, InputCropError
 from edge_perception.core.pipeline import ImagePipeline, PipelineConfig
 from edge_perception.core.preprocessing import embed_preprocessing, Normalisation
 from edge_perception.core.relative_depth import (
     AFFINE,
+    FLOOR,
+    FloorSettings,
     INVERSE_RELATIVE,
+    RELATIVE,
     RelativeDepthConverter,
     RelativeDepthSettings,
 )
@@ -204,3 +211,30 @@ def test_relative_depth_scaled_by_an_affine_keeps_the_border_invalid():
     rows, columns = BOX.slices
     np.testing.assert_array_equal(depth[rows, columns], 2.0)
     assert np.count_nonzero(np.isnan(depth)) == HEIGHT * WIDTH - BOX.height * BOX.width
+
+
+def test_the_floor_scale_is_found_from_the_box_alone():
+    """A camera 1.2 m above a floor, pitched 20 degrees down; the network saw the centred 0.75
+    and predicted a third of the depth: the fit, on the box's valid pixels only (the default
+    floor region reaches into the NaN border), recovers the metres there.
+    """
+    height, width, camera_height = 120, 160, 1.2
+    intrinsics = PinholeIntrinsics.from_horizontal_fov(width, height, 70.0)
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float64)
+    pitch = np.radians(20.0)
+    towards_floor = ((rows - intrinsics.cy) / intrinsics.fy * np.cos(pitch) + np.sin(pitch))
+    with np.errstate(divide='ignore'):
+        scene = np.where(towards_floor > 0, camera_height / towards_floor, np.nan)
+    scene = scene.astype(np.float32)
+    box = centred_crop(height, width, 0.75)
+    prediction = (scene[box.slices] / 3.0)[None, None]
+    converter = RelativeDepthConverter(RelativeDepthSettings(
+        RELATIVE, FLOOR, 1.0, 0.0, FloorSettings(camera_height, smoothing=1.0), 0.1, 100.0))
+    depth = converter.metres(prediction, width, height, intrinsics, input_crop=0.75)
+    assert depth is not None, converter.unscaled_reason
+    inside = np.zeros((height, width), bool)
+    inside[box.slices] = True
+    assert np.isnan(depth[~inside]).all()
+    valid = inside & np.isfinite(scene) & (scene <= 100.0)
+    assert valid.sum() > 0.5 * box.height * box.width
+    np.testing.assert_allclose(depth[valid], scene[valid], rtol=0.01)
