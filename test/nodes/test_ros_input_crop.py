@@ -1,5 +1,6 @@
 """``input_crop`` through the real ROS path: the depth node in its own process sees the centred
-box of the frame and publishes depth and cloud at camera resolution, invalid around the box.
+box of the frame and publishes depth and cloud at camera resolution, invalid around the box;
+the classifier classifies the box.
 """
 
 import numpy as np
@@ -10,10 +11,12 @@ from edge_perception.core.depth_geometry import PinholeIntrinsics
 from edge_perception.core.input_crop import centred_crop
 from edge_perception.core.pointcloud_layout import unpack_points
 from edge_perception.messages import camera_info_msg, image_msg
+from edge_perception.msg import Classification
+from edge_perception.nodes.classifier_node import ClassifierNode
 from edge_perception.nodes.depth_node import DepthNode
 
 from ros_helpers import depth_array
-from tiny_models import red_channel_depth_model, write_model
+from tiny_models import channel_mean_model, red_channel_depth_model, write_model
 
 WIDTH, HEIGHT = 64, 48
 CROP = 0.5
@@ -107,3 +110,23 @@ def test_the_crop_is_read_on_configure_and_its_range_enforced(ros_graph, tmp_pat
             descriptor.floating_point_range[0].to_value) == (0.1, 1.0)
     result = node.set_parameters([Parameter('input_crop', value=0.8)])[0]
     assert not result.successful and 'read when the node is configured' in result.reason
+
+
+def test_a_cropping_classifier_classifies_the_centre_of_the_frame(ros_graph, tmp_path):
+    """A red frame with a green centre (a quarter of it): the whole frame is mostly red, its
+    centred half is green only.
+    """
+    graph = ros_graph
+    model = write_model(channel_mean_model(3, 8, 8), tmp_path, 'mean3')
+    graph.start(ClassifierNode, model=str(model), mean=[0.0], scale=[100.0], top_k=3,
+                output_is_logits=False, input_crop=CROP)
+    images = graph.publisher(Image, 'image')
+    results = graph.collect(Classification, 'classification')
+    frame = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    frame[:, :, 0] = 200
+    frame[BOX.slices] = (10, 150, 0)
+    graph.warm_up(lambda attempt: images.publish(image_msg(frame, 'rgb8')),
+                  lambda _: results, timeout_s=30.0)
+    assert list(results[0].class_ids) == [1, 0, 2]
+    # The channel means of the box alone (in units of the scale); the whole frame's red is 1.525.
+    np.testing.assert_allclose(results[0].scores, [1.5, 0.1, 0.0], atol=1e-5)
