@@ -10,6 +10,8 @@ import math
 import cv2
 import numpy as np
 
+from edge_perception.core.input_crop import centred_crop, FULL_FRAME
+
 # Bounds outside which intrinsics are corrupt rather than an unusual lens: ray directions are
 # float32, where a focal length below a thousandth of a pixel or coordinates beyond a billion
 # pixels lose all meaning.
@@ -106,18 +108,36 @@ class PinholeIntrinsics:
                                  -(-self.height // factor))
 
 
-def resize_depth_map(output, width, height, out=None):
-    """Return a model's depth map as ``height x width`` float32, resized bilinearly when its
-    size differs.
+def resize_depth_map(output, width, height, out=None, input_crop=FULL_FRAME):
+    """Return a model's depth map as ``height x width`` float32 at the camera's pixels, resized
+    bilinearly when its size differs.
+
+    A network that saw the centred ``input_crop`` of the frame
+    (:func:`~edge_perception.core.input_crop.centred_crop`) predicted depth for that box only:
+    its map is resized into the box, and the pixels around it are NaN, so the depth image stays
+    aligned with the camera image and its CameraInfo.
 
     :param output: model output whose last two axes are rows and columns (e.g. 1x1xHxW).
     :param out: ``height x width`` float32 array to write into, or None for a new one.
+    :param input_crop: fraction of the frame's width and height the network saw, centred.
     """
     depth = np.asarray(output, dtype=np.float32).reshape(output.shape[-2:])
     if out is None:
         out = np.empty((height, width), np.float32)
-    if depth.shape != (height, width):
-        cv2.resize(depth, (width, height), dst=out, interpolation=cv2.INTER_LINEAR)
+    box = centred_crop(height, width, input_crop)
+    if box.is_whole(height, width):
+        _resize_into(depth, out)
+    else:
+        out[...] = np.nan
+        rows, columns = box.slices
+        # OpenCV writes into a contiguous array only: the box is resized apart, then copied.
+        out[rows, columns] = _resize_into(depth, np.empty((box.height, box.width), np.float32))
+    return out
+
+
+def _resize_into(depth, out):
+    if depth.shape != out.shape:
+        cv2.resize(depth, out.shape[::-1], dst=out, interpolation=cv2.INTER_LINEAR)
     else:
         out[...] = depth
     return out
@@ -136,14 +156,16 @@ class DepthDecoder:
     min_depth: float = 0.1
     max_depth: float = 10.0
 
-    def decode(self, output, width, height, out=None):
+    def decode(self, output, width, height, out=None, input_crop=FULL_FRAME):
         """Return a ``height x width`` float32 depth image in metres, NaN where invalid.
 
         :param output: model output whose last two axes are rows and columns (e.g. 1x1xHxW).
         :param out: ``height x width`` float32 array to write into (e.g. an
             :class:`~edge_perception.core.image_codec.ImageBuffer`'s), or None for a new one.
+        :param input_crop: fraction of the frame's width and height the network saw, centred;
+            depth outside that box is NaN (see :func:`resize_depth_map`).
         """
-        out = resize_depth_map(output, width, height, out=out)
+        out = resize_depth_map(output, width, height, out=out, input_crop=input_crop)
         if self.depth_scale != 1.0:
             out *= np.float32(self.depth_scale)
         with np.errstate(invalid='ignore'):

@@ -13,6 +13,7 @@ import numpy as np
 
 from edge_perception.core.classification import append_softmax, class_count, load_labels, top_k
 from edge_perception.core.depth_geometry import DepthDecoder, PointProjector
+from edge_perception.core.input_crop import FULL_FRAME
 from edge_perception.core.model_info import CLASSIFICATION, DEPTH_ESTIMATION
 from edge_perception.core.pointcloud_layout import CloudPacker
 
@@ -57,13 +58,15 @@ class DepthHead:
         """Use another output scale or valid range from the next frame on."""
         self.decoder = DepthDecoder(depth_scale, min_depth, max_depth)
 
-    def depth(self, outputs, width, height, out=None):
+    def depth(self, outputs, width, height, out=None, input_crop=FULL_FRAME):
         """Return the ``height x width`` float32 depth in metres of one frame, NaN where invalid.
 
         :param outputs: the model's outputs (the first is the depth map).
         :param out: array to write into (an image buffer that is then published), or None.
+        :param input_crop: fraction of the frame's width and height the network saw, centred;
+            depth around that box is NaN.
         """
-        return self.decoder.decode(outputs[0], width, height, out=out)
+        return self.decoder.decode(outputs[0], width, height, out=out, input_crop=input_crop)
 
     def cloud(self, depth, intrinsics, rgb=None, decimation=1):
         """Return the organised cloud of a depth image as a

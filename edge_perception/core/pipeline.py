@@ -45,6 +45,7 @@ from edge_perception.core.engine import (
     PERFORMANCE_HINTS,
 )
 from edge_perception.core.image_codec import image_to_array, ImageFormatError
+from edge_perception.core.input_crop import check_input_crop, FULL_FRAME
 from edge_perception.core.input_size import fix_input_size
 from edge_perception.core.model_info import read_model_info
 from edge_perception.core.openvino_compat import Tensor, Type
@@ -94,6 +95,8 @@ class PipelineConfig:
     :param input_size: height and width given to a model whose input height and width are
         dynamic (see :func:`~edge_perception.core.input_size.fix_input_size`); 0 leaves them
         dynamic, which is refused. A static input keeps its own size.
+    :param input_crop: fraction of each frame's width and height the network sees, centred
+        (:func:`~edge_perception.core.input_crop.centred_crop`); 1 is the whole frame.
     """
 
     model_path: str
@@ -108,6 +111,7 @@ class PipelineConfig:
     max_width: int = DEFAULT_MAX_SIDE
     max_height: int = DEFAULT_MAX_SIDE
     input_size: int = 0
+    input_crop: float = FULL_FRAME
 
 
 @dataclass(frozen=True)
@@ -223,6 +227,7 @@ class ImagePipeline:
         if config.inference_precision not in INFERENCE_PRECISIONS:
             raise ValueError(
                 f"inference_precision must be one of: {', '.join(INFERENCE_PRECISIONS)}")
+        check_input_crop(config.input_crop)
         self.config = config
         self._core = core or create_core()
         self._devices = (config.device, *config.fallback_devices)
@@ -405,7 +410,7 @@ class ImagePipeline:
             try:  # the whole in-graph attempt: building the graph and compiling it
                 plan = plan_input(encoding, self.model_input, self.normalisation, in_graph=True)
                 model = embed_preprocessing(self._load_model(), plan.fed_encoding, height, width,
-                                            self.normalisation)
+                                            self.normalisation, self.config.input_crop)
                 compiled = self._compile_model(model, device, 'graph')
                 return self._stream(key, device, 'graph', compiled, None, plan), ''
             except Exception as error:  # the device or PrePostProcessor rejected the graph
@@ -414,7 +419,8 @@ class ImagePipeline:
                 why = f'{device} rejected in-graph preprocessing: {openvino_reason(error)}'
         plan = plan_input(encoding, self.model_input, self.normalisation, in_graph=False)
         model = self._load_model()
-        host_preprocessor = HostPreprocessor(model, plan.fed_encoding, self.normalisation)
+        host_preprocessor = HostPreprocessor(model, plan.fed_encoding, self.normalisation,
+                                             self.config.input_crop)
         compiled = self._compile_model(model, device, 'host')
         return self._stream(key, device, 'host', compiled, host_preprocessor, plan), why
 

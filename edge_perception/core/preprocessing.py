@@ -1,11 +1,13 @@
 """Camera buffer -> model input: inside the OpenVINO graph, or on the host as a fallback.
 
 Both paths do the same steps in the same order: u8 -> f32, colour conversion to the model's
-channel order, bilinear resize to the model's input size (aspect ratio not kept), per-channel
-``(value - mean) / scale``, and the layout change from the camera's interleaved HWC to the
-model's planar layout. The graph path builds them with ``PrePostProcessor`` so the node hands
-the raw message buffer to the device; the host path (OpenCV) exists for devices that reject
-in-graph resize, such as the NCS2 (MYRIAD) and some NPUs.
+channel order, the centred ``input_crop`` (:mod:`~edge_perception.core.input_crop`; the host
+crops before converting colours, which work pixel by pixel), bilinear resize to the model's
+input size (aspect ratio not kept), per-channel ``(value - mean) / scale``, and the layout
+change from the camera's interleaved HWC to the model's planar layout. The graph path builds
+them with ``PrePostProcessor`` so the node hands the raw message buffer to the device; the host
+path (OpenCV) exists for devices that reject in-graph resize, such as the NCS2 (MYRIAD) and
+some NPUs.
 
 Camera encodings other than 8-bit RGB, BGR, RGBA, BGRA and gray reach those steps in one of two
 ways (:func:`plan_input`): NV12 and I420 frames of colour models are converted to RGB or BGR in
@@ -26,6 +28,7 @@ from edge_perception.core.image_codec import (
     EIGHT_BIT_ENCODINGS,
     encoding_info,
 )
+from edge_perception.core.input_crop import centred_crop, FULL_FRAME
 from edge_perception.core.openvino_compat import (
     ColorFormat,
     Layout,
@@ -216,12 +219,14 @@ def plan_input(encoding, model_input, normalisation, in_graph):
     return InputPlan('host', encoding, EIGHT_BIT_ENCODINGS[order], order)
 
 
-def embed_preprocessing(model, encoding, height, width, normalisation):
+def embed_preprocessing(model, encoding, height, width, normalisation, input_crop=FULL_FRAME):
     """Return ``model`` with the camera-to-model preprocessing built into its graph.
 
     The resulting model takes the raw ``height x width`` camera buffer of ``encoding``
     (u8, interleaved) as a ``1 x height x width x channels`` tensor; for NV12 and I420, as the
-    ``1 x height*3/2 x width x 1`` tensor of the Y plane and the chroma rows.
+    ``1 x height*3/2 x width x 1`` tensor of the Y plane and the chroma rows. The network sees
+    the centred ``input_crop`` of the frame, cropped after the colour conversion (so NV12 and
+    I420 crops need not fall on their 2x2 chroma blocks).
 
     :param model: ``ov.Model`` with one static image input; it is modified in place.
     :param encoding: camera encoding, e.g. 'rgb8', 'bgra8', 'mono8', or 'nv12' and 'i420' for
@@ -229,10 +234,14 @@ def embed_preprocessing(model, encoding, height, width, normalisation):
     :param height: camera rows.
     :param width: camera columns.
     :param normalisation: :class:`Normalisation` of the model.
+    :param input_crop: fraction of the width and of the height kept, centred
+        (:func:`~edge_perception.core.input_crop.centred_crop`); 1 keeps the whole frame.
     :raises PreprocessingError: for an encoding the graph does not take
         (:func:`plan_input` says which it does).
+    :raises ~edge_perception.core.input_crop.InputCropError: for a crop fraction out of range.
     """
     model_input = ModelInput.of(model)
+    box = centred_crop(height, width, input_crop)
     mean, scale = normalisation.per_channel(model_input.channels)
     ppp = PrePostProcessor(model)
     tensor = ppp.input().tensor()
@@ -262,7 +271,10 @@ def embed_preprocessing(model, encoding, height, width, normalisation):
             steps.custom(_rgb_to_gray)
         elif source != 'GRAY':
             steps.convert_color(_PPP_COLOR_FORMATS[target])
-    if (height, width) != (model_input.height, model_input.width):
+    if not box.is_whole(height, width):
+        channels = model_input.channels
+        steps.crop([0, box.top, box.left, 0], [1, box.bottom, box.right, channels])
+    if (box.height, box.width) != (model_input.height, model_input.width):
         steps.resize(ResizeAlgorithm.RESIZE_LINEAR)
     steps.mean(mean.tolist()).scale(scale.tolist())
     return ppp.build()
@@ -303,10 +315,13 @@ class HostPreprocessor:
     :param model: ``ov.Model`` with one static image input (left unchanged).
     :param encoding: camera encoding.
     :param normalisation: :class:`Normalisation` of the model.
+    :param input_crop: fraction of the width and of the height kept, centred.
     """
 
-    def __init__(self, model, encoding, normalisation):
+    def __init__(self, model, encoding, normalisation, input_crop=FULL_FRAME):
         self.model_input = ModelInput.of(model)
+        centred_crop(1, 1, input_crop)  # refuses a fraction out of range now, not per frame
+        self._input_crop = input_crop
         source, target = color_plan(encoding, self.model_input, normalisation)
         self._conversion = COLOR_CONVERSIONS.get((source, target))
         mean, scale = normalisation.per_channel(self.model_input.channels)
@@ -315,7 +330,9 @@ class HostPreprocessor:
 
     def __call__(self, image):
         """Return the model input tensor (float32, batch 1, model layout) for ``image``."""
-        image = np.ascontiguousarray(image)
+        rows, columns = centred_crop(*image.shape[:2], self._input_crop).slices
+        # Cropped before the colour conversion, which works pixel by pixel: less to convert.
+        image = np.ascontiguousarray(image[rows, columns])
         if self._conversion is not None:
             image = cv2.cvtColor(image, self._conversion)
         size = (self.model_input.width, self.model_input.height)

@@ -23,6 +23,7 @@ import numpy as np
 
 from edge_perception.core.depth_geometry import IntrinsicsError, resize_depth_map
 from edge_perception.core.health import HealthReport, OK, WARN
+from edge_perception.core.input_crop import FULL_FRAME
 
 METRIC, RELATIVE, INVERSE_RELATIVE = 'metric', 'relative', 'inverse_relative'
 DEPTH_KINDS = (METRIC, RELATIVE, INVERSE_RELATIVE)
@@ -317,16 +318,19 @@ class RelativeDepthConverter:
             replacement.floor = self.floor
         return replacement
 
-    def metres(self, output, width, height, intrinsics, out=None):
+    def metres(self, output, width, height, intrinsics, out=None, input_crop=FULL_FRAME):
         """Return ``height x width`` float32 metres (NaN where invalid), or None.
 
         :param output: the model's depth output.
         :param intrinsics: camera intrinsics, or None (floor scaling then keeps its last
             scale).
         :param out: float32 array to write into.
+        :param input_crop: fraction of the frame's width and height the network saw, centred:
+            the prediction fills that box, NaN around it, which the affine keeps NaN and the
+            floor fit leaves out (it samples valid pixels only).
         """
         settings = self.settings
-        prediction = resize_depth_map(output, width, height, out=out)
+        prediction = resize_depth_map(output, width, height, out=out, input_crop=input_crop)
         if settings.scaling == AFFINE:
             self.unscaled_reason = ''
             return self._in_range(affine_to_metres(prediction, settings.kind, settings.scale,

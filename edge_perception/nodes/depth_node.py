@@ -196,12 +196,15 @@ class DepthNode(InferenceNode):
     def publish_outputs(self, frame, outputs):
         height, width = frame.height, frame.width
         relative = self._relative
+        input_crop = self.pipeline.config.input_crop
         if relative is None:
             depth = self._head.depth(outputs, width, height,
-                                     out=self._metres.array(height, width))
+                                     out=self._metres.array(height, width),
+                                     input_crop=input_crop)
         else:
             depth = relative.metres(outputs[0], width, height, self._intrinsics,
-                                    out=self._metres.array(height, width))
+                                    out=self._metres.array(height, width),
+                                    input_crop=input_crop)
             if depth is None:
                 self.get_logger().warning(f'publishing no depth and no points: '
                                           f'{relative.unscaled_reason}',

@@ -39,6 +39,7 @@ from edge_perception.core.health import (
     OK,
 )
 from edge_perception.core.image_codec import ImageFormatError
+from edge_perception.core.input_crop import FULL_FRAME, MIN_INPUT_CROP
 from edge_perception.core.pipeline import (
     DEFAULT_MAX_SIDE,
     ImagePipeline,
@@ -141,6 +142,12 @@ def model_parameters(default_model):
         ParameterSpec('max_height', DEFAULT_MAX_SIDE,
                       'Tallest camera frame accepted, pixels.', value_range=(1, 65535),
                       at_configure=True),
+        ParameterSpec('input_crop', FULL_FRAME,
+                      "Fraction of the frame's width and of its height the network sees, "
+                      'centred (cropped before the resize to the model input): 1.0 the whole '
+                      "frame; 0.912 the FastDepth authors' NYU crop; 0.875 the usual ImageNet "
+                      'centre crop. Depth outputs stay at camera resolution, invalid outside '
+                      'the crop.', value_range=(MIN_INPUT_CROP, FULL_FRAME), at_configure=True),
         ParameterSpec('diagnostic_period', 1.0,
                       'Seconds between status reports on /diagnostics (sent in every lifecycle '
                       'state).', value_range=(0.1, 60.0), read_only=True),
@@ -282,7 +289,7 @@ class InferenceNode(LifecycleNode):
                 inference_precision=values['inference_precision'],
                 fallback_devices=tuple(values['fallback_devices']),
                 max_width=values['max_width'], max_height=values['max_height'],
-                input_size=self.model_input_size()),
+                input_size=self.model_input_size(), input_crop=values['input_crop']),
             self._on_result, self._on_inference_error, on_event=self._on_compiled)
         self.configure_head()
         self._log_normalisation(values)
