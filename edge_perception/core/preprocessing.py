@@ -28,7 +28,7 @@ from edge_perception.core.image_codec import (
     EIGHT_BIT_ENCODINGS,
     encoding_info,
 )
-from edge_perception.core.input_crop import centred_crop, FULL_FRAME
+from edge_perception.core.input_crop import centred_crop, check_input_crop, FULL_FRAME
 from edge_perception.core.openvino_compat import (
     ColorFormat,
     Layout,
@@ -320,8 +320,7 @@ class HostPreprocessor:
 
     def __init__(self, model, encoding, normalisation, input_crop=FULL_FRAME):
         self.model_input = ModelInput.of(model)
-        centred_crop(1, 1, input_crop)  # refuses a fraction out of range now, not per frame
-        self._input_crop = input_crop
+        self._input_crop = check_input_crop(input_crop)  # refused now, not per frame
         source, target = color_plan(encoding, self.model_input, normalisation)
         self._conversion = COLOR_CONVERSIONS.get((source, target))
         mean, scale = normalisation.per_channel(self.model_input.channels)

@@ -43,6 +43,7 @@ from edge_perception.training.synthetic_dataset import (
     DepthDataset,
     HELD_OUT_FAMILY_SEED_START,
     normalise_image,
+    read_cached_datasets,
     resize_depth_for_model,
     resize_image_for_model,
     VALIDATION_SEED_START,
@@ -221,19 +222,6 @@ def summary_line(name: str, report: dict[str, dict]) -> str:
     )
 
 
-def load_cached_dataset(path: Path, size: int) -> DepthDataset:
-    """Read the samples at input size ``size`` from a dataset file train_fastdepth cached.
-
-    :raises ValueError: when the file holds no samples of that size.
-    """
-    with np.load(path) as cached:
-        if f'images_{size}' not in cached:
-            raise ValueError(f'{path} holds no {size}x{size} samples')
-        return DepthDataset(images=cached[f'images_{size}'],
-                            depths=cached[f'depths_{size}'].astype(np.float32),
-                            seeds=cached['seeds'])
-
-
 def _predict_with_ir(compiled, images: np.ndarray) -> np.ndarray:
     """Depth from a compiled IR, one image at a time (IRs may have a fixed batch of one)."""
     return np.concatenate([
@@ -287,7 +275,10 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.real_rgbd is not None:
         datasets['real_rgbd'] = load_rgbd_folder(arguments.real_rgbd, size)
     for path in arguments.cached_set:
-        datasets[path.stem] = load_cached_dataset(path, size)
+        cached = read_cached_datasets(path, (size,))
+        if cached is None:
+            parser.error(f'--cached-set {path} holds no {size}x{size} samples')
+        datasets[path.stem] = cached[size]
 
     reports = {}
     for name, dataset in datasets.items():

@@ -192,19 +192,9 @@ def load_or_build_datasets(
     """
     seed_array = np.asarray(list(seeds), dtype=np.int64)
     if cache_path is not None and cache_path.exists():
-        with np.load(cache_path) as cached:
-            matches = np.array_equal(cached['seeds'], seed_array) and all(
-                f'images_{size}' in cached for size in sizes
-            )
-            if matches:
-                return {
-                    size: DepthDataset(
-                        images=cached[f'images_{size}'],
-                        depths=cached[f'depths_{size}'],
-                        seeds=seed_array,
-                    )
-                    for size in sizes
-                }
+        cached = read_cached_datasets(cache_path, sizes, seed_array)
+        if cached is not None:
+            return cached
     datasets = build_datasets(seed_array, sizes, workers, randomisation)
     if cache_path is not None:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
@@ -217,6 +207,30 @@ def load_or_build_datasets(
         np.savez(partial, **arrays)
         partial.replace(cache_path)
     return datasets
+
+
+def read_cached_datasets(
+    cache_path: Path, sizes: tuple[int, ...], seeds: np.ndarray | None = None
+) -> dict[int, DepthDataset] | None:
+    """Read the samples of ``sizes`` from an ``.npz`` cache :func:`load_or_build_datasets` wrote.
+
+    :param seeds: the seeds the cache must hold (checked before any image is read); None
+        takes whatever it holds.
+    :returns: ``{size: dataset}``, or None when the cache holds other seeds or lacks a size.
+    """
+    with np.load(cache_path) as cached:
+        if seeds is not None and not np.array_equal(cached['seeds'], seeds):
+            return None
+        if not all(f'images_{size}' in cached for size in sizes):
+            return None
+        return {
+            size: DepthDataset(
+                images=cached[f'images_{size}'],
+                depths=cached[f'depths_{size}'],
+                seeds=cached['seeds'],
+            )
+            for size in sizes
+        }
 
 
 def concatenate_datasets(parts: list[DepthDataset]) -> DepthDataset:

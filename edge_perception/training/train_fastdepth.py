@@ -559,11 +559,11 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.initial_weights is None:
         model = FastDepth()
     else:
+        images = train_sets[INPUT_SIZE].images
         calibration = np.random.default_rng(arguments.seed).choice(
-            len(train_sets[INPUT_SIZE]), size=min(CALIBRATION_IMAGES, len(train_sets[INPUT_SIZE])),
-            replace=False)
+            len(images), size=min(CALIBRATION_IMAGES, len(images)), replace=False)
         model = fastdepth_from_ir(arguments.initial_weights,
-                                  normalise_image(train_sets[INPUT_SIZE].images[calibration]))
+                                  normalise_image(images[calibration]))
     training_summary = train(model, train_sets, arguments)
     validation_predictions = predict_with_torch(model, validation_set.images)
     torch_metrics = evaluate(validation_predictions, validation_set)
