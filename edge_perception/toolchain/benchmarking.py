@@ -254,7 +254,7 @@ def load_torch_module(spec, state_dict_path):
     """Build the PyTorch module of ``package.module:factory`` and load its ``state_dict``.
 
     The module and weights are loaded as ``edge-perception convert`` loads them: the weights
-    with ``torch.load(..., weights_only=True)``, tensors only, no pickled code.
+    parsed without ``torch.load``, tensors only, nothing in the file run.
 
     :return: the module in eval mode, or None when PyTorch is not installed.
     :raises ModelLoadError: (a ``ConversionError``) when the factory or the weights cannot be

@@ -1,7 +1,7 @@
 """Framework model -> OpenVINO IR, and a check that the IR computes what the source computes.
 
 No rclpy here. Sources: ONNX files; PyTorch modules built by a factory the caller names, with
-weights from a ``state_dict`` file (read with ``weights_only=True``: no pickled code runs); the
+weights from a ``state_dict`` file (parsed by :mod:`.torch_file`, never ``torch.load``); the
 FastDepth authors' NYU checkpoints, rebuilt without their code
 (:mod:`~edge_perception.toolchain.fastdepth_checkpoint`); TensorFlow SavedModel directories and
 Keras files where ``tensorflow`` is installed.
@@ -19,6 +19,13 @@ import numpy as np
 from edge_perception.core.engine import compile_model, load_model, ModelLoadError, openvino_reason
 from edge_perception.core.openvino_compat import openvino_version, save_model
 from edge_perception.toolchain.model_inputs import port_name, random_arrays
+from edge_perception.toolchain.torch_file import (
+    Allowlist,
+    read_torch_file,
+    StoredTensor,
+    TorchFileError,
+    TorchFileRefused,
+)
 
 TORCH_SUFFIXES = ('.pt', '.pth')
 KERAS_SUFFIXES = ('.keras', '.h5')
@@ -205,28 +212,34 @@ class TorchSource:
 
 
 def load_state_dict(path):
-    """Read a ``state_dict`` with ``torch.load(weights_only=True)``: tensors only, no code.
+    """Read a ``state_dict`` without running the file (:mod:`.torch_file`): tensors only.
 
     A checkpoint dictionary holding it under 'state_dict' or 'model_state_dict' is accepted.
 
-    :raises ConversionError: when the file is not a readable ``state_dict``.
+    :raises ConversionError: when the file is not a readable ``state_dict``, or its pickle
+        names, calls or changes anything besides tensors and dictionaries.
     """
     import torch
     try:
-        state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:  # corrupt zip, pickle refused by weights_only, wrong file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else (
-            f'{type(error).__name__} (empty or truncated file?)')
-        raise ConversionError(f"cannot read '{path}' as a PyTorch state_dict: {reason}"
-                              ) from error
+        state = read_torch_file(path, Allowlist(classes={}, callables={}))
+    except TorchFileRefused as refused:
+        raise ConversionError(
+            f"cannot read '{path}' as a PyTorch state_dict: "
+            + (f'it is {refused}' if refused.what == 'TorchScript' else
+               f'{refused}, which a state_dict never holds (tensors only). Nothing in the '
+               'file was run')) from None
+    except TorchFileError as error:
+        raise ConversionError(f"cannot read '{path}' as a PyTorch state_dict: {error}"
+                              ) from None
     if isinstance(state, Mapping):
         for key in ('state_dict', 'model_state_dict'):
             if isinstance(state.get(key), Mapping):
                 state = state[key]
     if not isinstance(state, Mapping) or not all(
-            isinstance(value, torch.Tensor) for value in state.values()):
+            isinstance(name, str) and isinstance(value, StoredTensor)
+            for name, value in state.items()):
         raise ConversionError(f"'{path}' holds no state_dict (a mapping of names to tensors)")
-    return state
+    return {name: torch.from_numpy(value.numpy()) for name, value in state.items()}
 
 
 def build_torch_module(spec, state_dict):

@@ -4,27 +4,32 @@ Their ``.pth.tar`` files (legacy or zip ``torch.save`` format) hold a dict whose
 whole pickled module (``models.MobileNetSkipAdd``, or ``models.MobileNet`` with an ``NNConv``
 decoder, possibly inside ``DataParallel``) beside 'args', 'epoch', 'best_result' and
 'optimizer'. Unpickling that the ordinary way imports the authors' code and lets the file call
-anything it names. Here ``torch.load`` reads it with an unpickler whose only globals are torch's
-weights-only allowlist (tensor and storage reconstruction) and inert placeholders, one for each
-class such a checkpoint names (torch.nn layers, the authors' ``models`` and
-``imagenet.mobilenet`` classes, ``argparse.Namespace``, ``metrics.Result``, optimizers), which
-only keep the attributes the pickle gives them. (torch's own weights-only unpickler cannot read
-these files: legacy files refer to each module class by a persistent id it refuses.) Any other
-global (``os.system``, ``builtins.eval``, …) stops the reading with :class:`CheckpointRefused`
-before it is called. The weights and the layer tree are read from the placeholders, the network
-is rebuilt as a real torch module (:mod:`edge_perception.training.authors_fastdepth`), checked
-layer by layer against the pickled tree, and loaded with ``strict=True``. No rclpy here.
+anything it names. Here the file is parsed by :mod:`~edge_perception.toolchain.torch_file`
+(never ``torch.load``), whose pickle machine knows only tensors, storages and inert
+placeholders, one for each class such a checkpoint names (torch.nn layers, the authors'
+``models`` and ``imagenet.mobilenet`` classes, ``argparse.Namespace``, ``metrics.Result``,
+optimizers), which only keep the attributes the pickle gives them. Any other global
+(``os.system``, ``builtins.eval``, …), a call of anything else, or a BUILD on anything but a
+placeholder stops the reading with :class:`CheckpointRefused` before it happens. The weights
+and the layer tree are read from the placeholders, the network is rebuilt as a real torch
+module (:mod:`edge_perception.training.authors_fastdepth`), checked layer by layer against the
+pickled tree, and loaded with ``strict=True``. No rclpy here.
 """
 
-import _compat_pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
-import functools
-import pickle
-import warnings
 
 from edge_perception.core.model_info import DEPTH_ESTIMATION, ModelInfo
 from edge_perception.toolchain.conversion import ConversionError, import_torch, TorchSource
+from edge_perception.toolchain.torch_file import (
+    Allowlist,
+    PickledObject,
+    placeholder_classes,
+    read_torch_file,
+    StoredTensor,
+    TorchFileError,
+    TorchFileRefused,
+)
 
 CHECKPOINT_SUFFIXES = ('.pth.tar',)
 
@@ -63,37 +68,13 @@ class CheckpointRefused(ConversionError):
     """The checkpoint's pickle names something besides tensors and the allowed classes."""
 
 
-class InertObject:
-    """Stands in for a class a checkpoint names: keeps the pickled attributes, runs nothing."""
-
-    qualified_name = ''
-    # torch compares a legacy file's class source with the class's; never write a patch file.
-    dump_patches = False
-
-    def __init__(self, *args, **kwargs):
-        """Take and drop what a pickle passes to the class it names."""
-
-    def __setstate__(self, state):
-        # pickle's default BUILD: a __dict__, or (__dict__, slots); anything else is kept aside.
-        if isinstance(state, tuple) and len(state) == 2 and all(
-                part is None or isinstance(part, dict) for part in state):
-            for part in state:
-                self.__dict__.update(part or {})
-        elif isinstance(state, dict):
-            self.__dict__.update(state)
-        else:
-            self.__dict__['pickled_state'] = state
-
-
 def _empty_mapping(*args, **kwargs):
     return {}
 
 
-_PLACEHOLDERS = {name: type(name.rpartition('.')[2], (InertObject,),
-                            {'qualified_name': name, '__module__': __name__})
-                 for name in _TORCH_CLASSES + _AUTHORS_CLASSES + _BOOKKEEPING_CLASSES}
-
-
+_ALLOWLIST = Allowlist(
+    classes=placeholder_classes(_TORCH_CLASSES + _AUTHORS_CLASSES + _BOOKKEEPING_CLASSES),
+    callables=dict.fromkeys(_INERT_CALLABLES, _empty_mapping))
 @dataclass(frozen=True)
 class AuthorsCheckpoint:
     """What a checkpoint holds, read without running it.
@@ -133,11 +114,12 @@ def read_checkpoint(path):
     contents = _unpickle(path)
     model = contents.get('model', contents.get('state_dict', contents)) if isinstance(
         contents, Mapping) else contents
-    if isinstance(model, InertObject):
+    if isinstance(model, PickledObject):
         layout, state_dict, modules = _from_module_tree(path, model)
     elif isinstance(model, Mapping) and model and all(
-            _is_tensor(value) for value in model.values()):
-        state_dict = {_without_data_parallel(name): tensor for name, tensor in model.items()}
+            isinstance(name, str) and _is_tensor(value) for name, value in model.items()):
+        state_dict = {_without_data_parallel(name): _as_torch(tensor)
+                      for name, tensor in model.items()}
         modules = {}
         try:
             layout = layout_of(state_dict)
@@ -226,75 +208,28 @@ class AuthorsCheckpointSource(TorchSource):
 
 
 def _unpickle(path):
-    torch = import_torch(path, 'a PyTorch checkpoint')
     try:
-        with warnings.catch_warnings():
-            # Legacy files carry the source of each module class; the placeholders have none
-            # to compare it with, and torch warns about that.
-            warnings.simplefilter('ignore')
-            return torch.load(path, map_location='cpu', pickle_module=_RestrictedPickle,
-                              weights_only=False)
-    except _GlobalRefused as refused:
+        return read_torch_file(path, _ALLOWLIST)
+    except TorchFileRefused as refused:
+        if refused.what == 'TorchScript':
+            raise CheckpointRefused(f"refusing '{path}': it is {refused}") from None
         raise CheckpointRefused(
-            f"refusing '{path}': its pickle asks for {refused.name}, which is neither a tensor, "
-            'a storage nor one of the layer and bookkeeping classes a FastDepth checkpoint '
-            'holds. Nothing in the file was run') from None
-    except Exception as error:  # corrupt zip, truncated pickle, not a torch file at all
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else (
-            f'{type(error).__name__} (empty or truncated file?)')
-        raise ConversionError(f"cannot read '{path}' as a PyTorch checkpoint: {reason}; for a "
+            f"refusing '{path}': {refused}, which is neither a tensor, a storage nor one of the "
+            'layer and bookkeeping classes a FastDepth checkpoint holds. Nothing in the file was '
+            'run') from None
+    except TorchFileError as error:
+        raise ConversionError(f"cannot read '{path}' as a PyTorch checkpoint: {error}; for a "
                               'state_dict of another network name the code that builds it with '
                               '--torch-module package.module:factory') from None
 
 
-class _GlobalRefused(pickle.UnpicklingError):
-    def __init__(self, name):
-        super().__init__(f'refused global {name}')
-        self.name = name
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler whose globals are torch's weights-only allowlist and the placeholders.
-
-    ``find_class`` is the pickle machine's only way to reach a global (GLOBAL, STACK_GLOBAL,
-    INST, OBJ and the extension registry all go through it), so what it does not return can
-    never be called, built or imported.
-    """
-
-    def find_class(self, module, name):
-        # Protocol 2 files name Python 2 modules (__builtin__.exec); judge the Python 3 name.
-        if (module, name) in _compat_pickle.NAME_MAPPING:
-            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
-        else:
-            module = _compat_pickle.IMPORT_MAPPING.get(module, module)
-        found = _allowed_globals().get(f'{module}.{name}')
-        if found is None:
-            raise _GlobalRefused(f'{module}.{name}')
-        return found
-
-
-class _RestrictedPickle:
-    """What ``torch.load`` needs of a ``pickle_module``: ``Unpickler`` and ``load``."""
-
-    Unpickler = _RestrictedUnpickler
-
-    @staticmethod
-    def load(file, **options):
-        return _RestrictedUnpickler(file, **options).load()
-
-
-@functools.cache
-def _allowed_globals():
-    from torch._weights_only_unpickler import _get_allowed_globals
-    allowed = dict(_get_allowed_globals())  # tensors, storages, dtypes, OrderedDict, ...
-    allowed.update(_PLACEHOLDERS)
-    allowed.update(dict.fromkeys(_INERT_CALLABLES, _empty_mapping))
-    return allowed
-
-
 def _is_tensor(value):
+    return isinstance(value, StoredTensor)
+
+
+def _as_torch(stored):
     import torch
-    return isinstance(value, torch.Tensor)
+    return torch.from_numpy(stored.numpy())
 
 
 def _without_data_parallel(name):
@@ -304,8 +239,8 @@ def _without_data_parallel(name):
 def _from_module_tree(path, root):
     from edge_perception.training.authors_fastdepth import ENCODER_DECODER, SKIP_ADD
     if root.qualified_name == _DATA_PARALLEL:
-        root = root.__dict__.get('_modules', {}).get('module')
-        if not isinstance(root, InertObject):
+        root = _mapping(root.__dict__.get('_modules')).get('module')
+        if not isinstance(root, PickledObject):
             raise ConversionError(f"'{path}': its DataParallel wraps no module")
     modules, state_dict = {}, {}
     _walk(path, root, '', modules, state_dict)
@@ -325,21 +260,29 @@ def _from_module_tree(path, root):
     return layout, state_dict, modules
 
 
+# Deeper than any network's layer tree; a pickle can nest (or loop) placeholders at will.
+_MAX_LAYER_DEPTH = 32
+
+
 def _walk(path, module, prefix, modules, state_dict):
-    if not isinstance(module, InertObject):
+    if not isinstance(module, PickledObject):
         raise ConversionError(f"'{path}': layer '{prefix.rstrip('.') or 'model'}' is a "
                               f'{type(module).__name__}, not a module')
+    if prefix.count('.') > _MAX_LAYER_DEPTH or any(seen is module for seen in modules.values()):
+        raise ConversionError(f"'{path}': its layer tree nests deeper than "
+                              f'{_MAX_LAYER_DEPTH} or contains itself at {prefix.rstrip(".")}')
     modules[prefix.rstrip('.')] = module
     attributes = module.__dict__
-    skipped = set(attributes.get('_non_persistent_buffers_set') or ())
+    skipped = attributes.get('_non_persistent_buffers_set')
+    skipped = skipped if isinstance(skipped, (set, frozenset)) else set()
     for group in ('_parameters', '_buffers'):
-        for name, tensor in (attributes.get(group) or {}).items():
+        for name, tensor in _mapping(attributes.get(group)).items():
             if tensor is None or name in skipped:
                 continue
             if not _is_tensor(tensor):
                 raise ConversionError(f"'{path}': '{prefix}{name}' is not a tensor")
-            state_dict[prefix + name] = tensor
-    for name, child in (attributes.get('_modules') or {}).items():
+            state_dict[prefix + name] = _as_torch(tensor)
+    for name, child in _mapping(attributes.get('_modules')).items():
         if child is not None:
             _walk(path, child, f'{prefix}{name}.', modules, state_dict)
 
@@ -376,6 +319,11 @@ def _check_layers(path, modules, network):
                               'rebuilt network has')
 
 
+def _mapping(value):
+    """``value`` when the pickle made it a mapping, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _as_tuple(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
@@ -385,7 +333,7 @@ def _details(contents):
     if isinstance(contents.get('epoch'), int):
         parts.append(f"epoch {contents['epoch']}")
     result = contents.get('best_result')
-    figures = result.__dict__ if isinstance(result, InertObject) else {}
+    figures = result.__dict__ if isinstance(result, PickledObject) else {}
     for key, label in (('rmse', 'RMSE {:.3f} m'), ('delta1', 'δ1 {:.3f}')):
         if isinstance(figures.get(key), float):
             parts.append(label.format(figures[key]))
