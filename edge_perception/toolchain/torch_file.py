@@ -227,9 +227,11 @@ def _read_archive(archive, file_size, allowlist):
         if stored is None:
             stored = storages[key] = _Storage(key, dtype, numel)
             nbytes = numel * stored.itemsize
-            # Compressed records could expand far beyond the file: torch stores them raw.
-            if info.compress_type != zipfile.ZIP_STORED or info.file_size != nbytes \
-                    or info.compress_size != nbytes or nbytes > file_size:
+            # torch stores records raw; a compressed one could inflate far beyond the file.
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise TorchFileError(f'storage {key!r} is compressed in the archive (torch '
+                                     'writes storages uncompressed); not inflated')
+            if info.file_size != nbytes or info.compress_size != nbytes or nbytes > file_size:
                 raise TorchFileError(
                     f'storage {key!r} claims {numel:,} elements ({nbytes:,} bytes) but '
                     f'its record holds {info.compress_size:,} bytes')
@@ -440,7 +442,7 @@ class _RestrictedUnpickler(pickle._Unpickler):
         found = _STORAGE_TYPES.get(qualified) or self.allowlist.lookup(qualified)
         if found is None:
             raise TorchFileRefused(f'its pickle asks for {qualified}', qualified)
-        self.handed_out[id(found)] = found
+        self.handed_out[id(found)] = qualified
         return found
 
     def persistent_load(self, saved_id):
@@ -469,10 +471,17 @@ class _RestrictedUnpickler(pickle._Unpickler):
             return self.legacy_storage(storage_type.dtype, key, numel, view)
         raise TorchFileError('a storage id of the other format')
 
+    def _describe(self, thing):
+        named = self.handed_out.get(id(thing))
+        if named:
+            return f"the {'class' if isinstance(thing, type) else 'function'} {named}" if \
+                callable(thing) else named
+        return f'a {type(thing).__name__}'
+
     def _callable(self, candidate):
         if id(candidate) not in self.handed_out:
-            raise TorchFileRefused(f'its pickle calls {_describe(candidate)}, which it was not '
-                                   'given by name', _describe(candidate))
+            raise TorchFileRefused(f'its pickle calls {self._describe(candidate)}, which it was '
+                                   'not given by name', self._describe(candidate))
         return candidate
 
     def load_reduce(self):
@@ -496,8 +505,8 @@ class _RestrictedUnpickler(pickle._Unpickler):
 
     def _instance(self, cls, arguments):
         if not _is_placeholder_class(cls) and cls is not PickledDict:
-            raise TorchFileRefused(f'its pickle creates {_describe(cls)} directly',
-                                   _describe(cls))
+            raise TorchFileRefused(f'its pickle creates {self._describe(cls)} directly',
+                                   self._describe(cls))
         return cls(*arguments) if isinstance(arguments, tuple) else cls()
 
     def _instantiate(self, klass, args):
@@ -509,9 +518,9 @@ class _RestrictedUnpickler(pickle._Unpickler):
         if isinstance(instance, PickledDict):
             return  # an OrderedDict's _metadata: nothing the reader uses
         if not isinstance(instance, PickledObject):
-            raise TorchFileRefused(f'its pickle sets state on {_describe(instance)}, which '
-                                   "only the reader's placeholders accept",
-                                   _describe(instance))
+            raise TorchFileRefused(f'its pickle sets state on {self._describe(instance)}, '
+                                   "which only the reader's placeholders accept",
+                                   self._describe(instance))
         # pickle's default BUILD: a __dict__, or (__dict__, slots); anything else kept aside.
         if isinstance(state, tuple) and len(state) == 2 and all(
                 part is None or isinstance(part, dict) for part in state):
@@ -548,12 +557,3 @@ class _RestrictedUnpickler(pickle._Unpickler):
 
 def _is_placeholder_class(candidate):
     return isinstance(candidate, type) and issubclass(candidate, PickledObject)
-
-
-def _describe(thing):
-    if isinstance(thing, type):
-        return f"the class {getattr(thing, 'qualified_name', '') or thing.__name__}"
-    name = getattr(thing, '__qualname__', None)
-    if callable(thing) and name:
-        return f'the function {getattr(thing, "__module__", "")}.{name}'
-    return f'a {type(thing).__name__}'
