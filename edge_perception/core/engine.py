@@ -13,6 +13,7 @@ import os
 import threading
 import time
 
+from edge_perception.core.onnx_external_data import check_external_data, UnsafeOnnxFile
 from edge_perception.core.openvino_compat import Core, openvino_version
 
 # Device names that combine other devices: 'HETERO:GPU,CPU', 'AUTO:NPU,CPU', 'MULTI:...'.
@@ -73,7 +74,8 @@ def check_device(core, device):
 def load_model(core, path):
     """Read an OpenVINO IR (.xml + .bin) or ONNX model from ``path``, batch fixed to 1.
 
-    ONNX and IR files describe graphs and weights only; nothing is unpickled.
+    ONNX and IR files describe graphs and weights only; nothing is unpickled. An ONNX file's
+    external data must lie in its folder (:mod:`.onnx_external_data`).
 
     :raises ModelLoadError: with the path and the reason.
     """
@@ -86,6 +88,11 @@ def load_model(core, path):
     if suffix == '.xml' and not os.path.isfile(os.path.splitext(path)[0] + '.bin'):
         raise ModelLoadError(f"model file '{path}' has no weights file "
                              f"'{os.path.splitext(path)[0]}.bin' beside it")
+    if suffix == '.onnx':
+        try:
+            check_external_data(path)
+        except UnsafeOnnxFile as error:
+            raise ModelLoadError(f"refusing model '{path}': {error}") from None
     try:
         model = core.read_model(path)
     except Exception as error:  # OpenVINO raises RuntimeError subclasses varying by release.

@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from edge_perception.core.engine import compile_model, load_model, openvino_reason
+from edge_perception.core.onnx_external_data import check_external_data, UnsafeOnnxFile
 from edge_perception.core.openvino_compat import AsyncInferQueue, openvino_version, Tensor
 from edge_perception.toolchain.conversion import build_torch_module, load_state_dict
 from edge_perception.toolchain.model_inputs import port_name, random_arrays
@@ -235,19 +236,26 @@ def comparison_onnx(model_path, onnx_path=None):
 
     :param model_path: the benchmarked model.
     :param onnx_path: an ONNX file given explicitly; it must exist.
-    :raises BenchmarkInputError: when ``onnx_path`` is given and is not an ONNX file.
+    :raises BenchmarkInputError: when ``onnx_path`` is given and is not an ONNX file, or the
+        ONNX file names external data outside its folder.
     """
     if onnx_path is not None:
         if not os.path.isfile(onnx_path):
             raise BenchmarkInputError(f"ONNX file '{onnx_path}' does not exist")
         if not onnx_path.lower().endswith('.onnx'):
             raise BenchmarkInputError(f"'{onnx_path}' is not an .onnx file")
-        return onnx_path
-    stem, suffix = os.path.splitext(model_path)
-    if suffix.lower() == '.onnx':
-        return model_path
-    beside = stem + '.onnx'
-    return beside if os.path.isfile(beside) else None
+        found = onnx_path
+    else:
+        stem, suffix = os.path.splitext(model_path)
+        found = model_path if suffix.lower() == '.onnx' else stem + '.onnx'
+        if not os.path.isfile(found):
+            return None
+    # onnxruntime and OpenCV read the external data it names.
+    try:
+        check_external_data(found)
+    except UnsafeOnnxFile as error:
+        raise BenchmarkInputError(f"refusing '{found}': {error}") from None
+    return found
 
 
 def load_torch_module(spec, state_dict_path):

@@ -17,6 +17,7 @@ import os
 import numpy as np
 
 from edge_perception.core.engine import compile_model, load_model, ModelLoadError, openvino_reason
+from edge_perception.core.onnx_external_data import check_external_data, UnsafeOnnxFile
 from edge_perception.core.openvino_compat import openvino_version, save_model
 from edge_perception.toolchain.model_inputs import port_name, random_arrays
 from edge_perception.toolchain.torch_file import (
@@ -102,6 +103,11 @@ class OnnxSource:
 
     def __init__(self, path):
         self.path = path
+        # Before OpenVINO or onnxruntime opens any weight it names.
+        try:
+            check_external_data(path)
+        except UnsafeOnnxFile as error:
+            raise ConversionError(f"refusing '{path}': {error}") from None
 
     def require_reference(self):
         """Return onnxruntime, which validation runs the model with.
