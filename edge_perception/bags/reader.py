@@ -54,7 +54,7 @@ def open_bag(bag):
         reader = Reader(Path(bag))
         reader.open()
     except Exception as error:  # rosbags raises its own types for every kind of bad bag
-        raise BagError(f"cannot read bag '{bag}': {error}") from error
+        raise BagError(f"cannot read bag '{bag}': {_first_line(error)}") from error
     try:
         yield reader
     finally:
@@ -83,7 +83,7 @@ def read_messages(bag, topics, decode=None):
         except BagError:
             raise
         except Exception as error:  # a truncated or corrupt file fails while reading
-            raise BagError(f"cannot read bag '{bag}': {error}") from error
+            raise BagError(f"cannot read bag '{bag}': {_first_line(error)}") from error
 
 
 def read_frames(bag, topics, decode=None, key=None):
@@ -112,7 +112,7 @@ def custom_data(bag):
     try:
         metadata = yaml.safe_load((Path(bag) / 'metadata.yaml').read_text())
     except (OSError, yaml.YAMLError) as error:
-        raise BagError(f"cannot read bag '{bag}': {error}") from error
+        raise BagError(f"cannot read bag '{bag}': {_first_line(error)}") from error
     information = (metadata or {}).get('rosbag2_bagfile_information') or {}
     return information.get('custom_data') or {}
 
@@ -148,3 +148,8 @@ def _depth_as_recorded(message):
     if message.encoding == '16UC1':
         return depth_in_metres(depth, message.encoding)
     return depth.astype(np.float32, copy=False)
+
+
+def _first_line(error):
+    # YAML parsers explain with the offending line and a caret below it: one line is enough.
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

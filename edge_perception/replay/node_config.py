@@ -153,7 +153,8 @@ def _read_sections(path):
     try:
         document = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"cannot read parameter file '{path}': {error}") from error
+        raise ConfigError(f"cannot read parameter file '{path}': {yaml_reason(error)}"
+                          ) from error
     if not isinstance(document, dict):
         raise ConfigError(f"parameter file '{path}' is not a mapping of node name to "
                           f"'{PARAMETERS_KEY}'")
@@ -239,8 +240,17 @@ def parse_override(text):
     try:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError as error:
-        raise ConfigError(f"parameter override '{text}': {error}") from error
+        raise ConfigError(f"parameter override '{text}': {yaml_reason(error)}") from error
     return name, '' if parsed is None else parsed
+
+
+def yaml_reason(error):
+    """Return a YAML (or file) error in one line: the problem and where it is."""
+    mark = getattr(error, 'problem_mark', None)
+    if getattr(error, 'problem', None) and mark is not None:
+        return f'{error.problem} (line {mark.line + 1}, column {mark.column + 1})'
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def write_params_file(config, path):
