@@ -174,7 +174,7 @@ def read_torch_file(path, allowlist):
             size = os.fstat(file.fileno()).st_size
             if size == 0:
                 raise TorchFileError('the file is empty')
-            if zipfile.is_zipfile(file):
+            if _is_zip(file):
                 return _read_zip(file, size, allowlist)
             with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
                 view = memoryview(mapped)
@@ -186,13 +186,24 @@ def read_torch_file(path, allowlist):
         raise TorchFileError(f'cannot read it: {error.strerror or error}') from None
 
 
+def _is_zip(file):
+    try:
+        return zipfile.is_zipfile(file)
+    except zipfile.BadZipFile as error:  # an end record it finds but cannot accept
+        raise TorchFileError(f'a broken zip archive ({error})') from None
+
+
 def _read_zip(file, file_size, allowlist):
     try:
         with zipfile.ZipFile(file) as archive:
             return _read_archive(archive, file_size, allowlist)
+    except TorchFileError:
+        raise
+    # zipfile's ways of finding a broken, encrypted or unusual archive, file names included.
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError,
-            EOFError, zlib.error) as error:  # a broken, encrypted or unusual archive
-        raise TorchFileError(f'a broken zip archive ({error})') from None
+            EOFError, zlib.error, ValueError, struct.error, OverflowError) as error:
+        raise TorchFileError(f'a broken zip archive ({type(error).__name__}: '
+                             f'{str(error)[:200]})') from None
 
 
 def _read_archive(archive, file_size, allowlist):
@@ -548,9 +559,7 @@ class _RestrictedUnpickler(pickle._Unpickler):
             return super().load()
         except TorchFileError:
             raise
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError,
-                IndexError, AttributeError, UnicodeDecodeError, struct.error,
-                MemoryError, RecursionError) as error:
+        except Exception as error:  # whatever the pickle machine meets in a malformed stream
             raise TorchFileError(f'a malformed pickle ({type(error).__name__}: '
                                  f'{str(error)[:200]})') from None
 

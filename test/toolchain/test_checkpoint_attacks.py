@@ -285,3 +285,30 @@ def test_a_tensor_reaching_past_its_storage_is_refused(tmp_path):
     path.write_bytes(buffer.getvalue())
     with pytest.raises(TorchFileError, match='reaches past its storage'):
         read_torch_file(path, Allowlist(classes={}, callables={}))
+
+
+@pytest.mark.parametrize('legacy', [True, False], ids=['legacy', 'zip'])
+def test_mangled_checkpoints_are_read_or_refused_as_files_never_as_bugs(torch, tmp_path,
+                                                                         legacy):
+    from edge_perception.toolchain.fastdepth_checkpoint import read_checkpoint
+    from edge_perception.toolchain.torch_file import TorchFileError
+    original = tmp_path / 'original.pth.tar'
+    torch.save({'model': torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()),
+                'epoch': 3}, original, _use_new_zipfile_serialization=not legacy)
+    data = original.read_bytes()
+    generator = __import__('random').Random(21)
+    mangled = tmp_path / 'mangled.pth.tar'
+    outcomes = {'read': 0, 'refused': 0}
+    for _ in range(300):
+        changed = bytearray(data)
+        for _ in range(generator.randint(1, 8)):
+            # Mostly the pickle (the first few KB), where the structure lives.
+            position = generator.randrange(min(len(changed), 4096))
+            changed[position] = generator.randrange(256)
+        mangled.write_bytes(bytes(changed[:generator.choice([len(changed), len(changed) // 2])]))
+        try:
+            read_checkpoint(mangled)
+            outcomes['read'] += 1
+        except (ConversionError, TorchFileError):
+            outcomes['refused'] += 1
+    assert outcomes['refused'] > 100, outcomes
