@@ -13,7 +13,11 @@ import os
 import threading
 import time
 
-from edge_perception.core.onnx_external_data import check_external_data, UnsafeOnnxFile
+from edge_perception.core.onnx_external_data import (
+    check_external_data,
+    MalformedOnnxFile,
+    UnsafeOnnxFile,
+)
 from edge_perception.core.openvino_compat import Core, openvino_version
 
 # Device names that combine other devices: 'HETERO:GPU,CPU', 'AUTO:NPU,CPU', 'MULTI:...'.
@@ -93,6 +97,8 @@ def load_model(core, path):
             check_external_data(path)
         except UnsafeOnnxFile as error:
             raise ModelLoadError(f"refusing model '{path}': {error}") from None
+        except MalformedOnnxFile as error:
+            raise ModelLoadError(f"cannot read model '{path}': {error}") from None
     try:
         model = core.read_model(path)
     except Exception as error:  # OpenVINO raises RuntimeError subclasses varying by release.

@@ -33,8 +33,16 @@ _MAX_DEPTH = 64
 _WINDOWS_DRIVE = re.compile(r'^[A-Za-z]:')
 
 
-class UnsafeOnnxFile(ValueError):
-    """The ONNX file names external data outside its folder, or cannot be parsed."""
+class OnnxFileError(ValueError):
+    """The ONNX file cannot be accepted: see the two kinds below."""
+
+
+class UnsafeOnnxFile(OnnxFileError):
+    """The ONNX file names external data outside its folder (or without a location)."""
+
+
+class MalformedOnnxFile(OnnxFileError):
+    """The file is not protobuf: no ONNX reader could read it either."""
 
 
 def check_external_data(path):
@@ -42,15 +50,15 @@ def check_external_data(path):
 
     :return: the external data locations it names (relative to its folder), in file order.
     :raises UnsafeOnnxFile: for a location that is absolute, contains ``..``, resolves
-        (through symlinks) outside the folder, or is missing; or for a file that is not
-        protobuf.
+        (through symlinks) outside the folder, or is missing.
+    :raises MalformedOnnxFile: for a file that is not protobuf.
     """
     path = os.fspath(path)
     folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
     locations = []
     with open(path, 'rb') as file:
         if os.fstat(file.fileno()).st_size == 0:
-            raise UnsafeOnnxFile('the file is empty')
+            raise MalformedOnnxFile('the file is empty')
         with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             view = memoryview(mapped)
             try:
@@ -88,7 +96,7 @@ def _external_tensors(view):
     while pending:
         kind, start, end, depth = pending.pop()
         if depth > _MAX_DEPTH:
-            raise UnsafeOnnxFile(f'messages nest deeper than {_MAX_DEPTH}: not an ONNX model')
+            raise MalformedOnnxFile(f'messages nest deeper than {_MAX_DEPTH}: not an ONNX model')
         if kind == 'tensor':
             external = _external_location(view, start, end)
             if external is not None:
@@ -144,9 +152,9 @@ def _fields(view, start, end):
         elif wire_type == 5:
             value, position = None, position + 4
         else:
-            raise UnsafeOnnxFile(f'wire type {wire_type} at byte {position}: not an ONNX model')
+            raise MalformedOnnxFile(f'wire type {wire_type} at byte {position}: not an ONNX model')
         if position > end:
-            raise UnsafeOnnxFile(f'a field runs past its message at byte {position}: not an '
+            raise MalformedOnnxFile(f'a field runs past its message at byte {position}: not an '
                                  'ONNX model (truncated?)')
         yield field, wire_type, value
 
@@ -155,7 +163,7 @@ def _varint(view, position, end):
     result = shift = 0
     while True:
         if position >= end or shift > 63:
-            raise UnsafeOnnxFile(f'a broken number at byte {position}: not an ONNX model')
+            raise MalformedOnnxFile(f'a broken number at byte {position}: not an ONNX model')
         byte = view[position]
         position += 1
         result |= (byte & 0x7F) << shift

@@ -23,7 +23,11 @@ import time
 import numpy as np
 
 from edge_perception.core.engine import compile_model, load_model, openvino_reason
-from edge_perception.core.onnx_external_data import check_external_data, UnsafeOnnxFile
+from edge_perception.core.onnx_external_data import (
+    check_external_data,
+    MalformedOnnxFile,
+    UnsafeOnnxFile,
+)
 from edge_perception.core.openvino_compat import AsyncInferQueue, openvino_version, Tensor
 from edge_perception.toolchain.conversion import build_torch_module, load_state_dict
 from edge_perception.toolchain.model_inputs import port_name, random_arrays
@@ -255,6 +259,8 @@ def comparison_onnx(model_path, onnx_path=None):
         check_external_data(found)
     except UnsafeOnnxFile as error:
         raise BenchmarkInputError(f"refusing '{found}': {error}") from None
+    except MalformedOnnxFile as error:
+        raise BenchmarkInputError(f"cannot read ONNX model '{found}': {error}") from None
     return found
 
 

@@ -17,7 +17,11 @@ import os
 import numpy as np
 
 from edge_perception.core.engine import compile_model, load_model, ModelLoadError, openvino_reason
-from edge_perception.core.onnx_external_data import check_external_data, UnsafeOnnxFile
+from edge_perception.core.onnx_external_data import (
+    check_external_data,
+    MalformedOnnxFile,
+    UnsafeOnnxFile,
+)
 from edge_perception.core.openvino_compat import openvino_version, save_model
 from edge_perception.toolchain.model_inputs import port_name, random_arrays
 from edge_perception.toolchain.torch_file import (
@@ -108,6 +112,8 @@ class OnnxSource:
             check_external_data(path)
         except UnsafeOnnxFile as error:
             raise ConversionError(f"refusing '{path}': {error}") from None
+        except MalformedOnnxFile as error:
+            raise ConversionError(f"cannot read ONNX model '{path}': {error}") from None
 
     def require_reference(self):
         """Return onnxruntime, which validation runs the model with.

@@ -14,7 +14,11 @@ import numpy as np
 import pytest
 
 from edge_perception.core.engine import create_core, load_model, ModelLoadError
-from edge_perception.core.onnx_external_data import check_external_data, UnsafeOnnxFile
+from edge_perception.core.onnx_external_data import (
+    check_external_data,
+    MalformedOnnxFile,
+    UnsafeOnnxFile,
+)
 from edge_perception.replay.node_process import installed_command
 from edge_perception.toolchain.benchmarking import BenchmarkInputError, comparison_onnx
 
@@ -148,8 +152,10 @@ def test_a_tensor_marked_external_without_a_location_is_refused(tmp_path):
 def test_bytes_that_are_not_protobuf_are_refused(tmp_path, content):
     path = tmp_path / 'model.onnx'
     path.write_bytes(content)
-    with pytest.raises(UnsafeOnnxFile, match='not an ONNX model'):
+    with pytest.raises(MalformedOnnxFile, match='not an ONNX model'):
         check_external_data(path)
+    with pytest.raises(ModelLoadError, match='cannot read model'):
+        load_model(create_core(), path)
 
 
 def test_models_nested_deeper_than_any_real_one_are_refused(tmp_path):
@@ -160,5 +166,5 @@ def test_models_nested_deeper_than_any_real_one_are_refused(tmp_path):
                                   f'g{level}', [], [])
     path = tmp_path / 'deep.onnx'
     path.write_bytes(helper.make_model(graph).SerializeToString())
-    with pytest.raises(UnsafeOnnxFile, match='nest deeper'):
+    with pytest.raises(MalformedOnnxFile, match='nest deeper'):
         check_external_data(Path(os.fspath(path)))
