@@ -251,7 +251,7 @@ def _read_archive(archive, file_size, allowlist):
             raise TorchFileError(f'storage {key!r} is named with two types or sizes')
         return stored
 
-    return _RestrictedUnpickler(io.BytesIO(data_pickle), allowlist,
+    return _RestrictedUnpickler(io.BytesIO(data_pickle), allowlist, file_size,
                                 zip_storage=storage_of).load()
 
 
@@ -275,17 +275,22 @@ def _read_legacy(view, allowlist):
     storages, views = {}, {}
 
     def unpickle():
-        return _RestrictedUnpickler(reader, allowlist, legacy_storage=legacy_storage).load()
+        return _RestrictedUnpickler(reader, allowlist, len(view),
+                                    legacy_storage=legacy_storage).load()
 
-    def legacy_storage(dtype, root_key, numel, view):
+    def legacy_storage(dtype, root_key, numel, view_metadata):
         stored = storages.get(root_key)
         if stored is None:
             stored = storages[root_key] = _Storage(root_key, dtype, numel)
+            if numel * stored.itemsize > len(view):
+                raise TorchFileError(f'storage {root_key!r} claims {numel:,} elements '
+                                     f'({numel * stored.itemsize:,} bytes) but the whole file '
+                                     f'holds {len(view):,} bytes')
         elif (stored.dtype, stored.numel) != (dtype, numel):
             raise TorchFileError(f'storage {root_key!r} is named with two types or sizes')
-        if view is None:
+        if view_metadata is None:
             return stored
-        view_key, offset, view_numel = view
+        view_key, offset, view_numel = view_metadata
         if not all(_is_count(value) for value in (offset, view_numel)) or \
                 offset + view_numel > numel:
             raise TorchFileError(f'a view of storage {root_key!r} lies outside it')
@@ -405,6 +410,8 @@ def _rebuild_parameter(data, *unused):
     return data
 
 
+_TENSOR_BYTES_SLACK = 16 * 1024 * 1024
+
 _TENSOR_GLOBALS = {
     'torch._utils._rebuild_tensor': _rebuild_tensor,
     'torch._utils._rebuild_tensor_v2': _rebuild_tensor,
@@ -438,11 +445,15 @@ class _RestrictedUnpickler(pickle._Unpickler):
 
     dispatch = dict(pickle._Unpickler.dispatch)
 
-    def __init__(self, file, allowlist, zip_storage=None, legacy_storage=None):
+    def __init__(self, file, allowlist, file_size, zip_storage=None, legacy_storage=None):
         super().__init__(file, encoding='utf-8')
         self.allowlist = allowlist
         self.zip_storage, self.legacy_storage = zip_storage, legacy_storage
         self.handed_out = {}
+        # Tensors may view one storage many times over; what they add up to stays near the
+        # file's size (twice: tied weights), so copying them out cannot exhaust memory.
+        self.tensor_bytes_left = 2 * file_size + _TENSOR_BYTES_SLACK
+        self.rebuild_tensor = self._counted_rebuild_tensor  # one object: its id is checked
 
     def find_class(self, module, name):
         if (module, name) in _compat_pickle.NAME_MAPPING:
@@ -451,10 +462,24 @@ class _RestrictedUnpickler(pickle._Unpickler):
             module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         qualified = f'{module}.{name}'
         found = _STORAGE_TYPES.get(qualified) or self.allowlist.lookup(qualified)
+        if found is _rebuild_tensor:
+            found = self.rebuild_tensor
         if found is None:
             raise TorchFileRefused(f'its pickle asks for {qualified}', qualified)
-        self.handed_out[id(found)] = qualified
+        # Kept alive with its name, so no other object can come to have its id.
+        self.handed_out[id(found)] = (found, qualified)
         return found
+
+    def _counted_rebuild_tensor(self, *arguments):
+        tensor = _rebuild_tensor(*arguments)
+        elements = 1
+        for extent in tensor.shape:
+            elements *= extent
+        self.tensor_bytes_left -= elements * tensor.storage.itemsize
+        if self.tensor_bytes_left < 0:
+            raise TorchFileError('its tensors add up to more than twice the bytes of the file '
+                                 '(one storage viewed over and over)')
+        return tensor
 
     def persistent_load(self, saved_id):
         if not isinstance(saved_id, tuple) or not saved_id:
@@ -483,7 +508,7 @@ class _RestrictedUnpickler(pickle._Unpickler):
         raise TorchFileError('a storage id of the other format')
 
     def _describe(self, thing):
-        named = self.handed_out.get(id(thing))
+        _, named = self.handed_out.get(id(thing), (None, ''))
         if named:
             return f"the {'class' if isinstance(thing, type) else 'function'} {named}" if \
                 callable(thing) else named

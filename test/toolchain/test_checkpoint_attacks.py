@@ -268,7 +268,7 @@ def test_the_state_dict_reader_refuses_what_the_checkpoint_reader_refuses(torch,
         load_state_dict(patches)
     oversized = tmp_path / 'oversized.pt'
     legacy_checkpoint(oversized, 2 ** 31, 1024)
-    with pytest.raises(ConversionError, match='only 1,024 bytes are left'):
+    with pytest.raises(ConversionError, match="storage '0' claims 2,147,483,648 elements"):
         load_state_dict(oversized)
     assert not list(tmp_path.rglob('*.patch'))
 
@@ -312,3 +312,21 @@ def test_mangled_checkpoints_are_read_or_refused_as_files_never_as_bugs(torch, t
         except (ConversionError, TorchFileError):
             outcomes['refused'] += 1
     assert outcomes['refused'] > 100, outcomes
+
+
+def test_one_storage_viewed_over_and_over_is_refused_before_it_is_copied(tmp_path):
+    from edge_perception.toolchain.torch_file import Allowlist, read_torch_file, TorchFileError
+    numel, views = 64 * 1024, 3000  # 256 KiB of floats, viewed 3000 times: 750 MiB of copies
+    body = Opcodes().global_('collections', 'OrderedDict').value(()).raw(b'R')
+    for index in range(views):
+        (body.value(f'w{index}').global_('torch._utils', '_rebuild_tensor_v2').raw(b'(')
+         .raw(b'(').value('storage').global_('torch', 'FloatStorage').value('0').value('cpu')
+         .value(numel).raw(b't' b'Q').value(0).value((numel,)).value((1,)).value(False)
+         .global_('collections', 'OrderedDict').value(()).raw(b'R').raw(b't' b'R' b's'))
+    path = tmp_path / 'views.pt'
+    with zipfile.ZipFile(path, 'w') as archive:
+        archive.writestr('archive/data.pkl', body.end())
+        archive.writestr('archive/data/0', bytes(4 * numel))
+    assert path.stat().st_size < 4 * 1024 * 1024
+    with pytest.raises(TorchFileError, match='more than twice the bytes of the file'):
+        read_torch_file(path, Allowlist(classes={}, callables={}))
