@@ -13,7 +13,12 @@ from edge_perception.core.engine import (
     ModelLoadError,
 )
 from edge_perception.core.image_codec import array_to_image_fields, ImageFormatError
-from edge_perception.core.pipeline import DeviceReleasedError, ImagePipeline, PipelineConfig
+from edge_perception.core.pipeline import (
+    DeviceReleasedError,
+    ImagePipeline,
+    PipelineConfig,
+    StreamCompileError,
+)
 from edge_perception.core.preprocessing import (
     HostPreprocessor,
     Normalisation,
@@ -114,8 +119,9 @@ def test_a_failed_compilation_is_retried_with_back_off_not_for_every_frame(run, 
     for suffix in ('.xml', '.bin'):
         (moved / f'vanishing{suffix}').rename(model.with_suffix(suffix))
     # Within the back-off the stream's frames are refused with the error, not compiled again.
-    with pytest.raises(ModelLoadError, match='does not exist'):
+    with pytest.raises(StreamCompileError, match='does not exist') as refused:
         feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 2)
+    assert isinstance(refused.value.__cause__, ModelLoadError)
     assert events.empty()
     feed(pipeline, np.zeros((12, 16, 3), np.uint8), 'rgb8', 3)  # another stream compiles
     assert results.get(timeout=10)[0] == 3
@@ -125,7 +131,7 @@ def test_a_failed_compilation_is_retried_with_back_off_not_for_every_frame(run, 
         try:
             feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 4)
             break
-        except ModelLoadError:
+        except StreamCompileError:
             assert time.monotonic() < deadline, 'the failed stream was never retried'
             time.sleep(0.1)
     assert results.get(timeout=10)[0] == 4 and not pipeline.compile_error
