@@ -396,12 +396,18 @@ class ImagePipeline:
                 if self._closing:
                     return
                 key, device, reason = self._compile_queue.popleft()
-            try:
-                stream, why = self._build_stream(key, device)
-            except Exception as error:  # any compile failure: retried with back-off
-                self._compile_failed(key, device, error)
-                continue
-            self._install(stream, '; '.join(part for part in (reason, why) if part))
+            # A call of its own: a local of this loop would keep the latest compiled model and
+            # its infer requests alive while the thread waits, holding the device after
+            # release_device (found by test_pipeline's weak references).
+            self._compile(key, device, reason)
+
+    def _compile(self, key, device, reason):
+        try:
+            stream, why = self._build_stream(key, device)
+        except Exception as error:  # any compile failure: retried with back-off
+            self._compile_failed(key, device, error)
+            return
+        self._install(stream, '; '.join(part for part in (reason, why) if part))
 
     def _build_stream(self, key, device):
         """Return a compiled :class:`_Stream` for ``key`` on ``device``, and why its
