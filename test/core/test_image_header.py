@@ -159,3 +159,33 @@ def test_an_unreadable_header_is_a_compressed_image_error_naming_it():
     with pytest.raises(CompressedImageError, match='IHDR checksum'):
         decode_compressed_image('png', broken)
     assert issubclass(ImageHeaderError, ImageFormatError)
+
+
+@pytest.mark.parametrize('extension, compressed_format', [('.jpg', 'jpeg'), ('.png', 'png')])
+def test_mangled_frames_are_refused_as_bad_input_or_decoded_within_the_limits(
+        extension, compressed_format):
+    """Thousands of truncated, bit-flipped and padded copies of a real frame: each is decoded
+    to at most the limits or refused with an ImageFormatError, never another exception.
+    """
+    rng = np.random.default_rng(21)
+    original = encoded(extension, frame(30, 40))
+    header_bytes = min(len(original), 700)  # where the size and the segments before it are
+    refused = 0
+    for _ in range(2000):
+        data = bytearray(original)
+        for position in rng.integers(0, header_bytes, rng.integers(1, 4)):
+            data[position] = rng.choice((0x00, 0xFF, int(rng.integers(0, 256))))
+        if rng.random() < 0.3:
+            data = data[:rng.integers(0, len(data))]
+        if rng.random() < 0.2:
+            at = int(rng.integers(2, max(3, len(data))))
+            data[at:at] = b'\xff' * int(rng.integers(1, 8))
+        try:
+            decoded = decode_compressed_image(compressed_format, bytes(data), max_width=48,
+                                              max_height=40)
+        except ImageFormatError:
+            refused += 1
+            continue
+        height, width = decoded.image.shape[:2]
+        assert width <= 48 and height <= 40, (width, height)
+    assert refused > 500
