@@ -493,8 +493,7 @@ class InferenceNode(LifecycleNode):
             self.publish_outputs(image_msg, outputs)
         except Exception as error:  # one bad frame must not stop the stream
             self.output_failures += 1
-            self.get_logger().error(f'cannot publish results: {error}\n'
-                                    f'{traceback.format_exc().rstrip()}',
+            self.get_logger().error(f'cannot publish results: {error}',
                                     throttle_duration_sec=WARN_PERIOD_S)
             return
         published = time.perf_counter()
