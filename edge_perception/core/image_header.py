@@ -18,11 +18,10 @@ JPEG_START = b'\xff\xd8'
 _PNG_MAX_SIDE = 2**31 - 1
 # Colour types and the bit depths each allows (PNG specification, IHDR).
 _PNG_BIT_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
-# Frame headers libjpeg decodes (baseline, extended, progressive, lossless; Huffman or
-# arithmetic coding) and the ones it does not: hierarchical (differential) frames.
-_JPEG_FRAMES = {0xC0: 'baseline', 0xC1: 'extended', 0xC2: 'progressive', 0xC3: 'lossless',
-                0xC9: 'extended arithmetic', 0xCA: 'progressive arithmetic',
-                0xCB: 'lossless arithmetic'}
+# Frame headers libjpeg decodes: SOF0-3 (baseline, extended, progressive, lossless) with
+# Huffman coding, SOF9-11 with arithmetic coding; and the ones it does not: hierarchical
+# (differential) frames.
+_JPEG_FRAMES = {0xC0, 0xC1, 0xC2, 0xC3, 0xC9, 0xCA, 0xCB}
 _JPEG_HIERARCHICAL = {0xC5, 0xC6, 0xC7, 0xCD, 0xCE, 0xCF, 0xDE}  # SOF5-7, SOF13-15, DHP
 _JPEG_SOS, _JPEG_EOI, _JPEG_TEM = 0xDA, 0xD9, 0x01
 _JPEG_STANDALONE = {_JPEG_TEM, *range(0xD0, 0xD9)}  # TEM, RST0-7, SOI: no length field
@@ -116,16 +115,13 @@ def jpeg_size(data):
 
 
 def compressed_image_size(codec, data):
-    """Return ``(width, height)`` of compressed image ``data`` of ``codec`` ('png' or 'jpeg').
+    """Return ``(width, height)`` of compressed image ``data``.
 
+    :param codec: 'png' or 'jpeg'.
     :raises ImageHeaderError: when the header cannot be read (see :func:`png_size`,
         :func:`jpeg_size`).
-    :raises ValueError: for another codec.
     """
-    readers = {'png': png_size, 'jpeg': jpeg_size}
-    if codec not in readers:
-        raise ValueError(f"no header reader for codec '{codec}'; one of: {', '.join(readers)}")
-    return readers[codec](data)
+    return {'png': png_size, 'jpeg': jpeg_size}[codec](data)
 
 
 def _checked_size(codec, width, height, max_side):

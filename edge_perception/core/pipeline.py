@@ -44,11 +44,7 @@ from edge_perception.core.engine import (
     openvino_reason,
     PERFORMANCE_HINTS,
 )
-from edge_perception.core.image_codec import (
-    check_frame_size,
-    DEFAULT_MAX_SIDE,
-    image_to_array,
-)
+from edge_perception.core.image_codec import check_frame_size, DEFAULT_MAX_SIDE, image_to_array
 from edge_perception.core.input_crop import check_input_crop, FULL_FRAME
 from edge_perception.core.input_size import fix_input_size
 from edge_perception.core.model_info import read_model_info

@@ -86,8 +86,6 @@ BAD_INPUT_ERRORS = (ImageFormatError, PreprocessingError)
 # A frame that cannot be served now for a reason /diagnostics already reports: its stream's
 # compilation failed (retried with back-off), or the device is released. Counted as rejected.
 UNSERVED_ERRORS = (StreamCompileError, DeviceReleasedError)
-# Anything else raised while taking a frame is a bug, not bad input: counted in
-# internal_errors, logged with its traceback, ERROR on /diagnostics.
 # What happens to pixel values (0-255) when neither the parameters nor the model give a value.
 _UNSTATED_NORMALISATION = {'mean': 'no mean is subtracted', 'scale': 'they are not scaled'}
 IMAGE_TRANSPORTS = ('raw', 'compressed')
@@ -445,7 +443,12 @@ class InferenceNode(LifecycleNode):
         self._take(self._process_compressed, msg, 'compressed image')
 
     def _take(self, process, msg, kind):
-        """Count a frame in and process it; no exception leaves the callback."""
+        """Count a frame in and process it; no exception leaves the callback.
+
+        Anything raised but :data:`BAD_INPUT_ERRORS` and :data:`UNSERVED_ERRORS` is a bug, not
+        bad input: counted in ``internal_errors``, logged with its traceback, ERROR on
+        /diagnostics.
+        """
         self.frames_received += 1
         self._health.image_received()
         try:
