@@ -12,14 +12,22 @@ echo "== ruff"
 .venv/bin/ruff check .
 
 echo "== headless browser for the monitor's page test (test/monitor/test_browser_monitor.py)"
+# The package lists must be fresh: on a new machine they are empty or stale, and the install
+# fails. Under CI=true the test must run: a browser that cannot be installed fails the run.
 if command -v chromium-headless-shell > /dev/null; then
   echo "chromium-headless-shell is installed"
 elif [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null \
+    && apt-get update -qq > /dev/null 2>&1 \
     && apt-get install -y -qq chromium-headless-shell > /dev/null 2>&1; then
   echo "installed chromium-headless-shell"
+elif [ "${CI:-}" = true ]; then
+  echo "chromium-headless-shell is not installed and cannot be installed here" \
+    "(apt-get update && apt-get install -y chromium-headless-shell); CI=true needs it" >&2
+  exit 1
 else
   echo "chromium-headless-shell is not installed and cannot be installed here" \
-    "(apt-get install -y chromium-headless-shell): the browser test will be skipped"
+    "(apt-get update && apt-get install -y chromium-headless-shell):" \
+    "the browser test will be skipped"
 fi
 
 echo "== pytest (OpenVINO $(.venv/bin/python -c 'import openvino; print(openvino.__version__)'))"

@@ -35,3 +35,20 @@ def monitor_address(graph, monitor, timeout_s):
     match = MONITOR_ADDRESS.search(monitor.output)
     assert match, monitor.output
     return match.group(1), int(match.group(2))
+
+
+def reset_peak_rss(pid):
+    """Reset a process's peak resident memory (VmHWM) to what it holds now (Linux >= 4.0)."""
+    with open(f'/proc/{pid}/clear_refs', 'w', encoding='ascii') as clear_refs:
+        clear_refs.write('5')
+
+
+def peak_rss_mib(pid):
+    """Return a process's peak resident memory (VmHWM) in MiB since start or the last
+    :func:`reset_peak_rss`: a buffer allocated and freed between two samples still shows.
+    """
+    with open(f'/proc/{pid}/status', encoding='ascii') as status:
+        for line in status:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) / 1024.0
+    raise AssertionError(f'no VmHWM for process {pid}')

@@ -9,6 +9,10 @@ No rclpy here: callers pass the message's ``format`` and ``data``. Formats under
   ``'rgb8; jpeg compressed bgr8'``, ``'mono8; png compressed mono8'``,
   ``'mono16; png compressed mono16'``.
 
+A frame is measured before it is decoded: its width and height are read from its header
+(:mod:`~edge_perception.core.image_header`) and checked against the node's ``max_width`` and
+``max_height``, so a small file that states a huge image never reaches ``cv2.imdecode``.
+
 Images are decoded with OpenCV as the plugin's subscriber decodes them (``imdecode``, depth and
 channels unchanged, EXIF orientation ignored) and come back with the encoding of their pixels:
 'bgr8', 'bgra8', 'mono8', 'bgr16' or 'mono16'. The plugin's subscriber then reorders BGR to the
@@ -21,7 +25,13 @@ import sys
 import cv2
 import numpy as np
 
-from edge_perception.core.image_codec import encoding_info, ImageFormatError
+from edge_perception.core.image_codec import (
+    check_frame_size,
+    DEFAULT_MAX_SIDE,
+    encoding_info,
+    ImageFormatError,
+)
+from edge_perception.core.image_header import compressed_image_size, ImageHeaderError
 
 CODECS = {'jpeg': 'jpeg', 'jpg': 'jpeg', 'png': 'png'}
 # A codec's first bytes, and the marker that ends a complete image (JPEG's EOI, PNG's IEND
@@ -107,14 +117,19 @@ def parse_format(compressed_format):
     return CompressedFormat(codec, original.strip(), words[2] if len(words) == 3 else '')
 
 
-def decode_compressed_image(compressed_format, data):
+def decode_compressed_image(compressed_format, data, max_width=DEFAULT_MAX_SIDE,
+                            max_height=DEFAULT_MAX_SIDE):
     """Decode a ``sensor_msgs/CompressedImage`` given as its ``format`` and ``data`` fields.
 
     :param compressed_format: the ``format`` field, e.g. ``'rgb8; jpeg compressed bgr8'``.
     :param data: the ``data`` field (bytes, ``array.array('B')`` or another buffer).
+    :param max_width: widest image decoded, pixels (read from the header first).
+    :param max_height: tallest image decoded, pixels.
     :return: :class:`DecodedImage`.
-    :raises CompressedImageError: for an unknown format, data of another codec, truncated or
-        corrupt data, or pixels the pipeline cannot take (16-bit with alpha).
+    :raises CompressedImageError: for an unknown format, data of another codec, an unreadable
+        header, truncated or corrupt data, or pixels the pipeline cannot take (16-bit with
+        alpha).
+    :raises FrameTooLargeError: when the header states an image larger than the limits.
     """
     parsed = parse_format(compressed_format)
     buffer = np.frombuffer(data, dtype=np.uint8)
@@ -123,6 +138,11 @@ def decode_compressed_image(compressed_format, data):
         raise CompressedImageError(
             f"CompressedImage data ({buffer.size} bytes) is not {parsed.codec.upper()} as its "
             f"format '{compressed_format}' says")
+    try:
+        width, height = compressed_image_size(parsed.codec, buffer)
+    except ImageHeaderError as error:
+        raise CompressedImageError(str(error)) from error
+    check_frame_size(width, height, max_width, max_height)
     if _END_MARKERS[parsed.codec] not in buffer[-_END_SEARCH_BYTES:].tobytes():
         raise CompressedImageError(
             f'truncated {parsed.codec.upper()} ({buffer.size} bytes): its end marker is missing')

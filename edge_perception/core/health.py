@@ -25,12 +25,18 @@ class HealthReport:
 
 @dataclass(frozen=True)
 class NodeCounters:
-    """The node's own frame counters, beside what the pipeline counts."""
+    """The node's own frame counters, beside what the pipeline counts.
+
+    :param internal_errors: frames that raised an unexpected exception (a bug, not bad input).
+    :param last_internal_error: the latest of them, ``'<type>: <message>'``.
+    """
 
     frames_received: int
     frames_processed: int
     frames_rejected: int
     output_failures: int = 0
+    internal_errors: int = 0
+    last_internal_error: str = ''
 
 
 class HealthMonitor:
@@ -70,6 +76,7 @@ class HealthMonitor:
             'frames_processed': counters.frames_processed,
             'frames_rejected': counters.frames_rejected,
             'output_failures': counters.output_failures,
+            'internal_errors': counters.internal_errors,
             'frames_dropped': pipeline.frames_dropped,
             'inference_failures': pipeline.inference_failures,
             'consecutive_failures': pipeline.consecutive_failures,
@@ -79,11 +86,18 @@ class HealthMonitor:
         previous = self._previous or dict.fromkeys(sample, 0)
         self._previous = sample
         level, message = self._assess(pipeline, sample, previous)
+        bugs = sample['internal_errors'] - previous['internal_errors']
+        if bugs:  # whatever else is going on, a bug is the first thing to say
+            message = (f'{bugs} frame(s) hit an internal error (a bug, not bad input) since the '
+                       f'last report: {counters.last_internal_error}; traceback in the log'
+                       + (f'; {message}' if level != OK else ''))
+            level = ERROR
         values = {'device': pipeline.device, 'configured_device': pipeline.config.device,
                   'device_held': str(pipeline.device_held).lower(),
                   'preprocessing': pipeline.preprocessing_in_use or 'not compiled yet',
                   **{name: str(value) for name, value in sample.items()},
-                  'last_error': pipeline.last_error}
+                  'last_error': pipeline.last_error,
+                  'last_internal_error': counters.last_internal_error}
         return HealthReport(level, message, values)
 
     def _assess(self, pipeline, sample, previous):

@@ -15,9 +15,28 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+# Default largest width and height of a camera frame a node takes (parameters max_width and
+# max_height).
+DEFAULT_MAX_SIDE = 4096
+
 
 class ImageFormatError(ValueError):
     """An Image message whose fields cannot describe a valid image of a supported encoding."""
+
+
+class FrameTooLargeError(ImageFormatError):
+    """A frame larger than a node accepts (``max_width`` x ``max_height``)."""
+
+
+def check_frame_size(width, height, max_width, max_height):
+    """Refuse a frame larger than ``max_width`` x ``max_height`` pixels, before anything is
+    allocated for it.
+
+    :raises FrameTooLargeError: naming the frame's size and the limits.
+    """
+    if width > max_width or height > max_height:
+        raise FrameTooLargeError(f'{width}x{height} frame is larger than {max_width}x'
+                                 f'{max_height} (max_width x max_height)')
 
 
 @dataclass(frozen=True)

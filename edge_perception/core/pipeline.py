@@ -44,7 +44,7 @@ from edge_perception.core.engine import (
     openvino_reason,
     PERFORMANCE_HINTS,
 )
-from edge_perception.core.image_codec import image_to_array, ImageFormatError
+from edge_perception.core.image_codec import check_frame_size, DEFAULT_MAX_SIDE, image_to_array
 from edge_perception.core.input_crop import check_input_crop, FULL_FRAME
 from edge_perception.core.input_size import fix_input_size
 from edge_perception.core.model_info import read_model_info
@@ -71,7 +71,6 @@ COMPILE_RETRY_S = (1.0, 30.0)
 RETURN_TO_DEVICE_S = (5.0, 60.0)
 # Compiled streams kept; the least recently used one beyond this is released.
 CACHED_STREAMS = 3
-DEFAULT_MAX_SIDE = 4096
 
 
 @dataclass(frozen=True)
@@ -146,8 +145,10 @@ class DeviceReleasedError(RuntimeError):
     """A frame arrived while the pipeline has released its device."""
 
 
-class FrameTooLargeError(ImageFormatError):
-    """A frame larger than the pipeline accepts (``max_width`` x ``max_height``)."""
+class StreamCompileError(RuntimeError):
+    """The frame's stream failed to compile and waits to be compiled again (with back-off);
+    the message is the compilation's error.
+    """
 
 
 @dataclass
@@ -308,18 +309,16 @@ class ImagePipeline:
 
         :param context: handed back with the result; it must keep ``data`` alive.
         :raises ImageFormatError: when the fields do not describe a supported image, or it is
-            larger than ``max_width`` x ``max_height`` (:class:`FrameTooLargeError`).
+            larger than ``max_width`` x ``max_height`` (``FrameTooLargeError``).
         :raises PreprocessingError: when this encoding cannot feed the model.
-        :raises Exception: why the frame's stream cannot be compiled, while it waits to be
-            compiled again.
+        :raises StreamCompileError: why the frame's stream cannot be compiled, while it waits
+            to be compiled again.
+        :raises DeviceReleasedError: while the device is released.
         """
         received = time.perf_counter()
         if self._released:
             raise DeviceReleasedError('the device is released (the node is not active)')
-        if width > self.config.max_width or height > self.config.max_height:
-            raise FrameTooLargeError(
-                f'{width}x{height} frame is larger than {self.config.max_width}x'
-                f'{self.config.max_height} (max_width x max_height)')
+        check_frame_size(width, height, self.config.max_width, self.config.max_height)
         image = image_to_array(height, width, encoding, is_bigendian, step, data)
         # Refused before compiling: depth and other data, or a colour order the model lacks.
         plan_input(encoding, self.model_input, self.normalisation, in_graph=False)
@@ -332,7 +331,7 @@ class ImagePipeline:
             if stream is None:
                 retry = self._compile_retries.get(key)
                 if retry is not None and time.monotonic() < retry.at:
-                    raise retry.error
+                    raise StreamCompileError(openvino_reason(retry.error)) from retry.error
                 if key in self._pending:
                     self._dropped += 1
                 self._pending[key] = _Pending(image, context, received)
@@ -393,12 +392,18 @@ class ImagePipeline:
                 if self._closing:
                     return
                 key, device, reason = self._compile_queue.popleft()
-            try:
-                stream, why = self._build_stream(key, device)
-            except Exception as error:  # any compile failure: retried with back-off
-                self._compile_failed(key, device, error)
-                continue
-            self._install(stream, '; '.join(part for part in (reason, why) if part))
+            # A call of its own: a local of this loop would keep the latest compiled model and
+            # its infer requests alive while the thread waits, holding the device after
+            # release_device (found by test_pipeline's weak references).
+            self._compile(key, device, reason)
+
+    def _compile(self, key, device, reason):
+        try:
+            stream, why = self._build_stream(key, device)
+        except Exception as error:  # any compile failure: retried with back-off
+            self._compile_failed(key, device, error)
+            return
+        self._install(stream, '; '.join(part for part in (reason, why) if part))
 
     def _build_stream(self, key, device):
         """Return a compiled :class:`_Stream` for ``key`` on ``device``, and why its

@@ -15,6 +15,7 @@ configures and activates itself, so it works with no lifecycle manager.
 
 import os
 import time
+import traceback
 from typing import NamedTuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -38,13 +39,14 @@ from edge_perception.core.health import (
     NodeCounters,
     OK,
 )
-from edge_perception.core.image_codec import ImageFormatError
+from edge_perception.core.image_codec import DEFAULT_MAX_SIDE, ImageFormatError
 from edge_perception.core.input_crop import FULL_FRAME, MIN_INPUT_CROP
 from edge_perception.core.pipeline import (
-    DEFAULT_MAX_SIDE,
+    DeviceReleasedError,
     ImagePipeline,
     PipelineConfig,
     PREPROCESSING_MODES,
+    StreamCompileError,
 )
 from edge_perception.core.preprocessing import Normalisation, PreprocessingError
 from edge_perception.core.rate_meter import RateMeter
@@ -77,6 +79,13 @@ class TransitionError(RuntimeError):
 STARTUP_ERRORS = (DeviceUnavailableError, ModelLoadError, ParameterException, ValueError,
                   TransitionError)
 WARN_PERIOD_S = 5.0
+# What a frame refused as bad input raises: the package's own input errors (the message's
+# fields, encoding, size or compressed data; an encoding this model cannot take). Counted in
+# frames_rejected with a warning.
+BAD_INPUT_ERRORS = (ImageFormatError, PreprocessingError)
+# A frame that cannot be served now for a reason /diagnostics already reports: its stream's
+# compilation failed (retried with back-off), or the device is released. Counted as rejected.
+UNSERVED_ERRORS = (StreamCompileError, DeviceReleasedError)
 # What happens to pixel values (0-255) when neither the parameters nor the model give a value.
 _UNSTATED_NORMALISATION = {'mean': 'no mean is subtracted', 'scale': 'they are not scaled'}
 IMAGE_TRANSPORTS = ('raw', 'compressed')
@@ -190,6 +199,8 @@ class InferenceNode(LifecycleNode):
         self.frames_rejected = 0
         self.frames_processed = 0
         self.output_failures = 0
+        self.internal_errors = 0
+        self.last_internal_error = ''
         self._rate_meter = RateMeter()
         self._health = HealthMonitor()
         self._reported_level = OK
@@ -426,37 +437,48 @@ class InferenceNode(LifecycleNode):
         return result
 
     def _on_image(self, msg):
-        self._count_received()
-        self._process(msg)
+        self._take(self._process, msg, 'image')
 
     def _on_compressed_image(self, msg):
-        self._count_received()
-        try:
-            decoded = decode_compressed_image(msg.format, msg.data)
-        except ImageFormatError as error:  # corrupt, truncated, unknown format
-            self.frames_rejected += 1
-            self.get_logger().warning(f'dropping compressed image: {error}',
-                                      throttle_duration_sec=WARN_PERIOD_S)
-            return
-        self._process(DecodedFrame(msg.header, *decoded.image_fields()))
+        self._take(self._process_compressed, msg, 'compressed image')
 
-    def _count_received(self):
+    def _take(self, process, msg, kind):
+        """Count a frame in and process it; no exception leaves the callback.
+
+        Anything raised but :data:`BAD_INPUT_ERRORS` and :data:`UNSERVED_ERRORS` is a bug, not
+        bad input: counted in ``internal_errors``, logged with its traceback, ERROR on
+        /diagnostics.
+        """
         self.frames_received += 1
         self._health.image_received()
+        try:
+            process(msg)
+        except BAD_INPUT_ERRORS as error:
+            self.frames_rejected += 1
+            self.get_logger().warning(f'dropping {kind}: {error}',
+                                      throttle_duration_sec=WARN_PERIOD_S)
+        except UNSERVED_ERRORS as error:
+            self.frames_rejected += 1
+            self.get_logger().error(f'cannot run the model on this {kind}: {error}',
+                                    throttle_duration_sec=WARN_PERIOD_S)
+        except Exception as error:  # a bug, not bad input: the node keeps serving, loudly
+            self.internal_errors += 1
+            self.last_internal_error = f'{type(error).__name__}: {error}'
+            self.get_logger().error(
+                f'internal error on this {kind} (a bug in edge_perception, not bad input): '
+                f'{self.last_internal_error}\n{traceback.format_exc().rstrip()}',
+                throttle_duration_sec=WARN_PERIOD_S)
+
+    def _process_compressed(self, msg):
+        # Measured (its header) before it is decoded: the limits apply before any allocation.
+        config = self.pipeline.config
+        decoded = decode_compressed_image(msg.format, msg.data, config.max_width,
+                                          config.max_height)
+        self._process(DecodedFrame(msg.header, *decoded.image_fields()))
 
     def _process(self, frame):
-        try:
-            self.pipeline.process(frame.height, frame.width, frame.encoding,
-                                  bool(frame.is_bigendian), frame.step, frame.data, frame)
-        except (ImageFormatError, PreprocessingError) as error:
-            self.frames_rejected += 1
-            self.get_logger().warning(f'dropping image: {error}',
-                                      throttle_duration_sec=WARN_PERIOD_S)
-            return
-        except Exception as error:  # the stream cannot be compiled now: keep serving, say why
-            self.frames_rejected += 1
-            self.get_logger().error(f'cannot run the model on this image: {error}',
-                                    throttle_duration_sec=WARN_PERIOD_S)
+        self.pipeline.process(frame.height, frame.width, frame.encoding,
+                              bool(frame.is_bigendian), frame.step, frame.data, frame)
 
     def _on_compiled(self, event):
         """Log what a compilation did (called from the pipeline's compilation thread)."""
@@ -493,7 +515,7 @@ class InferenceNode(LifecycleNode):
         if self.lifecycle_state == ACTIVE and pipeline is not None:
             report = self._health.report(pipeline, NodeCounters(
                 self.frames_received, self.frames_processed, self.frames_rejected,
-                self.output_failures))
+                self.output_failures, self.internal_errors, self.last_internal_error))
         else:
             report = lifecycle_report(self.lifecycle_state, self.transition_error,
                                       pipeline is not None and pipeline.device_held)

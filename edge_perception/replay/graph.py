@@ -118,7 +118,8 @@ class ProbeGraph:
     def start_process(self, command, /, remappings=None, params_file=None, **parameters):
         """Start an installed node command as its own process, as ``ros2 run`` would.
 
-        :param command: installed command name, e.g. ``'depth_node'``.
+        :param command: installed command name, e.g. ``'depth_node'``, or the absolute path of
+            another node executable (a test's own node).
         :param remappings: ``{from: to}`` topic remappings.
         :param params_file: ROS 2 parameter file; ``parameters`` override its values.
         :param parameters: parameter values, ``name=value``.

@@ -1,5 +1,7 @@
 """Starting an installed edge_perception node as its own process, as ``ros2 run`` would."""
 
+import os
+from pathlib import Path
 import signal
 import subprocess
 import threading
@@ -15,7 +17,8 @@ def installed_command(name):
 class NodeProcess:
     """A node command running in a child process; a context manager that stops it on exit.
 
-    :param command: installed command name, e.g. 'depth_node'.
+    :param command: installed command name, e.g. 'depth_node', or the absolute path of another
+        node executable (a test's own node).
     :param parameters: ``{name: value}`` given as ``-p name:=value``.
     :param remappings: ``{from: to}`` given as ``-r from:=to``.
     :param params_file: ROS 2 parameter file given as ``--params-file``; ``parameters``
@@ -27,7 +30,8 @@ class NodeProcess:
 
     def __init__(self, command, parameters=None, remappings=None, params_file=None,
                  namespace=None, name=None, ros_arguments=()):
-        arguments = [str(installed_command(command)), '--ros-args', *ros_arguments]
+        executable = Path(command) if os.path.isabs(command) else installed_command(command)
+        arguments = [str(executable), '--ros-args', *ros_arguments]
         if namespace is not None:
             arguments += ['-r', f'__ns:={namespace}']
         if name is not None:

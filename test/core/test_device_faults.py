@@ -140,3 +140,27 @@ def test_health_reports_fallback_failures_and_recovery(make_pipeline):
     times[0] += 6.0
     stale = report(received=5, processed=1, rejected=1)
     assert stale.level == WARN and 'no image for 6 s' in stale.message
+
+
+def test_health_is_an_error_while_frames_hit_internal_errors_and_ok_after(make_pipeline):
+    pipeline, results = make_pipeline()
+    monitor = HealthMonitor()
+    monitor.image_received()
+    feed(pipeline, 1)
+    assert next_outcome(results) == ('result', 1)
+
+    def report(received, processed, internal_errors, last=''):
+        return monitor.report(pipeline, NodeCounters(received, processed, 0, 0, internal_errors,
+                                                     last))
+
+    assert report(1, 1, 0).level == OK
+    bug = report(3, 1, 2, "TypeError: '<' not supported")
+    assert bug.level == ERROR
+    assert bug.message.startswith('2 frame(s) hit an internal error (a bug, not bad input) '
+                                  "since the last report: TypeError: '<' not supported")
+    assert bug.values['internal_errors'] == '2' and bug.values['frames_rejected'] == '0'
+    assert bug.values['last_internal_error'] == "TypeError: '<' not supported"
+    feed(pipeline, 2)
+    assert next_outcome(results) == ('result', 2)
+    healed = report(4, 2, 2, "TypeError: '<' not supported")
+    assert healed.level == OK and healed.values['internal_errors'] == '2'

@@ -1,7 +1,9 @@
 """ImagePipeline: raw Image fields in, model outputs out, compiled per resolution."""
 
+import gc
 import queue
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -13,7 +15,13 @@ from edge_perception.core.engine import (
     ModelLoadError,
 )
 from edge_perception.core.image_codec import array_to_image_fields, ImageFormatError
-from edge_perception.core.pipeline import DeviceReleasedError, ImagePipeline, PipelineConfig
+from edge_perception.core.pipeline import (
+    CACHED_STREAMS,
+    DeviceReleasedError,
+    ImagePipeline,
+    PipelineConfig,
+    StreamCompileError,
+)
 from edge_perception.core.preprocessing import (
     HostPreprocessor,
     Normalisation,
@@ -82,6 +90,38 @@ def test_each_stream_compiles_once_however_the_camera_alternates(run):
     assert events.empty()
 
 
+def device_objects(stream):
+    """Weak references to a stream's compiled model and its infer requests."""
+    return [weakref.ref(stream.compiled)] + [weakref.ref(slot.request)
+                                             for slot in stream.engine._slots]
+
+
+def test_a_fourth_stream_releases_the_least_recently_used_one(run):
+    assert CACHED_STREAMS == 3
+    pipeline, results = run()
+    first, second, third, fourth = (6, 8), (12, 16), (18, 24), (24, 32)
+
+    def serve(size, value):
+        feed(pipeline, np.full((*size, 3), value, np.uint8), 'rgb8', value)
+        context, outputs, _ = results.get(timeout=10)
+        assert context == value and np.all(outputs[0] == value)
+
+    for value, size in enumerate((first, second, third, first), start=1):
+        serve(size, value)
+    assert pipeline.compilations == 3
+    second_stream = device_objects(pipeline._streams[('rgb8', *second)])
+    serve(fourth, 5)  # the second is now the least recently used: the first was used again
+    assert pipeline.compiled_streams == 3 and pipeline.compilations == 4
+    gc.collect()
+    assert all(reference() is None for reference in second_stream), \
+        'the evicted compiled model or its infer requests are still alive'
+    for value, size in enumerate((first, third, fourth), start=6):
+        serve(size, value)
+    assert pipeline.compilations == 4  # the three kept streams serve without compiling
+    serve(second, 9)
+    assert pipeline.compilations == 5 and pipeline.compiled_streams == 3
+
+
 def test_bad_frames_raise_before_reaching_the_device(run):
     pipeline, results = run()
     with pytest.raises(ImageFormatError):
@@ -114,8 +154,9 @@ def test_a_failed_compilation_is_retried_with_back_off_not_for_every_frame(run, 
     for suffix in ('.xml', '.bin'):
         (moved / f'vanishing{suffix}').rename(model.with_suffix(suffix))
     # Within the back-off the stream's frames are refused with the error, not compiled again.
-    with pytest.raises(ModelLoadError, match='does not exist'):
+    with pytest.raises(StreamCompileError, match='does not exist') as refused:
         feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 2)
+    assert isinstance(refused.value.__cause__, ModelLoadError)
     assert events.empty()
     feed(pipeline, np.zeros((12, 16, 3), np.uint8), 'rgb8', 3)  # another stream compiles
     assert results.get(timeout=10)[0] == 3
@@ -125,7 +166,7 @@ def test_a_failed_compilation_is_retried_with_back_off_not_for_every_frame(run, 
         try:
             feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 4)
             break
-        except ModelLoadError:
+        except StreamCompileError:
             assert time.monotonic() < deadline, 'the failed stream was never retried'
             time.sleep(0.1)
     assert results.get(timeout=10)[0] == 4 and not pipeline.compile_error
@@ -183,9 +224,14 @@ def test_releasing_the_device_drops_every_compiled_model_and_claiming_recompiles
     assert results.get(timeout=10)[0] == 1
     assert pipeline.compiled_streams == 1
     compilations = pipeline.compilations
+    held = [reference for stream in pipeline._streams.values()
+            for reference in device_objects(stream)]
 
     pipeline.release_device()
     assert not pipeline.device_held and pipeline.compiled_streams == 0
+    gc.collect()
+    assert all(reference() is None for reference in held), \
+        'a compiled model or infer request outlived release_device'
     with pytest.raises(DeviceReleasedError, match='released'):
         feed(pipeline, np.zeros((6, 8, 3), np.uint8), 'rgb8', 2)
 

@@ -10,8 +10,10 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 
 from edge_perception.msg import Classification
+from edge_perception.replay.soak import rss_mib
 
-from ros_helpers import depth_array
+from compressed_frames import png_of_zeros
+from ros_helpers import depth_array, peak_rss_mib, reset_peak_rss
 from tiny_models import red_channel_depth_model, write_model
 
 WIDTH, HEIGHT = 640, 480
@@ -98,3 +100,46 @@ def test_the_classifier_classifies_compressed_frames(ros_graph):
     ros_graph.warm_up(lambda attempt: frames.publish(frame), lambda _: results, timeout_s=60.0)
     assert results[0].header.stamp.sec == 3 and len(results[0].class_ids) == 5
     assert node.stop() == 0, node.output
+
+
+def latest_values(diagnostics):
+    statuses = [status for msg in diagnostics for status in msg.status]
+    return {item.key: item.value for item in statuses[-1].values} if statuses else {}
+
+
+def test_a_png_bomb_is_refused_from_its_header_before_it_is_decoded(ros_graph, tmp_path):
+    """30000 x 30000 zeros in under 1 MB of PNG: decoded, 900 MB. The node reads the size from
+    the IHDR chunk and refuses it; its peak memory (VmHWM, reset just before, so an array
+    allocated and freed again still shows) stays within 50 MiB of what it held.
+    """
+    model = write_model(red_channel_depth_model(48, 64), tmp_path, 'red')
+    node = ros_graph.start_process('depth_node', model=model, image_transport='compressed',
+                                   mean=[0.0], scale=[1.0], depth_scale=DEPTH_SCALE,
+                                   min_depth=0.0, diagnostic_period=0.2)
+    frames = ros_graph.publisher(CompressedImage, 'image/compressed')
+    depth = ros_graph.collect(Image, 'depth')
+    diagnostics = ros_graph.collect(DiagnosticArray, '/diagnostics')
+    good = compressed(camera_frame(7)[:48, :64], '.png', 'bgr8; png compressed bgr8', 1)
+    ros_graph.warm_up(lambda attempt: frames.publish(good), lambda _: depth, timeout_s=60.0)
+    bomb = CompressedImage(format='mono8; png compressed mono8', data=png_of_zeros(30000, 30000))
+    assert len(bomb.data) < 1_000_000
+
+    pid = node.process.pid
+    before = rss_mib(pid)
+    reset_peak_rss(pid)
+    ros_graph.warm_up(lambda attempt: frames.publish(bomb),
+                      lambda _: int(latest_values(diagnostics).get('frames_rejected', 0)) > 0,
+                      timeout_s=30.0)
+    peak = peak_rss_mib(pid)
+    assert peak - before < 50.0, (before, peak)
+    assert ros_graph.wait_for(lambda: '30000x30000 frame is larger than 4096x4096' in node.output)
+    assert latest_values(diagnostics)['internal_errors'] == '0'
+
+    depth.clear()
+    ros_graph.warm_up(lambda attempt: frames.publish(good), lambda _: depth, timeout_s=30.0)
+    np.testing.assert_allclose(depth_array(depth[0]), good_red(good) * DEPTH_SCALE, rtol=1e-6)
+    assert node.stop() == 0, node.output
+
+
+def good_red(msg):
+    return cv2.imdecode(np.frombuffer(bytes(msg.data), np.uint8), cv2.IMREAD_COLOR)[:, :, 2]

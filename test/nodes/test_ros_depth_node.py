@@ -108,6 +108,7 @@ def test_bad_frames_are_dropped_and_the_node_keeps_serving(graph, tmp_path):
         rejected = node.frames_rejected
         node.frames_rejected = 0
         assert rejected == 1
+    assert node.internal_errors == 0  # refused as bad input, not as a bug
     probe['image'].publish(good)
     assert graph.wait_for(lambda: probe['depth'])
     np.testing.assert_allclose(depth_array(probe['depth'][0]), 3.0)

@@ -1,9 +1,12 @@
 """Thousands of malformed Image and CameraInfo messages thrown at a running depth node.
 
-Pass: no exception escapes a callback (in this process the executor would raise it), the node
-process stays up, and a valid frame sent afterwards gets the right depth.
+Pass: no exception escapes a callback (in this process the executor would raise it), every
+malformed frame is refused as bad input and none as a bug (``internal_errors`` stays 0: a
+``TypeError`` inside the pipeline would count there, not as rejected), the node process stays
+up, and a valid frame sent afterwards gets the right depth.
 """
 
+from diagnostic_msgs.msg import DiagnosticArray
 from hypothesis import given, HealthCheck, settings
 from hypothesis import strategies as st
 import numpy as np
@@ -88,6 +91,7 @@ def test_malformed_messages_never_escape_a_callback(ros_graph, red_model):
     assert graph.wait_for(lambda: depth_of_valid_frame(depth))
     np.testing.assert_allclose(depth_array(depth_of_valid_frame(depth)), 1.5, rtol=1e-6)
     assert node.frames_rejected > 1000 and node.frames_processed > 0
+    assert node.internal_errors == 0, f'a frame hit a bug: {node.last_internal_error}'
     assert node.output_failures == 0, 'a result could not be published (see the log)'
 
 
@@ -98,6 +102,7 @@ def test_a_node_process_survives_malformed_streams(ros_graph, red_model):
     images = graph.publisher(Image, 'image', RELIABLE)
     infos = graph.publisher(CameraInfo, 'camera_info', RELIABLE)
     depth = graph.collect(Image, 'depth')
+    diagnostics = graph.collect(DiagnosticArray, '/diagnostics')
 
     @fuzz_settings(max_examples=25)
     @given(messages=st.lists(st.one_of(malformed_image(), camera_info()), min_size=40,
@@ -117,5 +122,9 @@ def test_a_node_process_survives_malformed_streams(ros_graph, red_model):
 
     throw()
     assert process.running()
+    diagnostics.clear()
+    assert graph.wait_for(lambda: diagnostics)
+    values = {item.key: item.value for item in diagnostics[-1].status[0].values}
+    assert int(values['frames_rejected']) > 200 and values['internal_errors'] == '0', values
     assert process.stop() == 0, process.output
     assert 'Traceback' not in process.output, process.output

@@ -4,8 +4,10 @@ that ``deactivate`` releases the device, and that a failed transition shows on /
 and can be retried.
 """
 
+import gc
 import statistics
 import time
+import weakref
 
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import State, Transition
@@ -13,9 +15,11 @@ from lifecycle_msgs.srv import ChangeState, GetState
 import numpy as np
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
+from rclpy.lifecycle import TransitionCallbackReturn
 from sensor_msgs.msg import Image
 
 from edge_perception.messages import image_msg, stamp_ns
+from edge_perception.nodes.depth_node import DepthNode
 from edge_perception.replay.node_process import NodeProcess
 
 from ros_helpers import depth_array, level
@@ -179,3 +183,31 @@ def test_a_failed_configure_is_reported_and_can_be_retried_with_a_fixed_paramete
     assert not refused.successful and 'read when the node is configured' in refused.reason
     assert node.running()
     assert node.stop() == 0, node.output
+
+
+def test_deactivate_lets_go_of_every_compiled_model_and_infer_request(ros_graph, tmp_path):
+    """Released means the OpenVINO objects are gone (weak references die), not a flag."""
+    model = write_model(constant_depth_model(24, 32, 2.0), tmp_path, 'constant')
+    node = ros_graph.start(DepthNode, model=str(model))
+    images = ros_graph.publisher(Image, 'image')
+    depth = ros_graph.collect_by_stamp(Image, 'depth')
+    held = [weakref.ref(node.pipeline._device_hold)]  # compiled at activate, before any frame
+    for index, (width, height) in enumerate(((64, 48), (32, 24))):
+        image = image_msg(np.full((height, width, 3), 100, np.uint8), 'rgb8',
+                          stamp=index + 1)
+        ros_graph.warm_up(lambda attempt, image=image: images.publish(image),
+                          lambda _, index=index: index + 1 in depth, 30.0)
+    assert node.pipeline.compiled_streams == 2
+    held += [weakref.ref(stream.compiled) for stream in node.pipeline._streams.values()]
+    held += [weakref.ref(slot.request) for stream in node.pipeline._streams.values()
+             for slot in stream.engine._slots]
+
+    assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+    gc.collect()
+    alive = [reference() for reference in held if reference() is not None]
+    assert not alive, f'still alive after deactivate: {alive}'
+
+    assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    ros_graph.warm_up(lambda attempt: images.publish(image_msg(
+        np.full((48, 64, 3), 100, np.uint8), 'rgb8', stamp=10 + attempt)),
+        lambda _: any(stamp >= 10 for stamp in depth), 30.0)
