@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 
+from edge_perception.cli.target_runtime import add_target_runtime_option, warn_unreadable
 from edge_perception.core.engine import create_core
 from edge_perception.core.image_codec import COLOR_ENCODINGS, encoding_info, ImageFormatError
 from edge_perception.core.model_info import (
@@ -62,6 +63,7 @@ def add_arguments(parser):
                              '1,3,224,224) and for models with dynamic dimensions')
     parser.add_argument('--fp32', action='store_true',
                         help='keep FP32 weights (default: FP16 weights, as the NCS2 needs)')
+    add_target_runtime_option(parser)
     validation = parser.add_argument_group('validation (source framework vs. IR on CPU, f32)')
     validation.add_argument('--no-validate', action='store_true',
                             help='skip running the source framework and the IR')
@@ -138,7 +140,7 @@ def _convert(args, fp16):
     weights = 'FP16' if fp16 else 'FP32'
     with tempfile.TemporaryDirectory(dir=directory, prefix='.convert-') as scratch:
         scratch_xml = os.path.join(scratch, 'model.xml')
-        save_ir(model, scratch_xml, fp16)
+        left = save_ir(model, scratch_xml, fp16, args.target_runtime)
         if not args.no_validate:
             _progress(f'validating the {weights} IR against {source.framework} on '
                       f'{args.samples} seeded random inputs (seed {args.seed})')
@@ -162,11 +164,12 @@ def _convert(args, fp16):
                 model_info, mean=(0.0,), scale=(1.0,),
                 color_order=encoding_info(args.encoding).color_order
                 if encoding_info(args.encoding).color_order in ('RGB', 'BGR') else ''))
-            save_ir(model, args.output, fp16)
+            left = save_ir(model, args.output, fp16, args.target_runtime)
         else:
             base = os.path.splitext(args.output)[0]
             os.replace(scratch_xml, args.output)
             os.replace(os.path.join(scratch, 'model.bin'), base + '.bin')
+    warn_unreadable('convert', left, args.target_runtime, args.output)
     shapes = ', '.join(f'{port.get_element_type().get_type_name()} {port.get_partial_shape()}'
                        for port in model.inputs)
     print(f'wrote {args.output} ({weights} weights; input {shapes})')

@@ -18,6 +18,7 @@ import numpy as np
 
 from edge_perception.core.engine import compile_model, load_model, ModelLoadError, openvino_reason
 from edge_perception.core.openvino_compat import openvino_version, save_model
+from edge_perception.core.opset_lowering import DEFAULT_TARGET_RUNTIME, lower_for_runtime
 from edge_perception.toolchain.model_inputs import port_name, random_arrays
 
 TORCH_SUFFIXES = ('.pt', '.pth')
@@ -332,12 +333,19 @@ def require_static_inputs(model):
                               'static shapes with --input-shape (once per input, in order)')
 
 
-def save_ir(model, xml_path, fp16=True):
-    """Write ``model`` as OpenVINO IR, with FP16 weights unless ``fp16`` is False.
+def save_ir(model, xml_path, fp16=True, target_runtime=DEFAULT_TARGET_RUNTIME):
+    """Write ``model`` as OpenVINO IR, with FP16 weights unless ``fp16`` is False, readable by
+    ``target_runtime`` where the operations allow.
 
-    On OpenVINO <= 2023.0 the FP16 compression changes ``model`` in place.
+    Operations newer than ``target_runtime`` reads are lowered in ``model`` itself first
+    (:func:`~edge_perception.core.opset_lowering.lower_for_runtime`); on OpenVINO <= 2023.0
+    the FP16 compression changes ``model`` in place too.
+
+    :return: the operations left that ``target_runtime`` cannot read (the IR is written anyway).
     """
+    left = lower_for_runtime(model, target_runtime)
     save_model(model, xml_path, compress_to_fp16=fp16)
+    return left
 
 
 @dataclass(frozen=True)
