@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 from edge_perception.cli.target_runtime import add_target_runtime_option, warn_unreadable
-from edge_perception.core.engine import create_core
+from edge_perception.core.engine import create_core, with_batch_of_one
 from edge_perception.core.image_codec import COLOR_ENCODINGS, encoding_info, ImageFormatError
 from edge_perception.core.model_info import (
     MODEL_TYPES,
@@ -35,6 +35,7 @@ from edge_perception.toolchain.conversion import (
     ConversionError,
     format_comparisons,
     open_source,
+    require_batch_of_one,
     require_static_inputs,
     save_ir,
     validate,
@@ -64,6 +65,10 @@ def add_arguments(parser):
     parser.add_argument('--fp32', action='store_true',
                         help='keep FP32 weights (default: FP16 weights, as the NCS2 needs)')
     add_target_runtime_option(parser)
+    parser.add_argument('--static', action='store_true',
+                        help='write the static batch-1 IR that the NCS2 (MYRIAD) and its '
+                             'compile_tool need: a dynamic batch becomes 1, any other batch is '
+                             'refused')
     validation = parser.add_argument_group('validation (source framework vs. IR on CPU, f32)')
     validation.add_argument('--no-validate', action='store_true',
                             help='skip running the source framework and the IR')
@@ -132,6 +137,8 @@ def _convert(args, fp16):
     _progress(f"converting {what} from {args.model} with OpenVINO "
               f"{openvino_version().split('-')[0]}")
     model = source.to_openvino(core, args.input_shape)
+    if args.static:
+        require_batch_of_one(with_batch_of_one(model))
     require_static_inputs(model)
     model_info = getattr(source, 'model_info', ModelInfo()).merged(_model_info(args))
     write_model_info(model, model_info)

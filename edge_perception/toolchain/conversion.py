@@ -333,6 +333,16 @@ def require_static_inputs(model):
                               'static shapes with --input-shape (once per input, in order)')
 
 
+def require_batch_of_one(model):
+    """Raise :class:`ConversionError` naming every input whose batch is not 1."""
+    batched = [f"'{port_name(port, f'input {index}')}' {port.get_partial_shape()}"
+               for index, port in enumerate(model.inputs)
+               if port.get_partial_shape().rank.is_dynamic or port.get_partial_shape()[0] != 1]
+    if batched:
+        raise ConversionError(f"inputs without a batch of 1: {', '.join(batched)}; give "
+                              '--input-shape 1,... (once per input, in order)')
+
+
 def save_ir(model, xml_path, fp16=True, target_runtime=DEFAULT_TARGET_RUNTIME):
     """Write ``model`` as OpenVINO IR, with FP16 weights unless ``fp16`` is False, readable by
     ``target_runtime`` where the operations allow.
