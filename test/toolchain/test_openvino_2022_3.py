@@ -18,6 +18,8 @@ import pytest
 
 from edge_perception.replay.node_process import installed_command
 
+from tiny_models import pooling_and_resizing_net
+
 OLD_PYTHON = os.environ.get('EDGE_PERCEPTION_OPENVINO_2022_3_PYTHON', '')
 pytestmark = pytest.mark.skipif(not OLD_PYTHON, reason='EDGE_PERCEPTION_OPENVINO_2022_3_PYTHON '
                                                        'is not set (scripts/test.sh sets it)')
@@ -38,34 +40,7 @@ make_checkpoints.save(contents, sys.argv[1], False)
 """
 
 
-def pooling_and_resizing_net():
-    """What makes the new converters write opset11 to opset16: pooling with ceil rounding
-    (ceil_torch), average pooling, nearest and bilinear upsampling.
-    """
-    import torch
-    from torch import nn
-
-    class PoolingAndResizing(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
-                                          nn.MaxPool2d(3, 2, padding=1, ceil_mode=True))
-            self.smooth = nn.AvgPool2d(3, 2, ceil_mode=True, count_include_pad=False)
-            self.head = nn.Conv2d(8, 2, 1)
-
-        def forward(self, image):
-            features = self.features(image)
-            coarse = nn.functional.interpolate(self.smooth(features), scale_factor=2.0,
-                                               mode='nearest')
-            fine = nn.functional.interpolate(features, size=coarse.shape[2:], mode='bilinear',
-                                             align_corners=False)
-            return self.head(coarse + fine)
-
-    torch.manual_seed(0)
-    return PoolingAndResizing().eval()
-
-
-def convert(source, output, *options, cwd=TEST_DIRECTORY):
+def convert(source, output, *options, cwd=TEST_DIRECTORY.parent):
     result = subprocess.run([str(installed_command('edge-perception')), 'convert', str(source),
                              '-o', str(output), *map(str, options)],
                             capture_output=True, text=True, timeout=600, cwd=cwd)
@@ -111,7 +86,7 @@ def irs(tmp_path_factory):
             generator.integers(0, 256, (1, 48, 64, 3), np.uint8)),
         'convert_pytorch': (convert(directory / 'probe.pt', directory / 'pytorch.xml',
                                     '--torch-module',
-                                    'test_openvino_2022_3:pooling_and_resizing_net',
+                                    'tiny_models:pooling_and_resizing_net',
                                     '--input-shape', shape),
                             image(PROBE_SHAPE)),
         'convert_authors_checkpoint': (
@@ -158,7 +133,7 @@ def test_every_shipped_and_converted_ir_matches_on_openvino_2022_3(irs, tmp_path
 def test_what_2022_3_cannot_read_is_what_the_lowering_removes(irs, tmp_path):
     # The same PyTorch module written without lowering: 2022.3 refuses it, naming the opset.
     unlowered = convert(irs['convert_pytorch'][0].parent / 'probe.pt', tmp_path / 'latest.xml',
-                        '--torch-module', 'test_openvino_2022_3:pooling_and_resizing_net',
+                        '--torch-module', 'tiny_models:pooling_and_resizing_net',
                         '--input-shape', ','.join(map(str, PROBE_SHAPE)),
                         '--target-runtime', 'latest')
     script = ('import sys\nfrom edge_perception.core.engine import create_core, load_model\n'
