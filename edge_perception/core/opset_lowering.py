@@ -138,10 +138,12 @@ def _lower_interpolate(node):
     output_shape = node.get_output_partial_shape(0)
     input_shape = node.get_input_partial_shape(0)
     axis_indices = _constant_values(axes) if axes is not None else range(axis_count)
-    static = axis_indices is not None and all(
-        output_shape[int(axis)].is_static and input_shape[int(axis)].is_static
-        for axis in axis_indices)
-    sizes = [output_shape[int(axis)].get_length() for axis in axis_indices] if static \
+    static = axis_indices is not None and input_shape.rank.is_static
+    if static:
+        axis_indices = [int(axis) for axis in axis_indices]  # Interpolate takes no negative axes
+        static = all(output_shape[axis].is_static and input_shape[axis].is_static
+                     for axis in axis_indices)
+    sizes = [output_shape[axis].get_length() for axis in axis_indices] if static \
         else [1] * axis_count
     if attributes['shape_calculation_mode'] == 'scales':
         scales = node.input_value(1)
@@ -150,7 +152,7 @@ def _lower_interpolate(node):
         sizes = opset1.constant(np.array(sizes, np.int64)).output(0)
     else:
         sizes = node.input_value(1)
-        ratios = [output_shape[int(axis)].get_length() / input_shape[int(axis)].get_length()
+        ratios = [output_shape[axis].get_length() / input_shape[axis].get_length()
                   for axis in axis_indices] if static else [1.0] * axis_count
         scales = opset1.constant(np.array(ratios, np.float32)).output(0)
     return opset_module(10).interpolate(
