@@ -2,7 +2,8 @@
 # The whole test suite: set-up (scripts/setup.sh, plus the training requirements), linters,
 # every test against the installed package, the regression of the bundled models against
 # their golden outputs, then the core tests again on OpenVINO 2023.0,
-# the oldest release with the openvino.runtime API of the NCS2's 2022.3 LTS.
+# the oldest release with the openvino.runtime API of the NCS2's 2022.3 LTS, and last on Python 3.10
+# with OpenVINO 2022.3 LTS itself (docs/ncs2.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -52,3 +53,32 @@ fi
   -r requirements/openvino-2023.0.txt
 # test/core/ needs nothing but the core's own requirements (no ROS, no rosbags).
 (cd test && PYTHONPATH=$repo "$old_venv/bin/python" -m pytest -p no:cacheprovider -q core)
+
+echo "== Python 3.10 and OpenVINO 2022.3 LTS, the NCS2's runtime (docs/ncs2.md)"
+# The NCS2 runs only on OpenVINO <= 2022.3, whose wheels exist up to CPython 3.10 (ROS 2
+# Humble's): the package's code must run there and every IR it ships or writes must load there.
+python310=$(ls -d "$(pyenv root 2>/dev/null)"/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)
+if [ -z "$python310" ] && python3.10 --version > /dev/null 2>&1; then
+  python310=$(command -v python3.10)
+fi
+if [ -z "$python310" ]; then
+  echo "no CPython 3.10 here (pyenv install 3.10, or python3.10 on PATH)" >&2
+  exit 1
+fi
+lts_venv=$repo/.venv-openvino-2022.3
+if [ ! -x "$lts_venv/bin/python" ]; then
+  "$python310" -m venv "$lts_venv"
+fi
+"$lts_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+  -r requirements/openvino-2022.3.txt
+# Syntax is ruff's (target-version py310, above) and this interpreter's; standard-library
+# calls newer than 3.10 are vermin's.
+"$lts_venv/bin/python" -m compileall -q edge_perception launch scripts test
+"$lts_venv/bin/vermin" --target=3.10- --violations --no-tips --eval-annotations \
+  edge_perception launch scripts test
+# The core tests and every ROS-free module's import on 3.10 and 2022.3; then each shipped IR
+# and fresh convert outputs run on 2022.3 against the installed OpenVINO.
+(cd test && PYTHONPATH=$repo "$lts_venv/bin/python" -m pytest -p no:cacheprovider -q core \
+  test_lint.py::test_the_ros_free_rooms_load_no_ros_module_at_run_time)
+(cd test && EDGE_PERCEPTION_OPENVINO_2022_3_PYTHON=$lts_venv/bin/python \
+  "$repo/.venv/bin/python" -m pytest -p no:cacheprovider -q -rP toolchain/test_openvino_2022_3.py)

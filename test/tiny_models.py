@@ -1,4 +1,6 @@
-"""Tiny OpenVINO models with outputs known exactly, written as IR for the tests."""
+"""Tiny OpenVINO models with outputs known exactly, written as IR for the tests, and a tiny
+PyTorch module with the operations new converters write in opsets newer than 2022.3 reads.
+"""
 
 import math
 import statistics
@@ -156,3 +158,30 @@ def depth_anything_like_model(patch=14, seed=0):
                                          _random_features_times_zero(image, patch, seed)),
                                opset.constant(np.array([1], np.int64)))
     return Model([prediction], [image], 'depth_anything_like')
+
+
+def pooling_and_resizing_net():
+    """What makes the new converters write opset11 to opset16: pooling with ceil rounding
+    (ceil_torch), average pooling, nearest and bilinear upsampling.
+    """
+    import torch
+    from torch import nn
+
+    class PoolingAndResizing(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+                                          nn.MaxPool2d(3, 2, padding=1, ceil_mode=True))
+            self.smooth = nn.AvgPool2d(3, 2, ceil_mode=True, count_include_pad=False)
+            self.head = nn.Conv2d(8, 2, 1)
+
+        def forward(self, image):
+            features = self.features(image)
+            coarse = nn.functional.interpolate(self.smooth(features), scale_factor=2.0,
+                                               mode='nearest')
+            fine = nn.functional.interpolate(features, size=coarse.shape[2:], mode='bilinear',
+                                             align_corners=False)
+            return self.head(coarse + fine)
+
+    torch.manual_seed(0)
+    return PoolingAndResizing().eval()

@@ -15,7 +15,8 @@ import os
 import sys
 import tempfile
 
-from edge_perception.core.engine import create_core
+from edge_perception.cli.target_runtime import add_target_runtime_option, warn_unreadable
+from edge_perception.core.engine import create_core, with_batch_of_one
 from edge_perception.core.image_codec import COLOR_ENCODINGS, encoding_info, ImageFormatError
 from edge_perception.core.model_info import (
     MODEL_TYPES,
@@ -34,6 +35,7 @@ from edge_perception.toolchain.conversion import (
     ConversionError,
     format_comparisons,
     open_source,
+    require_batch_of_one,
     require_static_inputs,
     save_ir,
     validate,
@@ -62,6 +64,11 @@ def add_arguments(parser):
                              '1,3,224,224) and for models with dynamic dimensions')
     parser.add_argument('--fp32', action='store_true',
                         help='keep FP32 weights (default: FP16 weights, as the NCS2 needs)')
+    add_target_runtime_option(parser)
+    parser.add_argument('--static', action='store_true',
+                        help='write the static batch-1 IR that the NCS2 (MYRIAD) and its '
+                             'compile_tool need: a dynamic batch becomes 1, any other batch is '
+                             'refused')
     validation = parser.add_argument_group('validation (source framework vs. IR on CPU, f32)')
     validation.add_argument('--no-validate', action='store_true',
                             help='skip running the source framework and the IR')
@@ -130,6 +137,8 @@ def _convert(args, fp16):
     _progress(f"converting {what} from {args.model} with OpenVINO "
               f"{openvino_version().split('-')[0]}")
     model = source.to_openvino(core, args.input_shape)
+    if args.static:
+        require_batch_of_one(with_batch_of_one(model))
     require_static_inputs(model)
     model_info = getattr(source, 'model_info', ModelInfo()).merged(_model_info(args))
     write_model_info(model, model_info)
@@ -138,7 +147,7 @@ def _convert(args, fp16):
     weights = 'FP16' if fp16 else 'FP32'
     with tempfile.TemporaryDirectory(dir=directory, prefix='.convert-') as scratch:
         scratch_xml = os.path.join(scratch, 'model.xml')
-        save_ir(model, scratch_xml, fp16)
+        left = save_ir(model, scratch_xml, fp16, args.target_runtime)
         if not args.no_validate:
             _progress(f'validating the {weights} IR against {source.framework} on '
                       f'{args.samples} seeded random inputs (seed {args.seed})')
@@ -162,11 +171,12 @@ def _convert(args, fp16):
                 model_info, mean=(0.0,), scale=(1.0,),
                 color_order=encoding_info(args.encoding).color_order
                 if encoding_info(args.encoding).color_order in ('RGB', 'BGR') else ''))
-            save_ir(model, args.output, fp16)
+            left = save_ir(model, args.output, fp16, args.target_runtime)
         else:
             base = os.path.splitext(args.output)[0]
             os.replace(scratch_xml, args.output)
             os.replace(os.path.join(scratch, 'model.bin'), base + '.bin')
+    warn_unreadable('convert', left, args.target_runtime, args.output)
     shapes = ', '.join(f'{port.get_element_type().get_type_name()} {port.get_partial_shape()}'
                        for port in model.inputs)
     print(f'wrote {args.output} ({weights} weights; input {shapes})')

@@ -2,9 +2,11 @@
 
 import sys
 
+from edge_perception.cli.target_runtime import add_target_runtime_option, warn_unreadable
 from edge_perception.core.engine import check_device, create_core, load_model
 from edge_perception.core.model_info import read_model_info, write_model_info
 from edge_perception.core.openvino_compat import save_model
+from edge_perception.core.opset_lowering import lower_for_runtime
 from edge_perception.core.preprocessing import resolve_normalisation
 from edge_perception.replay.node_config import read_parameters
 from edge_perception.toolchain.labelled_frames import DEFAULT_IMAGE_TOPIC, load_frames
@@ -42,6 +44,7 @@ def add_arguments(parser):
     parser.add_argument('--eval-data',
                         help='held-out frames for --eval, read like --data (default: --data)')
     parser.add_argument('--device', default='CPU', help='device for --eval (default: CPU)')
+    add_target_runtime_option(parser)
 
 
 def run(args):
@@ -56,6 +59,8 @@ def run(args):
           f'from {args.data}', file=sys.stderr)
     quantized = write_model_info(
         quantize(model, frames, normalisation, args.subset_size, args.preset), model_info)
+    warn_unreadable('quantize', lower_for_runtime(quantized, args.target_runtime),
+                    args.target_runtime, args.output)
     save_model(quantized, args.output, compress_to_fp16=True)
     print(f'wrote {args.output}')
     if args.eval:

@@ -28,6 +28,12 @@ PERFORMANCE_HINTS = ('LATENCY', 'THROUGHPUT')
 INFERENCE_PRECISIONS = ('default', 'f32', 'bf16', 'f16')
 MODEL_SUFFIXES = ('.xml', '.onnx')
 _LOGGER = logging.getLogger(__name__)
+# Why MYRIAD is missing, and what gives it: the PyPI wheels never had the plugin, and releases
+# after 2022.3 have none at all (docs/ncs2.md).
+MYRIAD_HINT = (' The Intel NCS2 (MYRIAD) plugin is only in the OpenVINO 2022.3 LTS archive '
+               'install (storage.openvinotoolkit.org, Python <= 3.10; not the PyPI wheels, not '
+               'releases after 2022.3; this is OpenVINO {}): source its setupvars.sh and install '
+               'its udev rules (install_dependencies/install_NCS_udev_rules.sh); docs/ncs2.md.')
 
 
 class DeviceUnavailableError(RuntimeError):
@@ -66,10 +72,8 @@ def check_device(core, device):
     if not device.strip():
         missing = ['(empty)']
     if missing:
-        hint = ''
-        if 'MYRIAD' in missing:
-            hint = (' The Intel NCS2 (MYRIAD) plugin ships only with OpenVINO 2022.3 LTS '
-                    '(Python <= 3.10); this is OpenVINO ' + openvino_version() + '.')
+        hint = MYRIAD_HINT.format(openvino_version().split('-')[0]) if 'MYRIAD' in missing \
+            else ''
         raise DeviceUnavailableError(
             f"OpenVINO device '{device}' is not available (missing: {', '.join(missing)}). "
             f"Devices OpenVINO sees here: {', '.join(available) or 'none'}.{hint}")

@@ -18,6 +18,8 @@ benchmark read it, so the normalisation a model was trained with has one source.
 
 from dataclasses import dataclass, replace
 
+from edge_perception.core.openvino_compat import rt_info_text
+
 MODEL_INFO = 'model_info'
 DEPTH_ESTIMATION = 'depth_estimation'
 CLASSIFICATION = 'Classification'
@@ -59,8 +61,7 @@ def read_model_info(model):
     :raises ModelInfoError: when a value is present but malformed.
     """
     def text(key):
-        path = [MODEL_INFO, key]
-        return model.get_rt_info(path).astype(str).strip() if model.has_rt_info(path) else ''
+        return rt_info_text(model, [MODEL_INFO, key])
 
     reverse = text('reverse_input_channels').lower()
     if reverse not in ('', 'true', 'false'):

@@ -30,13 +30,34 @@ except ImportError:
     )
     from openvino.runtime import opset8 as opset
 
+import importlib
+
 from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
 
 __all__ = [
     'AsyncInferQueue', 'ColorFormat', 'CompiledModel', 'Core', 'Layout', 'Model', 'PartialShape',
-    'PrePostProcessor', 'ResizeAlgorithm', 'Tensor', 'Type', 'opset', 'openvino_version',
-    'save_model',
+    'PrePostProcessor', 'ResizeAlgorithm', 'Tensor', 'Type', 'opset', 'opset_module',
+    'openvino_version', 'rt_info_text', 'save_model',
 ]
+
+
+def opset_module(number):
+    """Return OpenVINO's ``opset<number>`` module of operation factories."""
+    try:
+        return importlib.import_module(f'openvino.opset{number}')
+    except ImportError:
+        return importlib.import_module(f'openvino.runtime.opset{number}')
+
+
+def rt_info_text(model, path):
+    """Return the text stored at ``path`` in ``model``'s ``rt_info`` ('' when absent).
+
+    OpenVINO 2022.3 returns it as ``str``, later releases as an ``OVAny``.
+    """
+    if not model.has_rt_info(path):
+        return ''
+    value = model.get_rt_info(path)
+    return (value if isinstance(value, str) else value.astype(str)).strip()
 
 
 def openvino_version():

@@ -23,6 +23,7 @@ from edge_perception.core.onnx_external_data import (
     UnsafeOnnxFile,
 )
 from edge_perception.core.openvino_compat import openvino_version, save_model
+from edge_perception.core.opset_lowering import DEFAULT_TARGET_RUNTIME, lower_for_runtime
 from edge_perception.toolchain.model_inputs import port_name, random_arrays
 from edge_perception.toolchain.torch_file import (
     Allowlist,
@@ -357,12 +358,29 @@ def require_static_inputs(model):
                               'static shapes with --input-shape (once per input, in order)')
 
 
-def save_ir(model, xml_path, fp16=True):
-    """Write ``model`` as OpenVINO IR, with FP16 weights unless ``fp16`` is False.
+def require_batch_of_one(model):
+    """Raise :class:`ConversionError` naming every input whose batch is not 1."""
+    batched = [f"'{port_name(port, f'input {index}')}' {port.get_partial_shape()}"
+               for index, port in enumerate(model.inputs)
+               if port.get_partial_shape().rank.is_dynamic or port.get_partial_shape()[0] != 1]
+    if batched:
+        raise ConversionError(f"inputs without a batch of 1: {', '.join(batched)}; give "
+                              '--input-shape 1,... (once per input, in order)')
 
-    On OpenVINO <= 2023.0 the FP16 compression changes ``model`` in place.
+
+def save_ir(model, xml_path, fp16=True, target_runtime=DEFAULT_TARGET_RUNTIME):
+    """Write ``model`` as OpenVINO IR, with FP16 weights unless ``fp16`` is False, readable by
+    ``target_runtime`` where the operations allow.
+
+    Operations newer than ``target_runtime`` reads are lowered in ``model`` itself first
+    (:func:`~edge_perception.core.opset_lowering.lower_for_runtime`); on OpenVINO <= 2023.0
+    the FP16 compression changes ``model`` in place too.
+
+    :return: the operations left that ``target_runtime`` cannot read (the IR is written anyway).
     """
+    left = lower_for_runtime(model, target_runtime)
     save_model(model, xml_path, compress_to_fp16=fp16)
+    return left
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ pytest.importorskip('sklearn')
 ov = pytest.importorskip('openvino')
 
 from edge_perception.core.classification import class_count, load_labels  # noqa: E402
+from edge_perception.core.opset_lowering import opset_number  # noqa: E402
 from edge_perception.training import digits, train_digit_classifier  # noqa: E402
 from edge_perception.training.train_digit_classifier import DigitClassifier  # noqa: E402
 
@@ -99,6 +100,8 @@ def test_exported_ir_matches_torch_within_fp16_tolerance(tmp_path):
     expected = train_digit_classifier.predict_with_torch(model, image)
     xml = tmp_path / 'model.xml'
     train_digit_classifier.export_openvino(model, xml)
+    # In the operations of OpenVINO 2022.3, the NCS2's runtime (opset1 to opset10).
+    assert max(opset_number(node) for node in ov.Core().read_model(xml).get_ordered_ops()) <= 10
     compiled = ov.Core().compile_model(xml, 'CPU')
     actual = train_digit_classifier.predict_with_openvino(compiled, image)
     assert expected.std() > 0.1

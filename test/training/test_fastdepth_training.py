@@ -10,6 +10,7 @@ torch = pytest.importorskip('torch')
 ov = pytest.importorskip('openvino')
 
 from edge_perception.bags.reader import read_depth_bag  # noqa: E402
+from edge_perception.core.opset_lowering import opset_number  # noqa: E402
 from edge_perception.training import evaluate_on_bag, make_demo_bag, train_fastdepth  # noqa: E402
 from edge_perception.training.fastdepth import FastDepth  # noqa: E402
 from edge_perception.training.synthetic_dataset import HELD_OUT_FAMILY_SEED_START  # noqa: E402
@@ -89,6 +90,8 @@ def test_exported_ir_matches_torch_within_fp16_tolerance(tmp_path):
         expected = model(image).numpy()
     xml = tmp_path / 'model.xml'
     train_fastdepth.export_openvino(model, xml)
+    # In the operations of OpenVINO 2022.3, the NCS2's runtime (opset1 to opset10).
+    assert max(opset_number(node) for node in ov.Core().read_model(xml).get_ordered_ops()) <= 10
     compiled = ov.Core().compile_model(xml, 'CPU')
     actual = compiled(image.numpy())['depth']
     assert expected.std() > 0.1
