@@ -13,11 +13,7 @@ import os
 import threading
 import time
 
-from edge_perception.core.onnx_external_data import (
-    check_external_data,
-    MalformedOnnxFile,
-    UnsafeOnnxFile,
-)
+from edge_perception.core.onnx_external_data import check_external_data, OnnxFileError
 from edge_perception.core.openvino_compat import Core, openvino_version
 
 # Device names that combine other devices: 'HETERO:GPU,CPU', 'AUTO:NPU,CPU', 'MULTI:...'.
@@ -99,10 +95,8 @@ def load_model(core, path):
     if suffix == '.onnx':
         try:
             check_external_data(path)
-        except UnsafeOnnxFile as error:
-            raise ModelLoadError(f"refusing model '{path}': {error}") from None
-        except MalformedOnnxFile as error:
-            raise ModelLoadError(f"cannot read model '{path}': {error}") from None
+        except OnnxFileError as error:
+            raise ModelLoadError(error.for_file(path)) from None
     try:
         model = core.read_model(path)
     except Exception as error:  # OpenVINO raises RuntimeError subclasses varying by release.

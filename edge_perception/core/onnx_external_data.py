@@ -36,13 +36,23 @@ _WINDOWS_DRIVE = re.compile(r'^[A-Za-z]:')
 class OnnxFileError(ValueError):
     """The ONNX file cannot be accepted: see the two kinds below."""
 
+    verdict = ''
+
+    def for_file(self, path):
+        """Return the one line a user reads: the verdict, the file and the reason."""
+        return f"{self.verdict} '{path}': {self}"
+
 
 class UnsafeOnnxFile(OnnxFileError):
     """The ONNX file names external data outside its folder (or without a location)."""
 
+    verdict = 'refusing model'
+
 
 class MalformedOnnxFile(OnnxFileError):
     """The file is not protobuf: no ONNX reader could read it either."""
+
+    verdict = 'cannot read model'
 
 
 def check_external_data(path):

@@ -23,11 +23,7 @@ import time
 import numpy as np
 
 from edge_perception.core.engine import compile_model, load_model, openvino_reason
-from edge_perception.core.onnx_external_data import (
-    check_external_data,
-    MalformedOnnxFile,
-    UnsafeOnnxFile,
-)
+from edge_perception.core.onnx_external_data import check_external_data, OnnxFileError
 from edge_perception.core.openvino_compat import AsyncInferQueue, openvino_version, Tensor
 from edge_perception.toolchain.conversion import build_torch_module, load_state_dict
 from edge_perception.toolchain.model_inputs import port_name, random_arrays
@@ -257,10 +253,8 @@ def comparison_onnx(model_path, onnx_path=None):
     # onnxruntime and OpenCV read the external data it names.
     try:
         check_external_data(found)
-    except UnsafeOnnxFile as error:
-        raise BenchmarkInputError(f"refusing '{found}': {error}") from None
-    except MalformedOnnxFile as error:
-        raise BenchmarkInputError(f"cannot read ONNX model '{found}': {error}") from None
+    except OnnxFileError as error:
+        raise BenchmarkInputError(error.for_file(found)) from None
     return found
 
 

@@ -17,11 +17,7 @@ import os
 import numpy as np
 
 from edge_perception.core.engine import compile_model, load_model, ModelLoadError, openvino_reason
-from edge_perception.core.onnx_external_data import (
-    check_external_data,
-    MalformedOnnxFile,
-    UnsafeOnnxFile,
-)
+from edge_perception.core.onnx_external_data import check_external_data, OnnxFileError
 from edge_perception.core.openvino_compat import openvino_version, save_model
 from edge_perception.core.opset_lowering import DEFAULT_TARGET_RUNTIME, lower_for_runtime
 from edge_perception.toolchain.model_inputs import port_name, random_arrays
@@ -111,10 +107,8 @@ class OnnxSource:
         # Before OpenVINO or onnxruntime opens any weight it names.
         try:
             check_external_data(path)
-        except UnsafeOnnxFile as error:
-            raise ConversionError(f"refusing '{path}': {error}") from None
-        except MalformedOnnxFile as error:
-            raise ConversionError(f"cannot read ONNX model '{path}': {error}") from None
+        except OnnxFileError as error:
+            raise ConversionError(error.for_file(path)) from None
 
     def require_reference(self):
         """Return onnxruntime, which validation runs the model with.

@@ -133,7 +133,7 @@ def test_external_data_outside_the_folder_is_refused_before_it_is_read(layout, t
     assert result.returncode == 1, result.stdout + result.stderr
     message = result.stderr.strip()
     assert len(message.splitlines()) == 1 and 'Traceback' not in message, message
-    assert f"refusing '{path}'" in message and repr(location) in message
+    assert f"refusing model '{path}'" in message and repr(location) in message
     assert not (tmp_path / 'out.xml').exists()
 
 
