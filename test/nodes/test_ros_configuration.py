@@ -8,6 +8,7 @@ import re
 import pytest
 import yaml
 
+from edge_perception.monitor.node import MONITOR_PARAMETERS
 from edge_perception.nodes import camera_node, classifier_node, depth_node, launch_settings
 from edge_perception.nodes.inference_node import model_parameters
 from edge_perception.replay.node_config import NODE_KINDS
@@ -20,7 +21,8 @@ HEADS = {
     'classifier_node': model_parameters('bundled.xml') + classifier_node.CLASSIFIER_PARAMETERS,
 }
 # Every node with a parameter file; the heads are also driven by the replay tools.
-NODES = {**HEADS, 'camera_node': camera_node.CAMERA_PARAMETERS}
+NODES = {**HEADS, 'camera_node': camera_node.CAMERA_PARAMETERS,
+         'monitor_node': MONITOR_PARAMETERS}
 
 
 @pytest.mark.parametrize('node_name', NODES)
@@ -76,6 +78,7 @@ SETTINGS_ATTRIBUTES = {
     'launch_settings': set(dir(launch_settings)),
     'argument': {field.name for field in dataclasses.fields(launch_settings.LaunchArgument)},
     'settings': {field.name for field in dataclasses.fields(launch_settings.NodeSettings)},
+    'bringup': {field.name for field in dataclasses.fields(launch_settings.Bringup)},
     'context': {'launch_configurations'},
 }
 
