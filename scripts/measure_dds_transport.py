@@ -69,7 +69,7 @@ def main():
         return
     import subprocess
 
-    from edge_perception.nodes.dds_profile import PROFILE_FILE
+    from edge_perception.nodes.dds_profile import localhost_discovery, PROFILE_FILE
     from edge_perception.package_paths import shared_file
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'test'))
     from tiny_models import constant_depth_model, write_model
@@ -86,7 +86,7 @@ def main():
         for reliability in ('best_effort', 'reliable'):
             result = workdir / 'result.txt'
             environment = dict(os.environ, FASTDDS_DEFAULT_PROFILES_FILE=profile,
-                               ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
+                               **localhost_discovery())
             subprocess.run([sys.executable, __file__, profile, reliability, str(model),
                             str(result)], env=environment, check=True,
                            stdout=subprocess.DEVNULL)

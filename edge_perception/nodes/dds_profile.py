@@ -27,3 +27,19 @@ def apply_large_message_profile(environ=os.environ):
         return None
     environ[PROFILE_VARIABLE] = str(path)
     return str(path)
+
+
+def localhost_discovery(environ=os.environ):
+    """Return ``{variable: value}`` that keeps DDS discovery on this host, in the variable the
+    ROS 2 distribution in use knows.
+
+    Humble knows only ``ROS_LOCALHOST_ONLY=1``; Iron and later know
+    ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``, and Kilted silently ignores
+    ``ROS_LOCALHOST_ONLY``. An apt ROS 2 names itself in ``ROS_DISTRO``; the PyPI wheels
+    (Jazzy, Kilted) set nothing.
+
+    :param environ: the environment whose ``ROS_DISTRO`` is read.
+    """
+    if environ.get('ROS_DISTRO') == 'humble':
+        return {'ROS_LOCALHOST_ONLY': '1'}
+    return {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}
