@@ -1,8 +1,9 @@
 """What the launch files decide (edge_perception.nodes.launch_settings), tested without launch.
 
-The launch files themselves cannot run here; test_ros_configuration.py checks on their syntax
-tree that they only hand these settings to launch and launch_ros, and
-test_ros_launch_parameters.py starts the node across processes as these settings describe.
+The launch files themselves run in test/launch/ where ``launch`` is installed (from
+../shared/ros2; on no package registry); test_ros_configuration.py checks on their syntax tree
+that they only hand these settings to launch and launch_ros, and test_ros_launch_parameters.py
+starts the node across processes as these settings describe, with no launch at all.
 """
 
 import pytest

@@ -86,8 +86,9 @@ SETTINGS_ATTRIBUTES = {
 @pytest.mark.parametrize('launch_file', sorted((REPO / 'launch').glob('*.launch.py')),
                          ids=lambda path: path.name)
 def test_launch_files_use_only_the_documented_api_and_the_tested_settings(launch_file):
-    # The launch files cannot run here (no launch or launch_ros on PyPI): what they may do is
-    # checked on their syntax tree, and what they decide is tested in test_launch_settings.py.
+    # Where launch cannot run (it is on no package registry; test/launch/ runs the files where
+    # it is installed), what they may do is checked on their syntax tree, and what they decide
+    # is tested in test_launch_settings.py.
     tree = ast.parse(launch_file.read_text())
     imported = {}
     for statement in tree.body:
