@@ -10,23 +10,39 @@ import os
 from edge_perception.package_paths import shared_file
 
 PROFILE_VARIABLE = 'FASTDDS_DEFAULT_PROFILES_FILE'
+# Fast DDS 3 (Kilted) reads PROFILE_VARIABLE; Fast DDS 2 (Humble, Jazzy) reads only this one.
+PROFILE_VARIABLES = (PROFILE_VARIABLE, 'FASTRTPS_DEFAULT_PROFILES_FILE')
 PROFILE_FILE = ('config', 'fastdds_large_messages.xml')
+
+
+def configured_profile(environ=os.environ):
+    """Return the Fast DDS profile the environment names in either variable, else None."""
+    return next((environ[name] for name in PROFILE_VARIABLES if environ.get(name)), None)
 
 
 def apply_large_message_profile(environ=os.environ):
     """Point Fast DDS at the bundled profile unless another DDS or profile is configured.
 
+    The profile is set in both variables (:data:`PROFILE_VARIABLES`), so every Fast DDS reads
+    it; one the user set in either is copied into the other.
+
     :param environ: the environment to update (the process environment by default).
     :return: the profile path when it was applied, else None.
     """
     rmw = environ.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
-    if not rmw.startswith('rmw_fastrtps') or environ.get(PROFILE_VARIABLE):
+    if not rmw.startswith('rmw_fastrtps'):
         return None
-    path = shared_file(*PROFILE_FILE)
-    if not path.is_file():
-        return None
-    environ[PROFILE_VARIABLE] = str(path)
-    return str(path)
+    configured = configured_profile(environ)
+    applied = None
+    if configured is None:
+        path = shared_file(*PROFILE_FILE)
+        if not path.is_file():
+            return None
+        configured = applied = str(path)
+    for name in PROFILE_VARIABLES:
+        if not environ.get(name):
+            environ[name] = configured
+    return applied
 
 
 def localhost_discovery(environ=os.environ):

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 import os
 from pathlib import Path
 
-from edge_perception.nodes.dds_profile import PROFILE_FILE, PROFILE_VARIABLE
+from edge_perception.nodes.dds_profile import (
+    configured_profile,
+    PROFILE_FILE,
+    PROFILE_VARIABLE,
+    PROFILE_VARIABLES,
+)
 from edge_perception.package_paths import PACKAGE_NAME, shared_file
 
 # The parameter file each node starts with unless params_file names another.
@@ -86,7 +91,8 @@ ARGUMENTS = (
                    "lifecycle manager; empty: the parameter file's value (true if it has none)."),
     LaunchArgument('log_level', 'info', 'Logging level of the node.', LOG_LEVELS),
     LaunchArgument('dds_profile', '',
-                   f'Fast DDS XML profile ({PROFILE_VARIABLE}); empty: the one already set, '
+                   f'Fast DDS XML profile ({PROFILE_VARIABLE}, and its Fast DDS 2 name for '
+                   'Humble and Jazzy); empty: the one already set, '
                    "else the package's config/fastdds_large_messages.xml, which lets "
                    'camera-sized best-effort messages cross processes.'),
 )
@@ -190,9 +196,9 @@ def node_settings(configurations, environ=os.environ):
         remappings=tuple((topic, _topic(topic, values[topic])) for topic in REMAPPED_TOPICS[node]
                          if values[topic] != topic),
         ros_arguments=('--log-level', values['log_level']),
-        environment={PROFILE_VARIABLE: _existing_file(
-            'dds_profile', values['dds_profile'] or environ.get(PROFILE_VARIABLE)
-            or shared_file(*PROFILE_FILE))},
+        environment=dict.fromkeys(PROFILE_VARIABLES, _existing_file(
+            'dds_profile', values['dds_profile'] or configured_profile(environ)
+            or shared_file(*PROFILE_FILE))),
     )
 
 

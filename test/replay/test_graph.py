@@ -10,7 +10,12 @@ from sensor_msgs.msg import Image
 
 from edge_perception.messages import image_msg
 from edge_perception.msg import InferenceTiming
-from edge_perception.nodes.dds_profile import localhost_discovery, PROFILE_FILE, PROFILE_VARIABLE
+from edge_perception.nodes.dds_profile import (
+    apply_large_message_profile,
+    localhost_discovery,
+    PROFILE_FILE,
+    PROFILE_VARIABLES,
+)
 from edge_perception.nodes.depth_node import DepthNode
 from edge_perception.package_paths import shared_file
 from edge_perception.replay.graph import GraphError, ProbeGraph, publisher_count
@@ -110,10 +115,21 @@ def test_a_warm_up_without_an_answer_gives_up_at_its_timeout(ros_graph):
 
 
 def test_the_fast_dds_profile_is_applied_before_the_context_starts(monkeypatch):
-    monkeypatch.delenv(PROFILE_VARIABLE, raising=False)
+    for variable in PROFILE_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
     with ProbeGraph('graph_test') as graph:
-        assert os.environ[PROFILE_VARIABLE] == str(shared_file(*PROFILE_FILE))
+        for variable in PROFILE_VARIABLES:  # Fast DDS 3's name and Fast DDS 2's (Jazzy)
+            assert os.environ[variable] == str(shared_file(*PROFILE_FILE))
         assert graph.context.ok()
+
+
+def test_a_profile_the_user_set_under_either_name_wins_and_reaches_both(tmp_path):
+    mine = str(tmp_path / 'mine.xml')
+    for variable in PROFILE_VARIABLES:
+        environ = {variable: mine}
+        assert apply_large_message_profile(environ) is None
+        assert environ == dict.fromkeys(PROFILE_VARIABLES, mine)
+    assert apply_large_message_profile({'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'}) is None
 
 
 class HumbleSubscription:
