@@ -239,14 +239,15 @@ def bringup_settings(configurations, environ=os.environ):
     if 'images' in sources and not Path(sources['images']).is_dir():
         raise LaunchSettingsError(
             f"launch argument 'images': '{sources['images']}' is not a folder")
+    camera_parameters = dict(sources)
     if values['calibration']:
         _existing_file('calibration', values['calibration'].removeprefix('file://'))
-        sources['camera_info_url'] = values['calibration']
+        camera_parameters['camera_info_url'] = values['calibration']
     if sources.keys() & {'video', 'images'}:
         # A clip is played from its first frame on, not into a node still loading its model.
-        sources['wait_for_subscribers'] = 1
+        camera_parameters['wait_for_subscribers'] = 1
     camera = _helper_node(CAMERA_NODE, values['camera_params_file'], 'camera_params_file',
-                          sources, perception)
+                          camera_parameters, perception)
     nodes = (camera, perception)
     if _boolean('monitor', values['monitor']):
         nodes += (_helper_node(MONITOR_NODE, values['monitor_params_file'],
