@@ -5,26 +5,44 @@ the package's commands so that they work out of the box; a profile the user has 
 always wins.
 """
 
+import importlib.metadata
 import os
 
 from edge_perception.package_paths import shared_file
 
 PROFILE_VARIABLE = 'FASTDDS_DEFAULT_PROFILES_FILE'
-# Fast DDS 3 (Kilted) reads PROFILE_VARIABLE; Fast DDS 2 (Humble, Jazzy) reads only this one.
-PROFILE_VARIABLES = (PROFILE_VARIABLE, 'FASTRTPS_DEFAULT_PROFILES_FILE')
+# Fast DDS 2 (Humble, Jazzy) reads its profile only from this one; Fast DDS 3 (Kilted) reads
+# PROFILE_VARIABLE and warns in every process that this one is deprecated.
+FAST_DDS_2_PROFILE_VARIABLE = 'FASTRTPS_DEFAULT_PROFILES_FILE'
+PROFILE_VARIABLES = (PROFILE_VARIABLE, FAST_DDS_2_PROFILE_VARIABLE)
+FAST_DDS_2_DISTROS = ('humble', 'iron', 'jazzy')
 PROFILE_FILE = ('config', 'fastdds_large_messages.xml')
 
 
+def profile_variable(environ=os.environ):
+    """Return the variable the Fast DDS in use reads its XML profile from.
+
+    An apt ROS 2 names its distribution in ``ROS_DISTRO``; the PyPI wheels do not, and ship
+    Fast DDS 2 as ``ros-fastrtps`` (Jazzy) or Fast DDS 3 as ``ros-fastdds`` (Kilted).
+    """
+    distro = environ.get('ROS_DISTRO')
+    if distro:
+        fast_dds_2 = distro in FAST_DDS_2_DISTROS
+    else:
+        fast_dds_2 = _installed('ros-fastrtps') and not _installed('ros-fastdds')
+    return FAST_DDS_2_PROFILE_VARIABLE if fast_dds_2 else PROFILE_VARIABLE
+
+
 def configured_profile(environ=os.environ):
-    """Return the Fast DDS profile the environment names in either variable, else None."""
+    """Return the Fast DDS profile the environment names under either name, else None."""
     return next((environ[name] for name in PROFILE_VARIABLES if environ.get(name)), None)
 
 
 def apply_large_message_profile(environ=os.environ):
     """Point Fast DDS at the bundled profile unless another DDS or profile is configured.
 
-    The profile is set in both variables (:data:`PROFILE_VARIABLES`), so every Fast DDS reads
-    it; one the user set in either is copied into the other.
+    The profile goes into the variable the Fast DDS in use reads (:func:`profile_variable`);
+    one the user set under the other name is copied there.
 
     :param environ: the environment to update (the process environment by default).
     :return: the profile path when it was applied, else None.
@@ -39,10 +57,18 @@ def apply_large_message_profile(environ=os.environ):
         if not path.is_file():
             return None
         configured = applied = str(path)
-    for name in PROFILE_VARIABLES:
-        if not environ.get(name):
-            environ[name] = configured
+    variable = profile_variable(environ)
+    if not environ.get(variable):
+        environ[variable] = configured
     return applied
+
+
+def _installed(distribution):
+    try:
+        importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def localhost_discovery(environ=os.environ):

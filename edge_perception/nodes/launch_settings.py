@@ -17,7 +17,7 @@ from edge_perception.nodes.dds_profile import (
     configured_profile,
     PROFILE_FILE,
     PROFILE_VARIABLE,
-    PROFILE_VARIABLES,
+    profile_variable,
 )
 from edge_perception.package_paths import PACKAGE_NAME, shared_file
 
@@ -91,8 +91,8 @@ ARGUMENTS = (
                    "lifecycle manager; empty: the parameter file's value (true if it has none)."),
     LaunchArgument('log_level', 'info', 'Logging level of the node.', LOG_LEVELS),
     LaunchArgument('dds_profile', '',
-                   f'Fast DDS XML profile ({PROFILE_VARIABLE}, and its Fast DDS 2 name for '
-                   'Humble and Jazzy); empty: the one already set, '
+                   f'Fast DDS XML profile ({PROFILE_VARIABLE}; FASTRTPS_DEFAULT_PROFILES_FILE '
+                   'for Humble and Jazzy); empty: the one already set, '
                    "else the package's config/fastdds_large_messages.xml, which lets "
                    'camera-sized best-effort messages cross processes.'),
 )
@@ -196,9 +196,9 @@ def node_settings(configurations, environ=os.environ):
         remappings=tuple((topic, _topic(topic, values[topic])) for topic in REMAPPED_TOPICS[node]
                          if values[topic] != topic),
         ros_arguments=('--log-level', values['log_level']),
-        environment=dict.fromkeys(PROFILE_VARIABLES, _existing_file(
+        environment={profile_variable(environ): _existing_file(
             'dds_profile', values['dds_profile'] or configured_profile(environ)
-            or shared_file(*PROFILE_FILE))),
+            or shared_file(*PROFILE_FILE))},
     )
 
 

@@ -8,7 +8,7 @@ starts the node across processes as these settings describe, with no launch at a
 
 import pytest
 
-from edge_perception.nodes.dds_profile import PROFILE_VARIABLE, PROFILE_VARIABLES
+from edge_perception.nodes.dds_profile import profile_variable, PROFILE_VARIABLES
 from edge_perception.nodes.launch_settings import (
     ARGUMENTS,
     BRINGUP_ARGUMENTS,
@@ -73,10 +73,9 @@ def test_defaults_start_the_depth_node_with_its_file_and_nothing_over_it():
     assert settings.params_file == str(shared_file('config', 'depth.yaml'))
     assert settings.parameters == {} and settings.remappings == ()
     assert settings.ros_arguments == ('--log-level', 'info')
-    # Both names: Fast DDS 3 (Kilted) reads FASTDDS_, Fast DDS 2 (Humble, Jazzy) FASTRTPS_.
-    assert settings.environment == dict.fromkeys(
-        ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE'),
-        str(shared_file('config', 'fastdds_large_messages.xml')))
+    # The name this Fast DDS reads: FASTDDS_ (Fast DDS 3, Kilted), FASTRTPS_ (2: Humble, Jazzy).
+    assert settings.environment == {
+        profile_variable(NO_PROFILE): str(shared_file('config', 'fastdds_large_messages.xml'))}
 
 
 def test_given_values_name_place_remap_and_override(tmp_path):
@@ -109,13 +108,11 @@ def test_the_dds_profile_already_set_wins_over_the_shipped_one_and_a_given_one_o
     mine, given = tmp_path / 'mine.xml', tmp_path / 'given.xml'
     mine.write_text('<dds/>')
     given.write_text('<dds/>')
-    for variable in PROFILE_VARIABLES:
+    for variable in PROFILE_VARIABLES:  # set by the user under either name
         environ = {variable: str(mine)}
-        assert node_settings({}, environ).environment == dict.fromkeys(PROFILE_VARIABLES,
-                                                                       str(mine))
+        assert node_settings({}, environ).environment == {profile_variable(environ): str(mine)}
         assert node_settings({'dds_profile': str(given)}, environ).environment == \
-            dict.fromkeys(PROFILE_VARIABLES, str(given))
-    assert PROFILE_VARIABLE in PROFILE_VARIABLES
+            {profile_variable(environ): str(given)}
 
 
 @pytest.mark.parametrize('configurations, message', [

@@ -12,8 +12,11 @@ from edge_perception.messages import image_msg
 from edge_perception.msg import InferenceTiming
 from edge_perception.nodes.dds_profile import (
     apply_large_message_profile,
+    FAST_DDS_2_PROFILE_VARIABLE,
     localhost_discovery,
     PROFILE_FILE,
+    PROFILE_VARIABLE,
+    profile_variable,
     PROFILE_VARIABLES,
 )
 from edge_perception.nodes.depth_node import DepthNode
@@ -118,18 +121,34 @@ def test_the_fast_dds_profile_is_applied_before_the_context_starts(monkeypatch):
     for variable in PROFILE_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     with ProbeGraph('graph_test') as graph:
-        for variable in PROFILE_VARIABLES:  # Fast DDS 3's name and Fast DDS 2's (Jazzy)
-            assert os.environ[variable] == str(shared_file(*PROFILE_FILE))
+        # Only the name this Fast DDS reads: Fast DDS 3 warns about the other in every process.
+        assert os.environ[profile_variable()] == str(shared_file(*PROFILE_FILE))
+        assert [variable for variable in PROFILE_VARIABLES if variable in os.environ] == \
+            [profile_variable()]
         assert graph.context.ok()
 
 
-def test_a_profile_the_user_set_under_either_name_wins_and_reaches_both(tmp_path):
+@pytest.mark.parametrize('distro, variable', [
+    ('humble', FAST_DDS_2_PROFILE_VARIABLE),
+    ('jazzy', FAST_DDS_2_PROFILE_VARIABLE),
+    ('kilted', PROFILE_VARIABLE),
+    ('rolling', PROFILE_VARIABLE),
+])
+def test_the_profile_goes_where_the_distribution_s_fast_dds_reads_it(distro, variable, tmp_path):
+    environ = {'ROS_DISTRO': distro}
+    assert apply_large_message_profile(environ) == str(shared_file(*PROFILE_FILE))
+    assert environ == {'ROS_DISTRO': distro, variable: str(shared_file(*PROFILE_FILE))}
     mine = str(tmp_path / 'mine.xml')
-    for variable in PROFILE_VARIABLES:
-        environ = {variable: mine}
+    for other in PROFILE_VARIABLES:  # a profile the user set under either name wins
+        environ = {'ROS_DISTRO': distro, other: mine}
         assert apply_large_message_profile(environ) is None
-        assert environ == dict.fromkeys(PROFILE_VARIABLES, mine)
-    assert apply_large_message_profile({'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'}) is None
+        assert environ[variable] == mine
+
+
+def test_no_profile_where_another_dds_is_used():
+    environ = {'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'}
+    assert apply_large_message_profile(environ) is None
+    assert environ == {'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'}
 
 
 class HumbleSubscription:
