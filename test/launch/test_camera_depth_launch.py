@@ -61,10 +61,9 @@ def test_a_video_comes_back_as_depth_and_the_monitor_counts_its_frames(ros2, ros
         wait_until(lambda: frames_processed(address) > 0, 60.0)
         counted = frames_processed(address)
         wait_until(lambda: frames_processed(address) > counted, 60.0)
-        status = monitor_status(address)
-        assert status['topics']['depth'] == '/robot1/depth'
-        assert [diagnostic['name'] for diagnostic in status['diagnostics']
-                if diagnostic['name'].startswith('depth_node')], status['diagnostics']
+        assert monitor_status(address)['topics']['depth'] == '/robot1/depth'
+        wait_until(lambda: any(diagnostic['name'].startswith('depth_node')
+                               for diagnostic in monitor_status(address)['diagnostics']), 60.0)
         ros2.poll('node', 'list', until=lambda result: {
             '/robot1/camera', '/robot1/depth_node', '/robot1/monitor'} <= set(
                 result.stdout.split()))
