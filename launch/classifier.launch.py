@@ -2,8 +2,8 @@
 
 ros2 launch edge_perception classifier.launch.py image:=/camera/image_raw \
     namespace:=robot1 params_file:=/path/to/classifier.yaml
-Every argument of perception_node.launch.py applies (`--show-args` lists them); `node` is
-classifier_node.
+Every argument of perception_node.launch.py applies (`--show-args` lists them) but `node`,
+which is classifier_node here.
 """
 
 from launch.actions import IncludeLaunchDescription

@@ -2,8 +2,8 @@
 
 ros2 launch edge_perception depth.launch.py image:=/camera/image_raw \
     camera_info:=/camera/camera_info namespace:=robot1 params_file:=/path/to/depth.yaml
-Every argument of perception_node.launch.py applies (`--show-args` lists them); `node` is
-depth_node.
+Every argument of perception_node.launch.py applies (`--show-args` lists them) but `node`,
+which is depth_node here.
 """
 
 from launch.actions import IncludeLaunchDescription

@@ -1,6 +1,7 @@
 """One edge_perception node, depth_node or classifier_node, with its parameter file and topics.
 
-Included by depth.launch.py and classifier.launch.py, which set `node`; usable alone:
+Included by depth.launch.py and classifier.launch.py, which set `node` (not declared here, so
+that their `--show-args` does not offer what they set); usable alone with node given:
 ros2 launch edge_perception perception_node.launch.py node:=classifier_node \
     namespace:=robot1 image:=/camera/image_raw params_file:=/path/to/classifier.yaml
 The arguments, their defaults and descriptions (`--show-args` lists them), and every decision

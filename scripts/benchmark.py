@@ -27,10 +27,11 @@ import time
 
 import numpy as np
 
-from edge_perception.nodes.dds_profile import apply_large_message_profile
+from edge_perception.nodes.dds_profile import apply_large_message_profile, localhost_discovery
 
 apply_large_message_profile()
-os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+for variable, value in localhost_discovery().items():
+    os.environ.setdefault(variable, value)
 
 import rclpy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402

@@ -69,7 +69,11 @@ def main():
         return
     import subprocess
 
-    from edge_perception.nodes.dds_profile import PROFILE_FILE
+    from edge_perception.nodes.dds_profile import (
+        localhost_discovery,
+        PROFILE_FILE,
+        PROFILE_VARIABLES,
+    )
     from edge_perception.package_paths import shared_file
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'test'))
     from tiny_models import constant_depth_model, write_model
@@ -85,8 +89,8 @@ def main():
     for label, profile in profiles.items():
         for reliability in ('best_effort', 'reliable'):
             result = workdir / 'result.txt'
-            environment = dict(os.environ, FASTDDS_DEFAULT_PROFILES_FILE=profile,
-                               ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
+            environment = dict(os.environ, **dict.fromkeys(PROFILE_VARIABLES, profile),
+                               **localhost_discovery())
             subprocess.run([sys.executable, __file__, profile, reliability, str(model),
                             str(result)], env=environment, check=True,
                            stdout=subprocess.DEVNULL)

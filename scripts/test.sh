@@ -9,6 +9,18 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 EDGE_PERCEPTION_EXTRA_REQUIREMENTS="-r requirements/training.txt" scripts/setup.sh
 
+# --- ros2 launch (issue 23) ---
+echo "== ROS 2 launch, launch_ros and the ros2 command line into .venv (../shared/ros2)"
+# On no package registry; test/launch/ runs the launch files with them, and skips (fails under
+# CI=true) where ../shared/ros2 is absent.
+shared_ros2=$repo/../shared/ros2
+if [ -x "$shared_ros2/install.sh" ]; then
+  "$shared_ros2/install.sh" .venv
+else
+  echo "no $shared_ros2: the launch tests (test/launch/) cannot run"
+fi
+# --- end ros2 launch ---
+
 echo "== ruff"
 .venv/bin/ruff check .
 
@@ -43,6 +55,36 @@ echo "== regression: the bundled models on the bundled recordings (docs/regressi
   --min-delta1 0.91 --max-abs-rel 0.14 --max-rmse 0.85
 .venv/bin/edge-perception regress data/demo_digits_bag --config config/regression/classifier.yaml \
   --golden data/golden/digits_outputs --tolerance 1e-3 --min-top1 1.0
+
+# --- Humble's launch and Jazzy's rclpy (issue 23) ---
+echo "== the launch files under Humble's launch and launch_ros (test/launch/)"
+if [ -x "$shared_ros2/install.sh" ]; then
+  "$shared_ros2/install.sh" .venv humble
+  humble_status=0
+  (cd test && "$repo/.venv/bin/python" -m pytest -p no:cacheprovider -q launch) || humble_status=$?
+  "$shared_ros2/install.sh" .venv  # back to the Kilted-era launch
+  [ "$humble_status" = 0 ] || exit "$humble_status"
+else
+  echo "no $shared_ros2: skipped"
+fi
+
+echo "== node tests on ROS 2 Jazzy's rclpy (Python 3.12, .venv-jazzy)"
+# pyenv's 3.12 (the machine image has it; a pyenv shim alone may refuse to run it).
+python312=
+for candidate in "$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3.12 python3.12; do
+  if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null; then
+    python312=$candidate
+    break
+  fi
+done
+[ -n "$python312" ] || { echo "no Python 3.12 here: Jazzy's wheels need it" >&2; exit 1; }
+PYTHON=$python312 EDGE_PERCEPTION_VENV=.venv-jazzy \
+  EDGE_PERCEPTION_ROS_REQUIREMENTS=requirements/ros-jazzy-venv.txt scripts/setup.sh
+(cd test && "$repo/.venv-jazzy/bin/python" -m pytest -p no:cacheprovider -q \
+  nodes/test_ros_depth_node.py nodes/test_ros_classifier_node.py nodes/test_ros_lifecycle.py \
+  nodes/test_ros_launch_parameters.py nodes/test_launch_settings.py \
+  nodes/test_ros_configuration.py nodes/test_ros_cross_process.py replay/test_graph.py)
+# --- end Humble's launch and Jazzy's rclpy ---
 
 echo "== core tests on OpenVINO 2023.0 (openvino.runtime API)"
 old_venv=$repo/.venv-openvino-2023.0

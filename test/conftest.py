@@ -7,10 +7,13 @@ import pytest
 
 # Set before any test imports rclpy, so every participant (in-process and child processes)
 # sees the same settings.
-os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random().randint(1, 100)))
+from edge_perception.nodes.dds_profile import (  # noqa: E402
+    apply_large_message_profile,
+    localhost_discovery,
+)
 
-from edge_perception.nodes.dds_profile import apply_large_message_profile  # noqa: E402
+os.environ.update(localhost_discovery())
+os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random().randint(1, 100)))
 
 apply_large_message_profile()
 

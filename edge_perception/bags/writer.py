@@ -1,5 +1,9 @@
 """Writing rosbag2 recordings without rclpy: the ``rosbags`` writer, MCAP (zstd chunks) or
-sqlite3, rosbag2 format version 9.
+sqlite3, rosbag2 metadata version 8 by default (:data:`ROSBAG2_VERSION`).
+
+Version 9 writes ``offered_qos_profiles`` as a YAML sequence; Humble's rosbag2 (metadata
+version 5) reads that key as a string for every version from 4 on, so ``ros2 bag info`` and
+``ros2 bag play`` fail on it there. Version 8 keeps it a string; Humble ignores its other keys.
 
 A depth recording holds, per frame, one message on each of three topics with identical header
 stamps (equal to the bag timestamp) and frame id: an ``rgb8`` ``sensor_msgs/Image``, the
@@ -20,20 +24,23 @@ from edge_perception.bags.types import (
 from edge_perception.core.depth_geometry import PinholeIntrinsics
 from edge_perception.messages import bag_types, camera_info_msg, image_msg
 
+#: Metadata version of the bags written: what Humble, Jazzy and Kilted's ``ros2 bag`` all read.
+ROSBAG2_VERSION = 8
 #: ``--storage`` choices: rosbags storage plugins by their ``ros2 bag`` names.
 STORAGE_PLUGINS = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
 
 
-def open_bag_writer(path, storage='mcap', compress=True):
-    """Return a rosbags ``Writer`` for a new rosbag2 directory (format version 9), unopened.
+def open_bag_writer(path, storage='mcap', compress=True, version=ROSBAG2_VERSION):
+    """Return a rosbags ``Writer`` for a new rosbag2 directory, unopened.
 
     :param path: bag directory to create; it must not exist yet.
     :param storage: ``mcap`` or ``sqlite3``.
+    :param version: rosbag2 metadata version, 8 (read by every distribution) or 9.
     :param compress: zstd chunk compression; MCAP's own (``metadata.yaml`` lists no
         compression, ``ros2 bag`` and other MCAP readers decompress transparently). Ignored
         for sqlite3, which has no per-chunk compression.
     """
-    writer = Writer(path, version=9, storage_plugin=STORAGE_PLUGINS[storage])
+    writer = Writer(path, version=version, storage_plugin=STORAGE_PLUGINS[storage])
     if compress and storage == 'mcap':
         writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
     return writer

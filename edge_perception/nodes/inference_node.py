@@ -52,6 +52,7 @@ from edge_perception.core.preprocessing import Normalisation, PreprocessingError
 from edge_perception.core.rate_meter import RateMeter
 from edge_perception.messages import stamp_ns
 from edge_perception.msg import InferenceTiming
+from edge_perception.nodes.lifecycle_compat import refuse_unavailable_transitions
 from edge_perception.nodes.parameters import choice_validator, declare_parameters, ParameterSpec
 from edge_perception.nodes.qos import camera_qos, output_qos
 from edge_perception.nodes.spinning import spin_until_shutdown, start_node
@@ -177,6 +178,7 @@ class InferenceNode(LifecycleNode):
 
     def __init__(self, node_name, head_parameters, default_model, **kwargs):
         super().__init__(node_name, **kwargs)
+        refuse_unavailable_transitions(self)
         self.pipeline = None
         try:
             self._start(head_parameters, default_model)

@@ -4,8 +4,11 @@ process is stopped.
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
+from rclpy.impl.implementation_singleton import rclpy_implementation
 
 from edge_perception.nodes.dds_profile import apply_large_message_profile
+
+RCLError = rclpy_implementation.RCLError
 
 
 def start_node(node_class, start_errors, logger_name, args=None):
@@ -40,6 +43,10 @@ def spin_until_shutdown(node, done=None):
             rclpy.spin_until_future_complete(node, done)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RCLError:
+        # Ctrl-C shuts the context down between two waits: the next wait set cannot be made.
+        if node.context.ok():
+            raise
     finally:
         node.destroy_node()
         rclpy.try_shutdown()

@@ -207,10 +207,10 @@ class ProbeGraph:
             exits.
         """
         timeout_s = self.connect_timeout_s if timeout_s is None else timeout_s
-        if not self.wait_for(lambda: not self.running() or not _unmatched(endpoints),
+        if not self.wait_for(lambda: not self.running() or not self._unmatched(endpoints),
                              timeout_s):
             raise GraphError(f'{self._under_test()} did not connect within {timeout_s:g} s '
-                             f"({'; '.join(_unmatched(endpoints))}){self._process_output()}")
+                             f"({'; '.join(self._unmatched(endpoints))}){self._process_output()}")
         self.ensure_running('during start-up')
 
     def warm_up(self, publish, answered, timeout_s, retry_s=1.0):
@@ -242,6 +242,19 @@ class ProbeGraph:
                              min(retry_s, remaining)) and answered(sent):
                 return sent
 
+    def _unmatched(self, endpoints):
+        """Describe the probe's publishers without a subscriber and subscriptions without a
+        publisher among ``endpoints``.
+        """
+        unmatched = []
+        for endpoint in endpoints:
+            if isinstance(endpoint, Publisher):
+                if endpoint.get_subscription_count() == 0:
+                    unmatched.append(f'nothing subscribes to {endpoint.topic_name}')
+            elif publisher_count(endpoint, self.probe) == 0:
+                unmatched.append(f'nothing publishes {endpoint.topic_name}')
+        return unmatched
+
     def _under_test(self):
         names = [node.get_name() for node in self.nodes] + \
             [_command(process) for process in self.processes]
@@ -261,16 +274,16 @@ def _remapping_arguments(remappings):
     return arguments
 
 
-def _unmatched(endpoints):
-    """Describe the publishers without a subscriber and the subscriptions without a publisher."""
-    unmatched = []
-    for endpoint in endpoints:
-        if isinstance(endpoint, Publisher):
-            if endpoint.get_subscription_count() == 0:
-                unmatched.append(f'nothing subscribes to {endpoint.topic_name}')
-        elif endpoint.get_publisher_count() == 0:
-            unmatched.append(f'nothing publishes {endpoint.topic_name}')
-    return unmatched
+def publisher_count(subscription, node):
+    """Return how many publishers ``subscription``, of ``node``, is matched with.
+
+    Humble's rclpy has no ``Subscription.get_publisher_count()`` (Jazzy's and Kilted's have):
+    there, the publishers of its topic in ``node``'s graph are counted instead.
+    """
+    count = getattr(subscription, 'get_publisher_count', None)
+    if count is not None:
+        return count()
+    return node.count_publishers(subscription.topic_name)
 
 
 def _command(process):

@@ -1,4 +1,6 @@
-"""Starting an installed edge_perception node as its own process, as ``ros2 run`` would."""
+"""Starting an installed edge_perception node as its own process, as ``ros2 run`` would, or
+another command whose output is collected.
+"""
 
 import os
 from pathlib import Path
@@ -14,8 +16,58 @@ def installed_command(name):
     return share_directory().parents[1] / 'lib' / 'edge_perception' / name
 
 
-class NodeProcess:
-    """A node command running in a child process; a context manager that stops it on exit.
+class OutputProcess:
+    """A command running in a child process, its output collected; a context manager that
+    stops it like Ctrl-C on exit.
+
+    :param arguments: the command line.
+    :param popen: further ``subprocess.Popen`` keyword arguments (``env``, ...).
+    """
+
+    def __init__(self, arguments, **popen):
+        self.arguments = arguments
+        self.process = subprocess.Popen(arguments, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True, **popen)
+        # Drained continuously: a node that logs more than the pipe holds (64 KiB) would
+        # otherwise block in its logger.
+        self._lines = []
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
+
+    def _read_output(self):
+        for line in self.process.stdout:
+            self._lines.append(line)
+
+    @property
+    def output(self):
+        """Everything the process printed so far (stdout and stderr)."""
+        return ''.join(self._lines)
+
+    def running(self):
+        """Return True while the process has not exited."""
+        return self.process.poll() is None
+
+    def stop(self, timeout_s=10.0):
+        """Interrupt the process like Ctrl-C, wait, and return its exit code; output is kept."""
+        if self.running():
+            self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(timeout=timeout_s)
+        return self.process.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+class NodeProcess(OutputProcess):
+    """A node command running in a child process (:class:`OutputProcess`).
 
     :param command: installed command name, e.g. 'depth_node', or the absolute path of another
         node executable (a test's own node).
@@ -42,45 +94,7 @@ class NodeProcess:
             arguments += ['-p', f'{name}:={_parameter_text(value)}']
         for source, target in (remappings or {}).items():
             arguments += ['-r', f'{source}:={target}']
-        self.arguments = arguments
-        self.process = subprocess.Popen(arguments, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
-        # Drained continuously: a node that logs more than the pipe holds (64 KiB) would
-        # otherwise block in its logger.
-        self._lines = []
-        self._reader = threading.Thread(target=self._read_output, daemon=True)
-        self._reader.start()
-
-    def _read_output(self):
-        for line in self.process.stdout:
-            self._lines.append(line)
-
-    @property
-    def output(self):
-        """Everything the node printed so far (stdout and stderr)."""
-        return ''.join(self._lines)
-
-    def running(self):
-        """Return True while the process has not exited."""
-        return self.process.poll() is None
-
-    def stop(self, timeout_s=10.0):
-        """Interrupt the node like Ctrl-C, wait, and return its exit code; output is kept."""
-        if self.running():
-            self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._reader.join(timeout=timeout_s)
-        return self.process.returncode
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.stop()
+        super().__init__(arguments)
 
 
 def _parameter_text(value):

@@ -8,6 +8,7 @@ import re
 import pytest
 import yaml
 
+from edge_perception.monitor.node import MONITOR_PARAMETERS
 from edge_perception.nodes import camera_node, classifier_node, depth_node, launch_settings
 from edge_perception.nodes.inference_node import model_parameters
 from edge_perception.replay.node_config import NODE_KINDS
@@ -20,7 +21,8 @@ HEADS = {
     'classifier_node': model_parameters('bundled.xml') + classifier_node.CLASSIFIER_PARAMETERS,
 }
 # Every node with a parameter file; the heads are also driven by the replay tools.
-NODES = {**HEADS, 'camera_node': camera_node.CAMERA_PARAMETERS}
+NODES = {**HEADS, 'camera_node': camera_node.CAMERA_PARAMETERS,
+         'monitor_node': MONITOR_PARAMETERS}
 
 
 @pytest.mark.parametrize('node_name', NODES)
@@ -76,6 +78,7 @@ SETTINGS_ATTRIBUTES = {
     'launch_settings': set(dir(launch_settings)),
     'argument': {field.name for field in dataclasses.fields(launch_settings.LaunchArgument)},
     'settings': {field.name for field in dataclasses.fields(launch_settings.NodeSettings)},
+    'bringup': {field.name for field in dataclasses.fields(launch_settings.Bringup)},
     'context': {'launch_configurations'},
 }
 
@@ -83,8 +86,9 @@ SETTINGS_ATTRIBUTES = {
 @pytest.mark.parametrize('launch_file', sorted((REPO / 'launch').glob('*.launch.py')),
                          ids=lambda path: path.name)
 def test_launch_files_use_only_the_documented_api_and_the_tested_settings(launch_file):
-    # The launch files cannot run here (no launch or launch_ros on PyPI): what they may do is
-    # checked on their syntax tree, and what they decide is tested in test_launch_settings.py.
+    # Where launch cannot run (it is on no package registry; test/launch/ runs the files where
+    # it is installed), what they may do is checked on their syntax tree, and what they decide
+    # is tested in test_launch_settings.py.
     tree = ast.parse(launch_file.read_text())
     imported = {}
     for statement in tree.body:

@@ -4,9 +4,9 @@ edge_perception.nodes.launch_settings: the same command, parameter file, namespa
 remappings and ROS arguments), each parameter read back through the node's real parameter
 services.
 
-What launch_ros itself adds is not executed here (no launch or launch_ros on PyPI): it turns a
-relative namespace into an absolute one, and the files keyed ``/**`` reach the node whatever
-it turns them into.
+This runs without launch_ros (on no package registry); test/launch/ runs the launch files
+themselves where it is installed. What launch_ros adds (it turns a relative namespace into an
+absolute one) changes nothing here: the files keyed ``/**`` reach the node whatever it is.
 """
 
 import os

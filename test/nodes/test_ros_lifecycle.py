@@ -152,7 +152,12 @@ def test_every_transition_across_processes_and_deactivate_releases_the_device(ro
     assert lifecycle.change(Transition.TRANSITION_DEACTIVATE)
     assert lifecycle.change(Transition.TRANSITION_CLEANUP)
     assert lifecycle.state() == State.PRIMARY_STATE_UNCONFIGURED
-    assert not lifecycle.change(Transition.TRANSITION_ACTIVATE)  # not from unconfigured
+    # Not from unconfigured: refused with success false on every distribution (Humble's and
+    # Jazzy's rclpy would raise out of spin and end the process).
+    assert not lifecycle.change(Transition.TRANSITION_ACTIVATE)
+    assert lifecycle.state() == State.PRIMARY_STATE_UNCONFIGURED and node.running()
+    assert ros_graph.wait_for(lambda: 'transition 3 refused: the unconfigured state has '
+                              'transitions' in node.output), node.output
     assert lifecycle.change(Transition.TRANSITION_UNCONFIGURED_SHUTDOWN)
     node.process.wait(timeout=30)
     assert node.stop() == 0, node.output

@@ -10,10 +10,18 @@ from sensor_msgs.msg import Image
 
 from edge_perception.messages import image_msg
 from edge_perception.msg import InferenceTiming
-from edge_perception.nodes.dds_profile import PROFILE_FILE, PROFILE_VARIABLE
+from edge_perception.nodes.dds_profile import (
+    apply_large_message_profile,
+    FAST_DDS_2_PROFILE_VARIABLE,
+    localhost_discovery,
+    PROFILE_FILE,
+    PROFILE_VARIABLE,
+    profile_variable,
+    PROFILE_VARIABLES,
+)
 from edge_perception.nodes.depth_node import DepthNode
 from edge_perception.package_paths import shared_file
-from edge_perception.replay.graph import GraphError, ProbeGraph
+from edge_perception.replay.graph import GraphError, ProbeGraph, publisher_count
 
 from ros_helpers import depth_array
 from tiny_models import constant_depth_model, write_model
@@ -110,7 +118,63 @@ def test_a_warm_up_without_an_answer_gives_up_at_its_timeout(ros_graph):
 
 
 def test_the_fast_dds_profile_is_applied_before_the_context_starts(monkeypatch):
-    monkeypatch.delenv(PROFILE_VARIABLE, raising=False)
+    for variable in PROFILE_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
     with ProbeGraph('graph_test') as graph:
-        assert os.environ[PROFILE_VARIABLE] == str(shared_file(*PROFILE_FILE))
+        # Only the name this Fast DDS reads: Fast DDS 3 warns about the other in every process.
+        assert os.environ[profile_variable()] == str(shared_file(*PROFILE_FILE))
+        assert [variable for variable in PROFILE_VARIABLES if variable in os.environ] == \
+            [profile_variable()]
         assert graph.context.ok()
+
+
+@pytest.mark.parametrize('distro, variable', [
+    ('humble', FAST_DDS_2_PROFILE_VARIABLE),
+    ('jazzy', FAST_DDS_2_PROFILE_VARIABLE),
+    ('kilted', PROFILE_VARIABLE),
+    ('rolling', PROFILE_VARIABLE),
+])
+def test_the_profile_goes_where_the_distribution_s_fast_dds_reads_it(distro, variable, tmp_path):
+    environ = {'ROS_DISTRO': distro}
+    assert apply_large_message_profile(environ) == str(shared_file(*PROFILE_FILE))
+    assert environ == {'ROS_DISTRO': distro, variable: str(shared_file(*PROFILE_FILE))}
+    mine = str(tmp_path / 'mine.xml')
+    for other in PROFILE_VARIABLES:  # a profile the user set under either name wins
+        environ = {'ROS_DISTRO': distro, other: mine}
+        assert apply_large_message_profile(environ) is None
+        assert environ[variable] == mine
+
+
+def test_no_profile_where_another_dds_is_used():
+    environ = {'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'}
+    assert apply_large_message_profile(environ) is None
+    assert environ == {'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'}
+
+
+class HumbleSubscription:
+    """A subscription as Humble's rclpy has it: no ``get_publisher_count()`` (added after)."""
+
+    def __init__(self, subscription):
+        self.topic_name = subscription.topic_name
+
+
+def test_publishers_are_counted_where_a_subscription_cannot_count_them(ros_graph):
+    subscription = ros_graph.probe.create_subscription(Image, 'counted', lambda _: None, 1)
+    humble = HumbleSubscription(subscription)
+    assert publisher_count(humble, ros_graph.probe) == publisher_count(
+        subscription, ros_graph.probe) == 0
+    other = ros_graph.start(DepthNode, remappings={'depth': 'counted'})
+    assert ros_graph.wait_for(lambda: publisher_count(humble, ros_graph.probe) == 1, 30.0)
+    assert ros_graph.wait_for(lambda: subscription.get_publisher_count() == 1, 30.0)
+    ros_graph.wait_until_connected(subscription)
+    assert other.get_name() == 'depth_node'
+
+
+@pytest.mark.parametrize('distro, variables', [
+    ('humble', {'ROS_LOCALHOST_ONLY': '1'}),
+    ('jazzy', {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}),
+    (None, {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}),  # the PyPI wheels set none
+])
+def test_discovery_stays_on_this_host_in_the_variable_the_distribution_knows(distro, variables):
+    environ = {} if distro is None else {'ROS_DISTRO': distro}
+    assert localhost_discovery(environ) == variables

@@ -20,6 +20,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from edge_perception.core.depth_geometry import PinholeIntrinsics
 from edge_perception.messages import camera_info_msg, image_msg, stamp_ns
 from edge_perception.msg import InferenceTiming
+from edge_perception.nodes.dds_profile import PROFILE_VARIABLES
 from edge_perception.package_paths import shared_file
 from edge_perception.replay.graph import ProbeGraph
 from edge_perception.replay.node_config import load_node_config
@@ -150,7 +151,7 @@ def test_the_soak_counts_what_an_independent_camera_gets_back(tmp_path):
     figures = tmp_path / 'soak.json'
     # As a user runs it: no Fast DDS profile in the environment.
     environment = {name: value for name, value in os.environ.items()
-                   if name != 'FASTDDS_DEFAULT_PROFILES_FILE'}
+                   if name not in PROFILE_VARIABLES}
     result = subprocess.run(
         [str(installed_command('edge-perception')), 'soak', '--config',
          str(shared_file('config', 'depth.yaml')), '--param', f'model={model}',
