@@ -194,6 +194,25 @@ class ProbeGraph:
         """Spin until ``predicate()`` is true; return whether it became true in time."""
         return spin_until(self.executor, predicate, timeout_s)
 
+    def call(self, client, request, timeout_s=10.0, resend_s=2.0):
+        """Call a service with a request that changes nothing, resending it until answered.
+
+        A client counts the service as ready once it found the server's request reader; the
+        server may not have found the client's response reader yet, and a response sent then
+        is lost (DDS discovery is not symmetric). Resending is safe only because the request
+        is idempotent (a query, an empty or unchanged setting, a refused transition).
+
+        :return: the response, or None when none came within ``timeout_s``.
+        """
+        if not self.wait_for(client.service_is_ready, timeout_s):
+            return None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            future = client.call_async(request)
+            if self.wait_for(future.done, min(resend_s, max(0.0, deadline - time.monotonic()))):
+                return future.result()
+        return None
+
     def spin_for(self, seconds):
         """Spin for ``seconds`` (a pace to keep, or time for what should not come to not come)."""
         spin_until(self.executor, lambda: False, seconds)

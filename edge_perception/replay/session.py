@@ -275,12 +275,10 @@ class _Session:
         probe = self.graph.probe
         client = probe.create_client(ListParameters, f'/{self.kind.name}/list_parameters')
         try:
-            if not self.graph.wait_for(client.service_is_ready, 10.0):
+            answer = self.graph.call(client, ListParameters.Request(), 10.0)
+            if answer is None:
                 raise ReplayError(f'{self.kind.name} does not answer list_parameters')
-            future = client.call_async(ListParameters.Request())
-            if not self.graph.wait_for(future.done, 10.0):
-                raise ReplayError(f'{self.kind.name} does not answer list_parameters')
-            declared = set(future.result().result.names)
+            declared = set(answer.result.names)
         finally:
             probe.destroy_client(client)
         return [name for name in names if name not in declared]

@@ -106,12 +106,11 @@ def parameters_of(graph, node_path, names):
     """
     client = graph.probe.create_client(GetParameters, f'{node_path}/get_parameters')
     try:
-        assert graph.wait_for(client.service_is_ready, CONNECT_TIMEOUT_S), node_path
         values = {}
         for name in names:
-            future = client.call_async(GetParameters.Request(names=[name]))
-            assert graph.wait_for(future.done, CONNECT_TIMEOUT_S), node_path
-            answer = future.result().values
+            response = graph.call(client, GetParameters.Request(names=[name]), CONNECT_TIMEOUT_S)
+            assert response is not None, node_path
+            answer = response.values
             values[name] = parameter_value_to_python(answer[0]) if answer else None
         return values
     finally:
