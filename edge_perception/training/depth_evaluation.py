@@ -33,11 +33,14 @@ import json
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from edge_perception.core.metrics import compute_depth_metrics, valid_depth_mask
 from edge_perception.core.openvino_compat import Core
+from edge_perception.package_paths import shared_file
+from edge_perception.training.frame_scores import format_frame_report, frame_report
+from edge_perception.training.rgbd_frames import read_rgbd_frames
+from edge_perception.training.row_prior import RowPrior
 from edge_perception.training.synthetic_dataset import (
     build_datasets,
     DepthDataset,
@@ -49,11 +52,6 @@ from edge_perception.training.synthetic_dataset import (
     VALIDATION_SEED_START,
 )
 from edge_perception.training.synthetic_scenes import SCENE_STYLES, TEXTURE_FAMILIES
-
-#: Suffixes of the colour image of a pair, tried in order.
-RGB_SUFFIXES = ('_rgb.png', '_rgb.jpg', '_rgb.jpeg')
-#: Suffixes of the depth of a pair: 16-bit PNG in millimetres, or numpy float in metres.
-DEPTH_SUFFIXES = ('_depth.png', '_depth.npy')
 
 #: Predicts N×S×S depth in metres from N×S×S×3 uint8 RGB squashed to the model's input size.
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -148,60 +146,26 @@ def median_depth(dataset: DepthDataset) -> float:
     return float(np.median(depths[np.isfinite(depths) & (depths > 0)]))
 
 
-def _read_depth(path: Path) -> np.ndarray:
-    """Depth in metres from a 16-bit millimetre PNG or a float ``.npy`` (NaN where unknown)."""
-    if path.suffix == '.npy':
-        depth = np.load(path).astype(np.float32)
-    else:
-        millimetres = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if millimetres is None or millimetres.dtype != np.uint16 or millimetres.ndim != 2:
-            raise ValueError(f'{path}: expected a single-channel 16-bit PNG in millimetres')
-        depth = millimetres.astype(np.float32) / 1000.0
-    if depth.ndim != 2:
-        raise ValueError(f'{path}: depth must be H×W, got shape {depth.shape}')
-    with np.errstate(invalid='ignore'):
-        return np.where(np.isfinite(depth) & (depth > 0), depth, np.nan).astype(np.float32)
-
-
 def load_rgbd_folder(folder: Path, size: int) -> DepthDataset:
-    """Read RGB-D pairs from a folder and squash them to the model's input size.
+    """Read RGB-D frames (:func:`~edge_perception.training.rgbd_frames.read_rgbd_frames`) and
+    squash them to the model's input size as the node does (bilinear image, nearest depth).
 
-    :param folder: holds ``NAME_rgb.png|jpg`` and ``NAME_depth.png`` (16-bit mm) or
-        ``NAME_depth.npy`` (metres) pairs.
+    :param folder: a folder of frames.
     :param size: model input side length.
-    :returns: the pairs in name order; sky/holes are NaN in ``depths`` (float32).
-    :raises ValueError: when the folder holds no complete pair, or a pair's sizes differ.
+    :returns: the frames in order; holes are NaN in ``depths`` (float32).
+    :raises RgbdFolderError: naming what cannot be read.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ValueError(f'{folder} is not a folder')
-    images, depths, names = [], [], []
-    for rgb_path in sorted(path for path in folder.iterdir() if path.name.endswith(RGB_SUFFIXES)):
-        stem = rgb_path.name[: rgb_path.name.rindex('_rgb')]
-        depth_paths = [folder / f'{stem}{suffix}' for suffix in DEPTH_SUFFIXES]
-        depth_path = next((path for path in depth_paths if path.exists()), None)
-        if depth_path is None:
-            continue
-        bgr = cv2.imread(str(rgb_path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f'{rgb_path}: OpenCV cannot read this image')
-        depth = _read_depth(depth_path)
-        if depth.shape != bgr.shape[:2]:
-            raise ValueError(
-                f'{stem}: colour is {bgr.shape[1]}x{bgr.shape[0]} but depth is '
-                f'{depth.shape[1]}x{depth.shape[0]}'
-            )
-        images.append(resize_image_for_model(bgr[:, :, ::-1], size))
-        depths.append(resize_depth_for_model(depth, size))
-        names.append(stem)
-    if not images:
-        raise ValueError(
-            f'{folder} holds no RGB-D pair: expected NAME{RGB_SUFFIXES[0]} beside '
-            f'NAME{DEPTH_SUFFIXES[0]} (16-bit mm) or NAME{DEPTH_SUFFIXES[1]} (metres)'
-        )
+    frames = read_rgbd_frames(folder)
     return DepthDataset(
-        images=np.stack(images), depths=np.stack(depths), seeds=np.arange(len(names))
+        images=np.stack([resize_image_for_model(frame.rgb, size) for frame in frames]),
+        depths=np.stack([resize_depth_for_model(frame.depth, size) for frame in frames]),
+        seeds=np.arange(len(frames)),
     )
+
+
+def default_row_prior_path() -> Path:
+    """Return the row prior fitted on the bundled model's training scenes, as installed."""
+    return shared_file('models', 'fastdepth', 'fastdepth_row_prior.json')
 
 
 def summary_line(name: str, report: dict[str, dict]) -> str:
@@ -238,7 +202,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=main.__doc__.split('\n\n')[0])
     parser.add_argument('--model', type=Path, required=True, help='depth IR (.xml)')
     parser.add_argument('--real-rgbd', type=Path, default=None,
-                        help='folder of NAME_rgb.png + NAME_depth.png (16-bit mm) or .npy (m)')
+                        help='folder of RGB-D frames described by frames.json (or NAME_rgb.png + '
+                        'NAME_depth.png (16-bit mm) / .npy (m) pairs), scored frame by frame '
+                        'at camera resolution, whole and centre-cropped, beside the priors')
+    parser.add_argument('--row-prior', type=Path, default=None,
+                        help='row prior JSON fitted on training data (row_prior.py); default: '
+                        'the one beside the bundled model')
+    parser.add_argument('--device', default='CPU', help='OpenVINO device for --real-rgbd')
     parser.add_argument('--synthetic-scenes', type=int, default=0,
                         help='also render this many scenes of each texture family (A: the '
                         'validation seeds from 1e9, B: seeds from 1.2e9)')
@@ -272,8 +242,6 @@ def main(argv: list[str] | None = None) -> None:
             range(first_seed, first_seed + arguments.synthetic_scenes), (size,),
             arguments.render_workers, randomisation,
         )[size]
-    if arguments.real_rgbd is not None:
-        datasets['real_rgbd'] = load_rgbd_folder(arguments.real_rgbd, size)
     for path in arguments.cached_set:
         cached = read_cached_datasets(path, (size,))
         if cached is None:
@@ -287,6 +255,15 @@ def main(argv: list[str] | None = None) -> None:
             _predict_with_ir(compiled, dataset.images), dataset.depths, constant
         )
         print(summary_line(name, reports[name]), flush=True)
+    if arguments.real_rgbd is not None:
+        try:
+            frames = read_rgbd_frames(arguments.real_rgbd)
+            row_prior = RowPrior.read(arguments.row_prior or default_row_prior_path())
+        except (OSError, ValueError) as error:
+            parser.error(str(error))
+        reports['real_rgbd'] = frame_report(arguments.model, frames, row_prior, arguments.device)
+        print(format_frame_report(reports['real_rgbd'],
+                                  f'{arguments.model} on {arguments.real_rgbd}'), flush=True)
     if arguments.output:
         arguments.output.write_text(json.dumps(reports, indent=2) + '\n')
 

@@ -93,7 +93,7 @@ def test_rgbd_folder_reads_millimetre_png_and_metre_npy_pairs(tmp_path):
 
 
 def test_rgbd_folder_errors_say_what_is_wrong(tmp_path):
-    with pytest.raises(ValueError, match='no RGB-D pair'):
+    with pytest.raises(ValueError, match='neither frames.json nor an RGB-D pair'):
         load_rgbd_folder(tmp_path, 16)
     cv2.imwrite(str(tmp_path / 'a_rgb.png'), np.zeros((30, 40, 3), np.uint8))
     cv2.imwrite(str(tmp_path / 'a_depth.png'), np.zeros((30, 40), np.uint8))
