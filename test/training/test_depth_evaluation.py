@@ -1,13 +1,11 @@
-"""Generalisation measures: median scaling, trivial priors and real RGB-D folders."""
+"""Generalisation measures on synthetic sets: median scaling and trivial priors."""
 
-import cv2
 import numpy as np
 import pytest
 
 from edge_perception.training.depth_evaluation import (
     constant_prior,
     generalisation_report,
-    load_rgbd_folder,
     median_depth,
     median_scaled,
     row_prior,
@@ -71,34 +69,3 @@ def test_median_depth_skips_sky():
     dataset = DepthDataset(images=np.zeros((1, 2, 2, 3), np.uint8), depths=depths,
                            seeds=np.zeros(1))
     assert median_depth(dataset) == 2.0
-
-
-def test_rgbd_folder_reads_millimetre_png_and_metre_npy_pairs(tmp_path):
-    rgb = np.zeros((30, 40, 3), np.uint8)
-    rgb[:, :, 0] = 200  # red, to check the channel order
-    millimetres = np.full((30, 40), 1500, np.uint16)
-    millimetres[0] = 0
-    cv2.imwrite(str(tmp_path / 'a_rgb.png'), rgb[:, :, ::-1])
-    cv2.imwrite(str(tmp_path / 'a_depth.png'), millimetres)
-    cv2.imwrite(str(tmp_path / 'b_rgb.png'), rgb[:, :, ::-1])
-    np.save(tmp_path / 'b_depth.npy', np.full((30, 40), 2.25, np.float32))
-    cv2.imwrite(str(tmp_path / 'orphan_rgb.png'), rgb)
-    dataset = load_rgbd_folder(tmp_path, 16)
-    assert dataset.images.shape == (2, 16, 16, 3) and dataset.images.dtype == np.uint8
-    assert np.all(dataset.images[..., 0] == 200) and np.all(dataset.images[..., 2] == 0)
-    assert dataset.depths.shape == (2, 16, 16)
-    assert np.isnan(dataset.depths[0, 0]).all()
-    np.testing.assert_allclose(dataset.depths[0, 1:], 1.5)
-    np.testing.assert_allclose(dataset.depths[1], 2.25)
-
-
-def test_rgbd_folder_errors_say_what_is_wrong(tmp_path):
-    with pytest.raises(ValueError, match='neither frames.json nor an RGB-D pair'):
-        load_rgbd_folder(tmp_path, 16)
-    cv2.imwrite(str(tmp_path / 'a_rgb.png'), np.zeros((30, 40, 3), np.uint8))
-    cv2.imwrite(str(tmp_path / 'a_depth.png'), np.zeros((30, 40), np.uint8))
-    with pytest.raises(ValueError, match='16-bit'):
-        load_rgbd_folder(tmp_path, 16)
-    cv2.imwrite(str(tmp_path / 'a_depth.png'), np.zeros((20, 40), np.uint16))
-    with pytest.raises(ValueError, match='40x30 but depth is 40x20'):
-        load_rgbd_folder(tmp_path, 16)

@@ -97,6 +97,37 @@ def test_a_frames_json_folder_reads_colour_depth_scale_realness_and_intrinsics(t
         (60.0, 31.5, WIDTH)
 
 
+def test_a_folder_of_pairs_reads_millimetre_png_and_metre_npy_as_real_frames(tmp_path):
+    rgb = np.zeros((30, 40, 3), np.uint8)
+    rgb[:, :, 0] = 200  # red, to check the channel order
+    millimetres = np.full((30, 40), 1500, np.uint16)
+    millimetres[0] = 0
+    cv2.imwrite(str(tmp_path / 'a_rgb.png'), rgb[:, :, ::-1])
+    cv2.imwrite(str(tmp_path / 'a_depth.png'), millimetres)
+    cv2.imwrite(str(tmp_path / 'b_rgb.jpg'), rgb[:, :, ::-1])
+    np.save(tmp_path / 'b_depth.npy', np.full((30, 40), 2.25, np.float32))
+    cv2.imwrite(str(tmp_path / 'orphan_rgb.png'), rgb)
+    first, second = read_rgbd_frames(tmp_path)
+    assert (first.name, second.name, first.real, second.real) == ('a', 'b', True, True)
+    assert np.all(first.rgb[..., 0] == 200) and np.all(first.rgb[..., 2] == 0)
+    assert np.isnan(first.depth[0]).all()
+    np.testing.assert_allclose(first.depth[1:], 1.5)
+    np.testing.assert_allclose(second.depth, 2.25)
+
+
+def test_a_folder_of_pairs_says_what_is_wrong(tmp_path):
+    with pytest.raises(RgbdFolderError, match='neither frames.json nor an RGB-D pair'):
+        read_rgbd_frames(tmp_path)
+    cv2.imwrite(str(tmp_path / 'a_rgb.png'), np.zeros((30, 40, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / 'a_depth.png'), np.zeros((20, 40), np.uint16))
+    with pytest.raises(RgbdFolderError, match='40x30 but depth is 40x20'):
+        read_rgbd_frames(tmp_path)
+    (tmp_path / 'a_depth.png').unlink()
+    np.save(tmp_path / 'a_depth.npy', np.array([{'a': 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(RgbdFolderError, match='not a plain numpy array'):
+        read_rgbd_frames(tmp_path)
+
+
 def _description(folder, **changes):
     entry = {'color': 'a.png', 'depth': 'a_depth.png', 'depth_scale': 1000, 'real': True}
     entry.update(changes)
