@@ -38,6 +38,7 @@ import numpy as np
 
 from edge_perception.core.metrics import compute_depth_metrics, valid_depth_mask
 from edge_perception.core.openvino_compat import Core
+from edge_perception.training.scenes import SCENE_STYLES, TEXTURE_FAMILIES
 from edge_perception.training.synthetic_dataset import (
     build_datasets,
     DepthDataset,
@@ -48,7 +49,6 @@ from edge_perception.training.synthetic_dataset import (
     resize_image_for_model,
     VALIDATION_SEED_START,
 )
-from edge_perception.training.synthetic_scenes import SCENE_STYLES, TEXTURE_FAMILIES
 
 #: Suffixes of the colour image of a pair, tried in order.
 RGB_SUFFIXES = ('_rgb.png', '_rgb.jpg', '_rgb.jpeg')

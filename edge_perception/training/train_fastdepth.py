@@ -51,6 +51,10 @@ from edge_perception.training.fastdepth import (  # noqa: E402
     FastDepth,
     INPUT_SIZE,
 )
+from edge_perception.training.scenes import (  # noqa: E402
+    SCENE_STYLES,
+    TEXTURE_FAMILIES,
+)
 from edge_perception.training.synthetic_dataset import (  # noqa: E402
     cache_name,
     concatenate_datasets,
@@ -63,10 +67,6 @@ from edge_perception.training.synthetic_dataset import (  # noqa: E402
     load_or_build_datasets,
     normalise_image,
     seed_ranges,
-)
-from edge_perception.training.synthetic_scenes import (  # noqa: E402
-    SCENE_STYLES,
-    TEXTURE_FAMILIES,
 )
 from edge_perception.training.warm_start import fastdepth_from_ir  # noqa: E402
 

@@ -222,7 +222,7 @@ def _real_rgbd_folder(folder):
     import cv2
 
     from edge_perception.core.depth_geometry import PinholeIntrinsics
-    from edge_perception.training.synthetic_scenes import render_scene
+    from edge_perception.training.scenes import render_scene
 
     folder.mkdir()
     intrinsics = PinholeIntrinsics.from_horizontal_fov(64, 48, 65.0)
