@@ -30,6 +30,7 @@ from torch import nn
 
 from edge_perception.core.model_info import CLASSIFICATION, ModelInfo
 from edge_perception.core.preprocessing import GRAY_WEIGHTS_RGB
+from edge_perception.networks.fastdepth import count_multiply_accumulates, count_parameters
 from edge_perception.training.digits import (
     CLASS_COUNT,
     INPUT_MEAN,
@@ -46,7 +47,6 @@ from edge_perception.training.digits import (
     TRAINING_STYLE,
 )
 from edge_perception.training.export import export_ir
-from edge_perception.training.fastdepth import count_multiply_accumulates, count_parameters
 
 IR_INPUT_NAME = 'image'
 IR_OUTPUT_NAME = 'logits'

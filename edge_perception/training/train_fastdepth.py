@@ -31,6 +31,12 @@ import torch  # noqa: E402
 
 from edge_perception.core.metrics import compute_depth_metrics, DepthMetrics  # noqa: E402
 from edge_perception.core.model_info import DEPTH_ESTIMATION, ModelInfo  # noqa: E402
+from edge_perception.networks.fastdepth import (  # noqa: E402
+    count_multiply_accumulates,
+    count_parameters,
+    FastDepth,
+    INPUT_SIZE,
+)
 from edge_perception.training.augmentation import (  # noqa: E402
     augment_batch,
     PhotometricAugmentation,
@@ -42,12 +48,6 @@ from edge_perception.training.depth_evaluation import (  # noqa: E402
     summary_line,
 )
 from edge_perception.training.export import export_ir  # noqa: E402
-from edge_perception.training.fastdepth import (  # noqa: E402
-    count_multiply_accumulates,
-    count_parameters,
-    FastDepth,
-    INPUT_SIZE,
-)
 from edge_perception.training.scenes import (  # noqa: E402
     SCENE_STYLES,
     TEXTURE_FAMILIES,

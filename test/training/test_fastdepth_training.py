@@ -11,8 +11,8 @@ ov = pytest.importorskip('openvino')
 
 from edge_perception.bags.reader import read_depth_bag  # noqa: E402
 from edge_perception.core.opset_lowering import opset_number  # noqa: E402
+from edge_perception.networks.fastdepth import FastDepth  # noqa: E402
 from edge_perception.training import evaluate_on_bag, make_demo_bag, train_fastdepth  # noqa: E402
-from edge_perception.training.fastdepth import FastDepth  # noqa: E402
 from edge_perception.training.synthetic_dataset import HELD_OUT_FAMILY_SEED_START  # noqa: E402
 
 
