@@ -13,8 +13,8 @@ import argparse
 import os
 import time
 
+from edge_perception.training.scenes import SCENE_STYLES
 from edge_perception.training.synthetic_dataset import build_datasets
-from edge_perception.training.synthetic_scenes import SCENE_STYLES
 
 
 def _rendering_rate(seeds, sizes, workers, randomisation):

@@ -25,8 +25,8 @@ import numpy as np
 from edge_perception.core.engine import compile_model, load_model, openvino_reason
 from edge_perception.core.onnx_external_data import check_external_data, OnnxFileError
 from edge_perception.core.openvino_compat import AsyncInferQueue, openvino_version, Tensor
-from edge_perception.toolchain.conversion import build_torch_module, load_state_dict
 from edge_perception.toolchain.model_inputs import port_name, random_arrays
+from edge_perception.toolchain.model_sources import build_torch_module, load_state_dict
 
 OPENVINO = 'OpenVINO'
 

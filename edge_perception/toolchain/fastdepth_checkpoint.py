@@ -12,7 +12,7 @@ optimizers), which only keep the attributes the pickle gives them. Any other glo
 (``os.system``, ``builtins.eval``, …), a call of anything else, or a BUILD on anything but a
 placeholder stops the reading with :class:`CheckpointRefused` before it happens. The weights
 and the layer tree are read from the placeholders, the network is rebuilt as a real torch
-module (:mod:`edge_perception.training.authors_fastdepth`), checked layer by layer against the
+module (:mod:`edge_perception.networks.authors_fastdepth`), checked layer by layer against the
 pickled tree, and loaded with ``strict=True``. No rclpy here.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from edge_perception.core.model_info import DEPTH_ESTIMATION, ModelInfo
-from edge_perception.toolchain.conversion import ConversionError, import_torch, TorchSource
+from edge_perception.toolchain.model_sources import ConversionError, import_torch, TorchSource
 from edge_perception.toolchain.torch_file import (
     Allowlist,
     PickledObject,
@@ -79,8 +79,8 @@ _ALLOWLIST = Allowlist(
 class AuthorsCheckpoint:
     """What a checkpoint holds, read without running it.
 
-    :param layout: :data:`~edge_perception.training.authors_fastdepth.SKIP_ADD` or
-        :data:`~edge_perception.training.authors_fastdepth.ENCODER_DECODER`.
+    :param layout: :data:`~edge_perception.networks.authors_fastdepth.SKIP_ADD` or
+        :data:`~edge_perception.networks.authors_fastdepth.ENCODER_DECODER`.
     :param state_dict: weights, ``module.`` prefixes removed.
     :param modules: module path -> placeholder of the pickled layer tree ({} for a state_dict).
     :param encoder_activation: 'ReLU6' or 'ReLU', as the pickled encoder has it.
@@ -110,7 +110,7 @@ def read_checkpoint(path):
         classes a FastDepth checkpoint holds; nothing it names is called.
     :raises ConversionError: when the file is unreadable or holds no FastDepth network.
     """
-    from edge_perception.training.authors_fastdepth import layout_of, LayoutError
+    from edge_perception.networks.authors_fastdepth import layout_of, LayoutError
     contents = _unpickle(path)
     model = contents.get('model', contents.get('state_dict', contents)) if isinstance(
         contents, Mapping) else contents
@@ -147,7 +147,7 @@ def rebuild(checkpoint, path=''):
     :return: the torch module, in eval mode.
     :raises ConversionError: when the weights or the pickled layers do not fit the rebuild.
     """
-    from edge_perception.training.authors_fastdepth import (
+    from edge_perception.networks.authors_fastdepth import (
         AuthorsFastDepth,
         ENCODER_ACTIVATIONS,
         LayoutError,
@@ -176,7 +176,7 @@ def rebuild(checkpoint, path=''):
 
 def variant_name(network):
     """Return the authors' name for ``network``: mobilenet-nnconv5[dw][-skipadd][-pruned]."""
-    from edge_perception.training.authors_fastdepth import FULL_WIDTHS, SKIP_ADD
+    from edge_perception.networks.authors_fastdepth import FULL_WIDTHS, SKIP_ADD
     return ('mobilenet-nnconv5' + ('dw' if network.depthwise_decoder else '')
             + ('-skipadd' if network.layout == SKIP_ADD else '')
             + ('' if network.widths() == FULL_WIDTHS else '-pruned'))
@@ -237,7 +237,7 @@ def _without_data_parallel(name):
 
 
 def _from_module_tree(path, root):
-    from edge_perception.training.authors_fastdepth import ENCODER_DECODER, SKIP_ADD
+    from edge_perception.networks.authors_fastdepth import ENCODER_DECODER, SKIP_ADD
     if root.qualified_name == _DATA_PARALLEL:
         root = _mapping(root.__dict__.get('_modules')).get('module')
         if not isinstance(root, PickledObject):

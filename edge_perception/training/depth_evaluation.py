@@ -14,10 +14,11 @@ texture family the training renderer never drew, or a user's real recordings):
   geometry alone explains; a model that does not beat it after median scaling has learned little
   beyond "lower in the image is closer".
 
-Real RGB-D pairs are read from a folder: ``NAME_rgb.png`` (or ``.jpg``) beside ``NAME_depth.png``
-(16-bit, millimetres, 0 = unknown) or ``NAME_depth.npy`` (float, metres, non-finite or 0 =
-unknown). They are squashed to the model's input exactly as the node does it (see
-:mod:`edge_perception.training.synthetic_dataset`).
+RGB-D frames from outside (``--real-rgbd``: a folder described by ``frames.json``,
+:mod:`edge_perception.training.rgbd_frames`) are scored frame by frame at camera resolution,
+whole and centre-cropped, beside a constant at each frame's median and a row prior fitted on
+training data (:mod:`edge_perception.training.frame_scores`), means apart for real and rendered
+frames.
 
 ``python -m edge_perception.training.depth_evaluation --model fastdepth.xml --real-rgbd DIR``
 (and/or ``--synthetic-scenes N``) scores an exported IR; ``train_fastdepth`` writes the same
@@ -41,17 +42,15 @@ from edge_perception.package_paths import shared_file
 from edge_perception.training.frame_scores import format_frame_report, frame_report
 from edge_perception.training.rgbd_frames import read_rgbd_frames
 from edge_perception.training.row_prior import RowPrior
+from edge_perception.training.scenes import SCENE_STYLES, TEXTURE_FAMILIES
 from edge_perception.training.synthetic_dataset import (
     build_datasets,
     DepthDataset,
     HELD_OUT_FAMILY_SEED_START,
     normalise_image,
     read_cached_datasets,
-    resize_depth_for_model,
-    resize_image_for_model,
     VALIDATION_SEED_START,
 )
-from edge_perception.training.synthetic_scenes import SCENE_STYLES, TEXTURE_FAMILIES
 
 #: Predicts N×S×S depth in metres from N×S×S×3 uint8 RGB squashed to the model's input size.
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -144,23 +143,6 @@ def median_depth(dataset: DepthDataset) -> float:
     """
     depths = dataset.depths.astype(np.float32)
     return float(np.median(depths[np.isfinite(depths) & (depths > 0)]))
-
-
-def load_rgbd_folder(folder: Path, size: int) -> DepthDataset:
-    """Read RGB-D frames (:func:`~edge_perception.training.rgbd_frames.read_rgbd_frames`) and
-    squash them to the model's input size as the node does (bilinear image, nearest depth).
-
-    :param folder: a folder of frames.
-    :param size: model input side length.
-    :returns: the frames in order; holes are NaN in ``depths`` (float32).
-    :raises RgbdFolderError: naming what cannot be read.
-    """
-    frames = read_rgbd_frames(folder)
-    return DepthDataset(
-        images=np.stack([resize_image_for_model(frame.rgb, size) for frame in frames]),
-        depths=np.stack([resize_depth_for_model(frame.depth, size) for frame in frames]),
-        seeds=np.arange(len(frames)),
-    )
 
 
 def default_row_prior_path() -> Path:

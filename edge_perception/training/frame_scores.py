@@ -2,7 +2,7 @@
 
 Each frame (:mod:`edge_perception.training.rgbd_frames`) goes through the node's own steps at
 camera resolution: host preprocessing with the IR's normalisation and the centred
-``input_crop``, inference, the depth resized back into the crop box
+``input_crop``, inference (in f32 on the CPU), the depth resized back into the crop box
 (:class:`~edge_perception.core.heads.DepthHead`, no range cut). Scored on the box's pixels with
 measured depth, per frame:
 
@@ -59,7 +59,11 @@ def predict_frames(model_path: Path, frames: list[RgbdFrame], input_crop: float,
     model = load_model(core, model_path)
     normalisation, _ = resolve_normalisation(read_model_info(model))
     preprocess = HostPreprocessor(model, 'rgb8', normalisation, input_crop)
-    request = compile_model(core, model, device).create_infer_request()
+    # f32 on the CPU, as the regression computes: a CPU with bf16 would otherwise make the
+    # figures depend on the machine.
+    precision = 'f32' if device == 'CPU' else 'default'
+    request = compile_model(core, model, device,
+                            inference_precision=precision).create_infer_request()
     head = DepthHead(min_depth=0.0, max_depth=float('inf'))
     predictions = []
     for frame in frames:

@@ -21,7 +21,7 @@ import numpy as np
 from edge_perception.bags.types import DEFAULT_FRAME_ID, DepthFrame
 from edge_perception.bags.writer import write_depth_bag
 from edge_perception.core.depth_geometry import PinholeIntrinsics
-from edge_perception.training.synthetic_scenes import render_trajectory
+from edge_perception.training.scenes import render_trajectory
 
 #: Scene of the demo bag. Outside the training (0..) and validation (1e9..) seed ranges, so the
 #: demo is a scene the model has never seen.

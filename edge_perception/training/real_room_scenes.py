@@ -7,7 +7,7 @@ spread 0.21-0.26) and a constant at the frame's median already scores median-sca
 robot's or a hand-held camera's height, half the surfaces with natural textures.
 """
 
-from edge_perception.training.synthetic_scenes import SceneRandomisation
+from edge_perception.training.scenes import SceneRandomisation
 
 #: Rooms 3.5-7 m on a side with 3-8 pieces of furniture, cameras 0.9-1.6 m high pitched up to
 #: 25° down, close views of furniture in a third of the scenes.

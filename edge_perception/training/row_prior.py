@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_perception.training.scenes import SCENE_STYLES, TEXTURE_FAMILIES
 from edge_perception.training.synthetic_dataset import build_datasets, DepthDataset
-from edge_perception.training.synthetic_scenes import SCENE_STYLES, TEXTURE_FAMILIES
 
 #: Rows of the profile (the model's input height).
 PROFILE_ROWS = 224

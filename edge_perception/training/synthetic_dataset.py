@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from edge_perception.core.depth_geometry import PinholeIntrinsics
-from edge_perception.training.synthetic_scenes import render_scene, SceneRandomisation
+from edge_perception.training.scenes import render_scene, SceneRandomisation
 
 #: Per-channel mean subtracted from RGB pixel values in 0-255 (ImageNet statistics).
 INPUT_MEAN = (123.675, 116.28, 103.53)
@@ -248,7 +248,7 @@ def cache_name(prefix: str, scene_style: str, texture_family: str) -> str:
     """File name stem of a cached dataset; the classic family-A scenes keep their old names.
 
     :param prefix: what the file holds, e.g. ``train_3500_160_224``.
-    :param scene_style: key of :data:`~edge_perception.training.synthetic_scenes.SCENE_STYLES`.
+    :param scene_style: key of :data:`~edge_perception.training.scenes.SCENE_STYLES`.
     :param texture_family: ``A`` or ``B``.
     :returns: e.g. ``train_3500_160_224`` or ``train_3500_160_224_indoor-robot_B``.
     """

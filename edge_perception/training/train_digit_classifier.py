@@ -19,6 +19,10 @@ import math
 from pathlib import Path
 import time
 
+# isort: off
+# First: it sets how torch's OpenMP threads wait, which must come before torch is imported.
+from edge_perception.training.run_setup import run_record, set_up_torch, warmup_cosine
+# isort: on
 import numpy as np
 import openvino as ov
 import torch
@@ -26,6 +30,7 @@ from torch import nn
 
 from edge_perception.core.model_info import CLASSIFICATION, ModelInfo
 from edge_perception.core.preprocessing import GRAY_WEIGHTS_RGB
+from edge_perception.networks.fastdepth import count_multiply_accumulates, count_parameters
 from edge_perception.training.digits import (
     CLASS_COUNT,
     INPUT_MEAN,
@@ -42,7 +47,6 @@ from edge_perception.training.digits import (
     TRAINING_STYLE,
 )
 from edge_perception.training.export import export_ir
-from edge_perception.training.fastdepth import count_multiply_accumulates, count_parameters
 
 IR_INPUT_NAME = 'image'
 IR_OUTPUT_NAME = 'logits'
@@ -54,11 +58,35 @@ MODEL_INFO = ModelInfo(model_type=CLASSIFICATION, mean=(INPUT_MEAN,), scale=(INP
                        labels=LABELS, output_unit='logits',
                        title='Handwritten digit classifier (0-9), logits')
 
+#: The exported IR's contract, as the metrics file states it.
+IR_DESCRIPTION = {
+    'xml': IR_FILE_NAME,
+    'labels': LABELS_FILE_NAME,
+    'weights': 'FP16',
+    'input': {
+        'name': IR_INPUT_NAME,
+        'shape': [1, 1, INPUT_SIZE, INPUT_SIZE],
+        'type': 'f32',
+        'layout': 'NCHW',
+        'gray': f'{GRAY_WEIGHTS_RGB[0]} R + {GRAY_WEIGHTS_RGB[1]} G + '
+        f'{GRAY_WEIGHTS_RGB[2]} B of the rgb8 frame, float',
+        'resize': f'whole frame squashed to {INPUT_SIZE}x{INPUT_SIZE}, bilinear '
+        '(cv2.INTER_LINEAR), aspect ratio not kept',
+        'normalisation': f'(gray - {INPUT_MEAN}) / {INPUT_SCALE}, not inside the IR',
+    },
+    'output': {
+        'name': IR_OUTPUT_NAME,
+        'shape': [1, CLASS_COUNT],
+        'type': 'f32',
+        'meaning': 'raw logits, no softmax; index i is line i of labels.txt',
+    },
+}
+
 #: Seed of the camera frames the test digits are rendered into for the reported accuracy.
 EVALUATION_SEED = 1_000_000
 
-# Share of the schedule spent on linear learning-rate warm-up.
-_WARMUP_SHARE = 0.05
+#: The learning rate: 5 % linear warm-up, then cosine decay.
+learning_rate_at = warmup_cosine(warmup_share=0.05)
 
 
 class DigitClassifier(nn.Module):
@@ -156,19 +184,6 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0, help='seed of weights, order and renders')
     parser.add_argument('--log-every', type=int, default=5, help='epochs between log lines')
     return parser.parse_args(argv)
-
-
-def learning_rate_at(progress: float, peak: float) -> float:
-    """Linear warm-up then cosine decay to zero.
-
-    :param progress: share of the schedule done, 0-1.
-    :param peak: rate at the end of warm-up.
-    :returns: the learning rate.
-    """
-    if progress < _WARMUP_SHARE:
-        return peak * max(progress / _WARMUP_SHARE, 0.01)
-    decay_progress = (progress - _WARMUP_SHARE) / (1.0 - _WARMUP_SHARE)
-    return peak * 0.5 * (1.0 + math.cos(math.pi * min(decay_progress, 1.0)))
 
 
 def render_training_inputs(
@@ -348,36 +363,22 @@ def main(argv: list[str] | None = None) -> None:
     :param argv: arguments without the program name; ``sys.argv[1:]`` when ``None``.
     """
     arguments = parse_arguments(argv)
-    torch.set_num_threads(arguments.threads)
-    torch.manual_seed(arguments.seed)
+    set_up_torch(arguments.threads, arguments.seed)
     run_start = time.monotonic()
-
-    split = load_digit_split()
-    train_images, train_labels = split.train_images, split.train_labels
-    if arguments.train_limit:
-        train_images = train_images[: arguments.train_limit]
-        train_labels = train_labels[: arguments.train_limit]
-    test_images, test_labels = split.test_images, split.test_labels
-    if arguments.test_limit:
-        test_images = test_images[: arguments.test_limit]
-        test_labels = test_labels[: arguments.test_limit]
+    train_images, train_labels, test_images, test_labels = _digit_split(arguments)
     print(f'digits: {len(train_images)} training, {len(test_images)} test', flush=True)
 
     model = DigitClassifier()
     training_summary = train(model, train_images, train_labels, arguments)
-
     xml_path = arguments.output_dir / IR_FILE_NAME
     export_openvino(model, xml_path)
     write_labels(arguments.output_dir / LABELS_FILE_NAME)
 
     evaluation_width, evaluation_height = arguments.evaluation_size
-    test_frames = render_camera_frames(
-        test_images, evaluation_width, evaluation_height, EVALUATION_SEED
-    )
-    test_inputs = model_inputs(test_frames)
+    test_inputs = model_inputs(render_camera_frames(
+        test_images, evaluation_width, evaluation_height, EVALUATION_SEED))
     torch_logits = predict_with_torch(model, test_inputs)
-    compiled = ov.Core().compile_model(xml_path, 'CPU')
-    openvino_logits = predict_with_openvino(compiled, test_inputs)
+    openvino_logits = predict_with_openvino(ov.Core().compile_model(xml_path, 'CPU'), test_inputs)
     torch_report = _classification_report(test_labels, torch_logits)
     openvino_report = _classification_report(test_labels, openvino_logits)
     print(f"test accuracy (torch, FP32): {torch_report['accuracy']:.4f}", flush=True)
@@ -389,28 +390,7 @@ def main(argv: list[str] | None = None) -> None:
         'multiply_accumulates': count_multiply_accumulates(
             model, (1, 1, INPUT_SIZE, INPUT_SIZE)
         ),
-        'ir': {
-            'xml': IR_FILE_NAME,
-            'labels': LABELS_FILE_NAME,
-            'weights': 'FP16',
-            'input': {
-                'name': IR_INPUT_NAME,
-                'shape': [1, 1, INPUT_SIZE, INPUT_SIZE],
-                'type': 'f32',
-                'layout': 'NCHW',
-                'gray': f'{GRAY_WEIGHTS_RGB[0]} R + {GRAY_WEIGHTS_RGB[1]} G + '
-                f'{GRAY_WEIGHTS_RGB[2]} B of the rgb8 frame, float',
-                'resize': f'whole frame squashed to {INPUT_SIZE}x{INPUT_SIZE}, bilinear '
-                '(cv2.INTER_LINEAR), aspect ratio not kept',
-                'normalisation': f'(gray - {INPUT_MEAN}) / {INPUT_SCALE}, not inside the IR',
-            },
-            'output': {
-                'name': IR_OUTPUT_NAME,
-                'shape': [1, CLASS_COUNT],
-                'type': 'f32',
-                'meaning': 'raw logits, no softmax; index i is line i of labels.txt',
-            },
-        },
+        'ir': IR_DESCRIPTION,
         'dataset': {
             'source': 'sklearn.datasets.load_digits (1797 8x8 images, bundled with scikit-learn)',
             'split': f'stratified per class, {TEST_SHARE:.0%} test, seed {SPLIT_SEED}',
@@ -420,15 +400,7 @@ def main(argv: list[str] | None = None) -> None:
             'test_frames': f'{evaluation_width}x{evaluation_height}, render seed '
             f'{EVALUATION_SEED} (frame i: seed ({EVALUATION_SEED}, i))',
         },
-        'training': {
-            'arguments': {
-                key: (str(value) if isinstance(value, Path) else value)
-                for key, value in vars(arguments).items()
-            },
-            **training_summary,
-            'torch_threads': torch.get_num_threads(),
-            'torch_version': torch.__version__,
-        },
+        'training': run_record(arguments, training_summary),
         'test_torch_fp32': torch_report,
         'test_openvino_cpu_fp16': openvino_report,
         'torch_openvino_prediction_agreement': round(
@@ -443,6 +415,20 @@ def main(argv: list[str] | None = None) -> None:
     metrics_path = arguments.output_dir / METRICS_FILE_NAME
     metrics_path.write_text(json.dumps(report, indent=2) + '\n')
     print(f'wrote {xml_path}, {LABELS_FILE_NAME} and {metrics_path}', flush=True)
+
+
+def _digit_split(arguments: argparse.Namespace) -> tuple[np.ndarray, ...]:
+    """Training images and labels, test images and labels, cut to ``--train/test-limit``."""
+    split = load_digit_split()
+    train_images, train_labels = split.train_images, split.train_labels
+    if arguments.train_limit:
+        train_images = train_images[: arguments.train_limit]
+        train_labels = train_labels[: arguments.train_limit]
+    test_images, test_labels = split.test_images, split.test_labels
+    if arguments.test_limit:
+        test_images = test_images[: arguments.test_limit]
+        test_labels = test_labels[: arguments.test_limit]
+    return train_images, train_labels, test_images, test_labels
 
 
 if __name__ == '__main__':

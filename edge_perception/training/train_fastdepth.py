@@ -5,11 +5,13 @@ Run ``python -m edge_perception.training.train_fastdepth --help`` for the option
 
 Steps: render (or load from the cache) a deterministic dataset with disjoint training and
 validation seeds; train at a low input size first, then at 224×224; evaluate on the held-out
-scenes, on scenes of the texture family training did not see and optionally on real RGB-D pairs,
-each beside trivial priors (:mod:`edge_perception.training.depth_evaluation`); export
-``fastdepth.xml``/``.bin`` with input ``image`` (N×3×224×224 float32, normalised RGB) and
-output ``depth`` (N×1×224×224 metres); evaluate the exported IR through OpenVINO on the
-validation scenes; write ``fastdepth_metrics.json`` beside the IR.
+scenes and on scenes of the texture family training did not see, each beside trivial priors
+(:mod:`edge_perception.training.depth_evaluation`); export ``fastdepth.xml``/``.bin`` with input
+``image`` (N×3×224×224 float32, normalised RGB) and output ``depth`` (N×1×224×224 metres);
+evaluate the exported IR through OpenVINO on the validation scenes and, optionally, frame by
+frame on RGB-D frames from outside (:mod:`edge_perception.training.frame_scores`); write
+``fastdepth_metrics.json`` and the training set's row prior (``fastdepth_row_prior.json``)
+beside the IR.
 """
 
 from __future__ import annotations
@@ -17,39 +19,42 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 from pathlib import Path
 import time
 
-# OpenMP threads that wait actively spin while a sibling is descheduled: on a 2-core machine
-# shared with another CPU-bound job, 2 torch threads then ran 8x slower than 1 (7.0 s vs 0.86 s
-# per batch). Passive waiting keeps 2 threads as fast as 1 under contention and faster when idle.
-# It must be set before torch starts its thread pool, hence before the import.
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-
+# isort: off
+# First: it sets how torch's OpenMP threads wait, which must come before torch is imported.
+from edge_perception.training.run_setup import run_record, set_up_torch, warmup_cosine
+# isort: on
 import numpy as np  # noqa: E402
 import openvino as ov  # noqa: E402
 import torch  # noqa: E402
 
 from edge_perception.core.metrics import compute_depth_metrics, DepthMetrics  # noqa: E402
 from edge_perception.core.model_info import DEPTH_ESTIMATION, ModelInfo  # noqa: E402
+from edge_perception.networks.fastdepth import (  # noqa: E402
+    count_multiply_accumulates,
+    count_parameters,
+    FastDepth,
+    INPUT_SIZE,
+)
 from edge_perception.training.augmentation import (  # noqa: E402
     augment_batch,
     PhotometricAugmentation,
 )
 from edge_perception.training.depth_evaluation import (  # noqa: E402
     generalisation_report,
-    load_rgbd_folder,
     median_depth,
     summary_line,
 )
 from edge_perception.training.export import export_ir  # noqa: E402
-from edge_perception.training.fastdepth import (  # noqa: E402
-    count_multiply_accumulates,
-    count_parameters,
-    FastDepth,
-    INPUT_SIZE,
+from edge_perception.training.frame_scores import format_frame_report, frame_report  # noqa: E402
+from edge_perception.training.rgbd_frames import read_rgbd_frames, RgbdFrame  # noqa: E402
+from edge_perception.training.row_prior import fit_row_prior  # noqa: E402
+from edge_perception.training.scenes import (  # noqa: E402
+    SCENE_STYLES,
+    TEXTURE_FAMILIES,
 )
 from edge_perception.training.synthetic_dataset import (  # noqa: E402
     cache_name,
@@ -63,10 +68,6 @@ from edge_perception.training.synthetic_dataset import (  # noqa: E402
     load_or_build_datasets,
     normalise_image,
     seed_ranges,
-)
-from edge_perception.training.synthetic_scenes import (  # noqa: E402
-    SCENE_STYLES,
-    TEXTURE_FAMILIES,
 )
 from edge_perception.training.warm_start import fastdepth_from_ir  # noqa: E402
 
@@ -85,14 +86,37 @@ MODEL_INFO = ModelInfo(model_type=DEPTH_ESTIMATION, mean=INPUT_MEAN, scale=INPUT
                        color_order='RGB',
                        output_unit='metres', title='FastDepth (MobileNet v1 + NNConv5), metres')
 METRICS_FILE_NAME = 'fastdepth_metrics.json'
+ROW_PRIOR_FILE_NAME = 'fastdepth_row_prior.json'
+#: The exported IR's contract, as the metrics file states it.
+IR_DESCRIPTION = {
+    'xml': IR_FILE_NAME,
+    'weights': 'FP16',
+    'input': {
+        'name': IR_INPUT_NAME,
+        'shape': [-1, 3, INPUT_SIZE, INPUT_SIZE],
+        'type': 'f32',
+        'layout': 'NCHW',
+        'channel_order': 'RGB',
+        'normalisation': '(pixel_0_255 - mean) / scale, not inside the IR',
+        'mean': [round(float(value), 3) for value in INPUT_MEAN],
+        'scale': [round(float(value), 3) for value in INPUT_SCALE],
+        'resize': '4:3 camera image squashed to 224x224, bilinear',
+    },
+    'output': {
+        'name': IR_OUTPUT_NAME,
+        'shape': [-1, 1, INPUT_SIZE, INPUT_SIZE],
+        'type': 'f32',
+        'unit': 'metres',
+    },
+}
 
 # Weight of the gradient-matching term relative to the log-depth L1 term. It sharpens depth
 # edges at object boundaries, which the pixel-wise term alone blurs.
 _GRADIENT_LOSS_WEIGHT = 0.5
 
-# Share of the schedule spent on linear learning-rate warm-up (from scratch, BN statistics are
-# wild in the first steps and a full learning rate can blow them up).
-_WARMUP_SHARE = 0.03
+#: The learning rate: 3 % linear warm-up (from scratch, BN statistics are wild in the first steps
+#: and a full learning rate can blow them up), then cosine decay.
+learning_rate_at = warmup_cosine(warmup_share=0.03)
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -105,6 +129,16 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split('\n\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    for add_options in (_add_file_options, _add_dataset_options, _add_evaluation_options,
+                        _add_optimisation_options):
+        add_options(parser)
+    arguments = parser.parse_args(argv)
+    _check_arguments(parser, arguments)
+    return arguments
+
+
+def _add_file_options(parser: argparse.ArgumentParser) -> None:
+    """Add where the model, the metrics and the dataset cache go."""
     parser.add_argument(
         '--output-dir',
         type=Path,
@@ -122,6 +156,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         action='store_true',
         help='render without reading or writing the dataset cache',
     )
+
+
+def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
+    """Add which scenes are rendered, in which style, and how many."""
     parser.add_argument(
         '--train-scenes', type=int, default=4000, help='number of training scenes (seeds 0..N-1)'
     )
@@ -137,12 +175,6 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.cpu_count() or 1,
         help='processes rendering the dataset (the data do not depend on it)',
     )
-    parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
-    parser.add_argument(
-        '--device',
-        default='cpu',
-        help='torch device to train on, e.g. cpu or cuda; rendering and the IR stay on the CPU',
-    )
     parser.add_argument(
         '--scene-style',
         choices=sorted(STYLE_MIXES),
@@ -157,6 +189,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         default='A',
         help='texture and lighting family to train on; the other one is held out for evaluation',
     )
+
+
+def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+    """Add what the trained model is judged on besides its validation scenes."""
     parser.add_argument(
         '--held-out-family-scenes',
         type=int,
@@ -170,6 +206,16 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help='folder of real RGB-D pairs to evaluate on: NAME_rgb.png beside NAME_depth.png '
         '(16-bit mm) or NAME_depth.npy (metres)',
+    )
+
+
+def _add_optimisation_options(parser: argparse.ArgumentParser) -> None:
+    """Add the device, the losses, augmentation and the schedule."""
+    parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
+    parser.add_argument(
+        '--device',
+        default='cpu',
+        help='torch device to train on, e.g. cpu or cuda; rendering and the IR stay on the CPU',
     )
     parser.add_argument(
         '--photometric-augmentation',
@@ -224,7 +270,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--weight-decay', type=float, default=1e-4)
     parser.add_argument('--seed', type=int, default=0, help='seed of weights and batch order')
     parser.add_argument('--log-every', type=int, default=50, help='steps between log lines')
-    arguments = parser.parse_args(argv)
+
+
+def _check_arguments(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> None:
+    """Refuse what cannot run (exit 2 with the reason); fill in defaults derived from others."""
     if arguments.warmup_size % 32 or arguments.warmup_size <= 0:
         parser.error('--warmup-size must be a positive multiple of 32')
     if arguments.held_out_family_scenes is None:
@@ -241,7 +290,6 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f'--initial-weights {arguments.initial_weights} is not a file')
     if arguments.real_rgbd is not None and not arguments.real_rgbd.is_dir():
         parser.error(f'--real-rgbd {arguments.real_rgbd} is not a folder')
-    return arguments
 
 
 def _augmented_batch(
@@ -348,19 +396,6 @@ def scale_shift_invariant_loss(
     per_image = residual.sum(dim=dims) / denominator
     has_pixels = count > 0
     return (per_image * has_pixels).sum() / has_pixels.sum().clamp(min=1)
-
-
-def learning_rate_at(progress: float, peak: float) -> float:
-    """Linear warm-up then cosine decay to zero.
-
-    :param progress: share of the schedule done, 0-1.
-    :param peak: rate at the end of warm-up.
-    :returns: the learning rate.
-    """
-    if progress < _WARMUP_SHARE:
-        return peak * max(progress / _WARMUP_SHARE, 0.01)
-    decay_progress = (progress - _WARMUP_SHARE) / (1.0 - _WARMUP_SHARE)
-    return peak * 0.5 * (1.0 + math.cos(math.pi * min(decay_progress, 1.0)))
 
 
 def predict_with_torch(model: FastDepth, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
@@ -489,161 +524,162 @@ def train(
     }
 
 
+@dataclasses.dataclass
+class _Datasets:
+    """Everything a run trains and is judged on."""
+
+    train: dict[int, DepthDataset]
+    validation: DepthDataset
+    validation_seeds: range
+    held_out_family: str
+    held_out_family_seeds: range
+    held_out_family_set: DepthDataset | None
+    real: list[RgbdFrame] | None
+    seconds: float
+
+
+def load_datasets(arguments: argparse.Namespace) -> _Datasets:
+    """Render (or load from the cache) the training, validation and held-out-family sets.
+
+    :param arguments: options from :func:`parse_arguments`.
+    """
+    start = time.monotonic()
+    sizes = tuple(sorted({arguments.warmup_size, INPUT_SIZE}))
+    train_seeds, validation_seeds = seed_ranges(arguments.train_scenes, arguments.validation_scenes)
+    sizes_tag = '_'.join(str(size) for size in sizes)
+    held_out_family = next(family for family in TEXTURE_FAMILIES
+                           if family != arguments.texture_family)
+    train = _styled_datasets(arguments, f'train_{arguments.train_scenes}_{sizes_tag}',
+                             arguments.texture_family, train_seeds, sizes)
+    validation = _styled_datasets(arguments, f'validation_{arguments.validation_scenes}',
+                                  arguments.texture_family, validation_seeds,
+                                  (INPUT_SIZE,))[INPUT_SIZE]
+    held_out_family_seeds = range(
+        HELD_OUT_FAMILY_SEED_START, HELD_OUT_FAMILY_SEED_START + arguments.held_out_family_scenes
+    )
+    held_out_family_set = None
+    if arguments.held_out_family_scenes > 0:
+        held_out_family_set = _styled_datasets(
+            arguments, f'held_out_family_{arguments.held_out_family_scenes}', held_out_family,
+            held_out_family_seeds, (INPUT_SIZE,))[INPUT_SIZE]
+    real = read_rgbd_frames(arguments.real_rgbd) if arguments.real_rgbd else None
+    seconds = time.monotonic() - start
+    print(f'dataset: {len(train_seeds)} training / {len(validation_seeds)} validation scenes '
+          f'ready in {seconds:.1f} s', flush=True)
+    return _Datasets(train, validation, validation_seeds, held_out_family, held_out_family_seeds,
+                     held_out_family_set, real, seconds)
+
+
+def _styled_datasets(
+    arguments: argparse.Namespace,
+    prefix: str,
+    family: str,
+    seeds: range,
+    sizes: tuple[int, ...],
+) -> dict[int, DepthDataset]:
+    """One set per input size, its seeds shared between the styles of ``--scene-style``.
+
+    A mix takes every len(styles)-th seed in each style, so each style keeps its own cache file
+    and a style's scenes are the same whatever the mix.
+    """
+    styles = STYLE_MIXES[arguments.scene_style]
+    cache_dir = None if arguments.no_cache else arguments.cache_dir
+    parts = []
+    for index, style in enumerate(styles):
+        part_prefix = prefix if len(styles) == 1 else f'{prefix}_part{index}of{len(styles)}'
+        path = (None if cache_dir is None
+                else cache_dir / f'{cache_name(part_prefix, style, family)}.npz')
+        randomisation = dataclasses.replace(SCENE_STYLES[style], texture_family=family)
+        parts.append(load_or_build_datasets(path, seeds[index :: len(styles)], sizes,
+                                            arguments.render_workers, randomisation))
+    return {size: concatenate_datasets([part[size] for part in parts]) for size in sizes}
+
+
+def initial_model(arguments: argparse.Namespace, train: dict[int, DepthDataset]) -> FastDepth:
+    """Random weights, or ``--initial-weights`` with batch norms calibrated on training images."""
+    if arguments.initial_weights is None:
+        return FastDepth()
+    images = train[INPUT_SIZE].images
+    calibration = np.random.default_rng(arguments.seed).choice(
+        len(images), size=min(CALIBRATION_IMAGES, len(images)), replace=False)
+    return fastdepth_from_ir(arguments.initial_weights, normalise_image(images[calibration]))
+
+
+def judge_generalisation(
+    model: FastDepth,
+    datasets: _Datasets,
+    texture_family: str,
+    validation_predictions: np.ndarray,
+) -> dict[str, dict]:
+    """Each held-out synthetic set (scenes, the other texture family) beside trivial priors."""
+    # One constant for every set: what a model that ignores the image would learn to say.
+    constant_depth = median_depth(datasets.train[INPUT_SIZE])
+    evaluation_sets = {
+        f'held_out_synthetic_{texture_family}': datasets.validation,
+        f'held_out_family_{datasets.held_out_family}': datasets.held_out_family_set,
+    }
+    generalisation = {}
+    for name, dataset in evaluation_sets.items():
+        if dataset is None:
+            continue
+        predictions = (validation_predictions if dataset is datasets.validation
+                       else predict_with_torch(model, dataset.images))
+        generalisation[name] = generalisation_report(predictions, dataset.depths, constant_depth)
+        print(summary_line(name, generalisation[name]), flush=True)
+    return generalisation
+
+
+def judge_real_frames(xml_path: Path, datasets: _Datasets, output_dir: Path) -> dict | None:
+    """Fit the row prior on the training set (written beside the IR) and score the exported IR
+    on ``--real-rgbd`` frame by frame beside it (:mod:`~edge_perception.training.frame_scores`).
+
+    :returns: the report, or None without real frames.
+    """
+    train = datasets.train[INPUT_SIZE]
+    prior = fit_row_prior(train, f'the {len(train.seeds)} training scenes of this run '
+                          f'({INPUT_SIZE}x{INPUT_SIZE})')
+    (output_dir / ROW_PRIOR_FILE_NAME).write_text(prior.to_json())
+    if datasets.real is None:
+        return None
+    report = frame_report(xml_path, datasets.real, prior)
+    print(format_frame_report(report, f'{xml_path} on the real RGB-D frames'), flush=True)
+    return report
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: dataset, training, evaluation, export, metrics JSON.
 
     :param argv: arguments without the program name; ``sys.argv[1:]`` when ``None``.
     """
     arguments = parse_arguments(argv)
-    torch.set_num_threads(arguments.threads)
-    torch.manual_seed(arguments.seed)
+    set_up_torch(arguments.threads, arguments.seed)
     run_start = time.monotonic()
-
-    sizes = tuple(sorted({arguments.warmup_size, INPUT_SIZE}))
-    train_seeds, validation_seeds = seed_ranges(arguments.train_scenes, arguments.validation_scenes)
-    cache_dir = None if arguments.no_cache else arguments.cache_dir
-    sizes_tag = '_'.join(str(size) for size in sizes)
-    held_out_family = next(family for family in TEXTURE_FAMILIES
-                           if family != arguments.texture_family)
-    styles = STYLE_MIXES[arguments.scene_style]
-
-    def datasets(prefix: str, family: str, seeds: range, set_sizes: tuple[int, ...]):
-        # A mix takes every len(styles)-th seed in each style, so each style keeps its own
-        # cache file and a style's scenes are the same whatever the mix.
-        parts = []
-        for index, style in enumerate(styles):
-            style_seeds = seeds[index :: len(styles)]
-            part_prefix = prefix if len(styles) == 1 else f'{prefix}_part{index}of{len(styles)}'
-            path = (
-                None
-                if cache_dir is None
-                else cache_dir / f'{cache_name(part_prefix, style, family)}.npz'
-            )
-            randomisation = dataclasses.replace(SCENE_STYLES[style], texture_family=family)
-            parts.append(
-                load_or_build_datasets(
-                    path, style_seeds, set_sizes, arguments.render_workers, randomisation
-                )
-            )
-        return {size: concatenate_datasets([part[size] for part in parts]) for size in set_sizes}
-
-    dataset_start = time.monotonic()
-    train_sets = datasets(
-        f'train_{arguments.train_scenes}_{sizes_tag}', arguments.texture_family, train_seeds, sizes
-    )
-    validation_set = datasets(
-        f'validation_{arguments.validation_scenes}',
-        arguments.texture_family,
-        validation_seeds,
-        (INPUT_SIZE,),
-    )[INPUT_SIZE]
-    held_out_family_seeds = range(
-        HELD_OUT_FAMILY_SEED_START, HELD_OUT_FAMILY_SEED_START + arguments.held_out_family_scenes
-    )
-    held_out_family_set = None
-    if arguments.held_out_family_scenes > 0:
-        held_out_family_set = datasets(
-            f'held_out_family_{arguments.held_out_family_scenes}',
-            held_out_family,
-            held_out_family_seeds,
-            (INPUT_SIZE,),
-        )[INPUT_SIZE]
-    real_set = load_rgbd_folder(arguments.real_rgbd, INPUT_SIZE) if arguments.real_rgbd else None
-    dataset_seconds = time.monotonic() - dataset_start
-    print(
-        f'dataset: {len(train_seeds)} training / {len(validation_seeds)} validation scenes '
-        f'ready in {dataset_seconds:.1f} s',
-        flush=True,
-    )
-
-    if arguments.initial_weights is None:
-        model = FastDepth()
-    else:
-        images = train_sets[INPUT_SIZE].images
-        calibration = np.random.default_rng(arguments.seed).choice(
-            len(images), size=min(CALIBRATION_IMAGES, len(images)), replace=False)
-        model = fastdepth_from_ir(arguments.initial_weights,
-                                  normalise_image(images[calibration]))
-    training_summary = train(model, train_sets, arguments)
-    validation_predictions = predict_with_torch(model, validation_set.images)
-    torch_metrics = evaluate(validation_predictions, validation_set)
+    datasets = load_datasets(arguments)
+    model = initial_model(arguments, datasets.train)
+    training_summary = train(model, datasets.train, arguments)
+    validation_predictions = predict_with_torch(model, datasets.validation.images)
+    torch_metrics = evaluate(validation_predictions, datasets.validation)
     print(f'held-out (torch, FP32): {torch_metrics}', flush=True)
-
-    # One constant for every set: what a model that ignores the image would learn to say.
-    constant_depth = median_depth(train_sets[INPUT_SIZE])
-    evaluation_sets = {
-        f'held_out_synthetic_{arguments.texture_family}': validation_set,
-        f'held_out_family_{held_out_family}': held_out_family_set,
-        'real_rgbd': real_set,
-    }
-    generalisation = {}
-    for name, dataset in evaluation_sets.items():
-        if dataset is None:
-            continue
-        predictions = (validation_predictions if dataset is validation_set
-                       else predict_with_torch(model, dataset.images))
-        generalisation[name] = generalisation_report(predictions, dataset.depths, constant_depth)
-        print(summary_line(name, generalisation[name]), flush=True)
+    generalisation = judge_generalisation(model, datasets, arguments.texture_family,
+                                          validation_predictions)
 
     xml_path = arguments.output_dir / IR_FILE_NAME
     export_openvino(model, xml_path)
     compiled = ov.Core().compile_model(xml_path, 'CPU')
-    ir_predictions = predict_with_openvino(compiled, validation_set.images)
-    ir_metrics = evaluate(ir_predictions, validation_set)
+    ir_metrics = evaluate(predict_with_openvino(compiled, datasets.validation.images),
+                          datasets.validation)
     print(f'held-out (OpenVINO IR, FP16 weights): {ir_metrics}', flush=True)
+    real_report = judge_real_frames(xml_path, datasets, arguments.output_dir)
+    if real_report is not None:
+        generalisation['real_rgbd'] = real_report
 
     report = {
         'model': 'FastDepth: MobileNet v1 (width 1.0) encoder + NNConv5 decoder, additive skips',
         'parameters': count_parameters(model),
         'multiply_accumulates': count_multiply_accumulates(model, (1, 3, INPUT_SIZE, INPUT_SIZE)),
-        'ir': {
-            'xml': IR_FILE_NAME,
-            'weights': 'FP16',
-            'input': {
-                'name': IR_INPUT_NAME,
-                'shape': [-1, 3, INPUT_SIZE, INPUT_SIZE],
-                'type': 'f32',
-                'layout': 'NCHW',
-                'channel_order': 'RGB',
-                'normalisation': '(pixel_0_255 - mean) / scale, not inside the IR',
-                'mean': [round(float(value), 3) for value in INPUT_MEAN],
-                'scale': [round(float(value), 3) for value in INPUT_SCALE],
-                'resize': '4:3 camera image squashed to 224x224, bilinear',
-            },
-            'output': {
-                'name': IR_OUTPUT_NAME,
-                'shape': [-1, 1, INPUT_SIZE, INPUT_SIZE],
-                'type': 'f32',
-                'unit': 'metres',
-            },
-        },
-        'dataset': {
-            'train_scenes': arguments.train_scenes,
-            'train_seeds': f'0..{arguments.train_scenes - 1}',
-            'validation_scenes': arguments.validation_scenes,
-            'validation_seeds': f'{validation_seeds.start}..{validation_seeds.stop - 1}',
-            'scene_style': arguments.scene_style,
-            'texture_family': arguments.texture_family,
-            'held_out_family': held_out_family,
-            'held_out_family_scenes': arguments.held_out_family_scenes,
-            'held_out_family_seeds': (
-                f'{held_out_family_seeds.start}..{held_out_family_seeds.stop - 1}'
-                if arguments.held_out_family_scenes else None
-            ),
-            'real_rgbd': str(arguments.real_rgbd) if arguments.real_rgbd else None,
-            'horizontal_fov_deg': list(HORIZONTAL_FOV_RANGE_DEG),
-            'render_sizes': {'320x240': 1.0 - FULL_SIZE_SHARE, '640x480': FULL_SIZE_SHARE},
-            'seconds_to_render_or_load': round(dataset_seconds, 1),
-        },
-        'training': {
-            'arguments': {
-                key: (str(value) if isinstance(value, Path) else value)
-                for key, value in vars(arguments).items()
-            },
-            **training_summary,
-            'torch_threads': torch.get_num_threads(),
-            'torch_version': torch.__version__,
-        },
+        'ir': IR_DESCRIPTION,
+        'dataset': _dataset_record(arguments, datasets),
+        'training': run_record(arguments, training_summary),
         'held_out_metrics_torch_fp32': torch_metrics.as_dict(),
         'held_out_metrics_openvino_fp16': ir_metrics.as_dict(),
         'generalisation': generalisation,
@@ -653,6 +689,28 @@ def main(argv: list[str] | None = None) -> None:
     metrics_path = arguments.output_dir / METRICS_FILE_NAME
     metrics_path.write_text(json.dumps(report, indent=2) + '\n')
     print(f'wrote {xml_path} and {metrics_path}', flush=True)
+
+
+def _dataset_record(arguments: argparse.Namespace, datasets: _Datasets) -> dict:
+    """Describe the scenes, seeds and sets for the metrics file."""
+    held_out_seeds = datasets.held_out_family_seeds
+    return {
+        'train_scenes': arguments.train_scenes,
+        'train_seeds': f'0..{arguments.train_scenes - 1}',
+        'validation_scenes': arguments.validation_scenes,
+        'validation_seeds': f'{datasets.validation_seeds.start}..'
+                            f'{datasets.validation_seeds.stop - 1}',
+        'scene_style': arguments.scene_style,
+        'texture_family': arguments.texture_family,
+        'held_out_family': datasets.held_out_family,
+        'held_out_family_scenes': arguments.held_out_family_scenes,
+        'held_out_family_seeds': (f'{held_out_seeds.start}..{held_out_seeds.stop - 1}'
+                                  if arguments.held_out_family_scenes else None),
+        'real_rgbd': str(arguments.real_rgbd) if arguments.real_rgbd else None,
+        'horizontal_fov_deg': list(HORIZONTAL_FOV_RANGE_DEG),
+        'render_sizes': {'320x240': 1.0 - FULL_SIZE_SHARE, '640x480': FULL_SIZE_SHARE},
+        'seconds_to_render_or_load': round(datasets.seconds, 1),
+    }
 
 
 if __name__ == '__main__':

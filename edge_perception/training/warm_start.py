@@ -2,7 +2,7 @@
 
 An exported IR has each batch norm folded into its convolution (weights scaled, a bias added
 after it), and the shipped model exists only as an IR. :func:`fastdepth_from_ir` puts the
-folded weights back into :class:`~edge_perception.training.fastdepth.FastDepth` and gives
+folded weights back into :class:`~edge_perception.networks.fastdepth.FastDepth` and gives
 every batch norm the statistics of its input on calibration images, with an affine that undoes
 them: in eval mode the network computes exactly what the IR computes, and in training mode,
 on batches like the calibration images, nearly so, so fine-tuning starts from the IR's
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from edge_perception.core.openvino_compat import Core
-from edge_perception.training.fastdepth import FastDepth
+from edge_perception.networks.fastdepth import FastDepth
 
 _CONVOLUTIONS = ('Convolution', 'GroupConvolution')
 

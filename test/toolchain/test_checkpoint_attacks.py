@@ -261,7 +261,7 @@ def test_a_storage_larger_than_its_bytes_is_refused_before_it_is_allocated(torch
 
 
 def test_the_state_dict_reader_refuses_what_the_checkpoint_reader_refuses(torch, tmp_path):
-    from edge_perception.toolchain.conversion import load_state_dict
+    from edge_perception.toolchain.model_sources import load_state_dict
     patches = tmp_path / 'patches.pt'
     patches.write_bytes(legacy_file(build_on_rebuild_function(tmp_path / 'written')))
     with pytest.raises(ConversionError, match='Nothing in the file was run'):

@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
-from edge_perception.training.fastdepth import (  # noqa: E402
+from edge_perception.networks.fastdepth import (  # noqa: E402
     count_multiply_accumulates,
     count_parameters,
     FastDepth,

@@ -11,8 +11,8 @@ ov = pytest.importorskip('openvino')
 
 from edge_perception.bags.reader import read_depth_bag  # noqa: E402
 from edge_perception.core.opset_lowering import opset_number  # noqa: E402
+from edge_perception.networks.fastdepth import FastDepth  # noqa: E402
 from edge_perception.training import evaluate_on_bag, make_demo_bag, train_fastdepth  # noqa: E402
-from edge_perception.training.fastdepth import FastDepth  # noqa: E402
 from edge_perception.training.synthetic_dataset import HELD_OUT_FAMILY_SEED_START  # noqa: E402
 
 
@@ -222,7 +222,7 @@ def _real_rgbd_folder(folder):
     import cv2
 
     from edge_perception.core.depth_geometry import PinholeIntrinsics
-    from edge_perception.training.synthetic_scenes import render_scene
+    from edge_perception.training.scenes import render_scene
 
     folder.mkdir()
     intrinsics = PinholeIntrinsics.from_horizontal_fov(64, 48, 65.0)
@@ -263,6 +263,15 @@ def test_toy_run_with_every_new_option_reports_generalisation(generalisation_run
     assert arguments['photometric_augmentation'] is True and arguments['ssi_loss_weight'] == 0.5
     generalisation = report['generalisation']
     assert set(generalisation) == {'held_out_synthetic_A', 'held_out_family_B', 'real_rgbd'}
+    real = generalisation.pop('real_rgbd')
+    for scoring in ('whole_frame', 'centre_crop'):
+        assert [frame['name'] for frame in real[scoring]['frames']] == ['first', 'second']
+        assert real[scoring]['mean']['real']['frames'] == 2
+        for predictor in ('model', 'constant_prior', 'row_prior'):
+            assert 0.0 <= real[scoring]['mean']['real'][predictor]['median_scaled_delta1'] <= 1
+    assert real['row_prior'] == 'the 4 training scenes of this run (224x224)'
+    prior = json.loads((output_dir / train_fastdepth.ROW_PRIOR_FILE_NAME).read_text())
+    assert len(prior['depth_by_row_m']) == 224
     for name, entry in generalisation.items():
         assert entry['images'] == 2, name
         for predictor in ('model', 'constant_prior', 'row_prior'):
@@ -280,13 +289,17 @@ def test_evaluation_command_scores_an_ir_on_a_real_rgbd_folder(generalisation_ru
     output_dir, real = generalisation_run
     depth_evaluation.main(['--model', str(output_dir / train_fastdepth.IR_FILE_NAME),
                            '--real-rgbd', str(real), '--synthetic-scenes', '1',
+                           '--row-prior', str(output_dir / train_fastdepth.ROW_PRIOR_FILE_NAME),
                            '--render-workers', '1', '--output', str(tmp_path / 'reports.json')])
     reports = json.loads((tmp_path / 'reports.json').read_text())
     assert set(reports) == {'real_rgbd', 'synthetic_classic_A', 'synthetic_classic_B'}
-    real_report = reports['real_rgbd']
-    assert real_report['images'] == 2 and real_report['model']['metric']['valid_pixels'] > 0
-    assert real_report['row_prior']['metric']['delta1'] > \
-        real_report['constant_prior']['metric']['delta1']
+    # The same exported IR on the same frames: what the training run reported.
+    trained = json.loads((output_dir / train_fastdepth.METRICS_FILE_NAME).read_text())
+    for scoring in ('whole_frame', 'centre_crop'):
+        for predictor in ('model', 'constant_prior', 'row_prior'):
+            assert reports['real_rgbd'][scoring]['mean']['real'][predictor] == pytest.approx(
+                trained['generalisation']['real_rgbd'][scoring]['mean']['real'][predictor],
+                abs=1e-3)
     assert reports['synthetic_classic_B']['images'] == 1
     with pytest.raises(SystemExit):
         depth_evaluation.main(['--model', str(output_dir / train_fastdepth.IR_FILE_NAME)])

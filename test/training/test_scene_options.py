@@ -9,17 +9,17 @@ import pytest
 from edge_perception.bags.reader import read_depth_bag
 from edge_perception.core.depth_geometry import PinholeIntrinsics
 from edge_perception.package_paths import shared_file
-from edge_perception.training import synthetic_scenes
 from edge_perception.training.make_demo_bag import DEMO_SCENE_SEED
-from edge_perception.training.synthetic_dataset import build_datasets, cache_name
-from edge_perception.training.synthetic_scenes import (
+from edge_perception.training.scenes import (
     camera_trajectory,
     generate_scene,
     INDOOR_ROBOT,
+    ray_casting,
     render,
     render_scene,
     SceneRandomisation,
 )
+from edge_perception.training.synthetic_dataset import build_datasets, cache_name
 
 SMALL_CAMERA = PinholeIntrinsics.from_horizontal_fov(64, 48, 65.0)
 HELD_OUT = dataclasses.replace(INDOOR_ROBOT, texture_family='B')
@@ -138,9 +138,9 @@ def test_culled_render_finds_the_same_nearest_surface_as_testing_every_ray(seed)
                             np.ones(columns.size)], axis=1)
     directions = camera_rays @ pose.rotation().T
     origins = np.tile(np.asarray(pose.position), (len(directions), 1))
-    nearest = synthetic_scenes._intersect_plane(origins, directions, 2, 0.0)
+    nearest = ray_casting._intersect_plane(origins, directions, 2, 0.0)
     for obj in open_room.objects:
-        nearest = np.minimum(nearest, synthetic_scenes._intersect_object(origins, directions, obj))
+        nearest = np.minimum(nearest, ray_casting._intersect_object(origins, directions, obj))
     nearest = nearest.reshape(72, 96)
     close = nearest < 100.0
     assert close.mean() > 0.3

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edge_perception.core.depth_geometry import PinholeIntrinsics
-from edge_perception.training.synthetic_scenes import (
+from edge_perception.training.scenes import (
     Box,
     camera_trajectory,
     CameraPose,

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from edge_perception.training.fastdepth import conv_bn_relu
+from edge_perception.networks.fastdepth import conv_bn_relu
 
 SKIP_ADD = 'MobileNetSkipAdd'
 ENCODER_DECODER = 'MobileNet'
