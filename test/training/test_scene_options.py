@@ -15,6 +15,7 @@ from edge_perception.training.scenes import (
     generate_scene,
     INDOOR_ROBOT,
     ray_casting,
+    REAL_ROOM,
     render,
     render_scene,
     SceneRandomisation,
@@ -52,14 +53,16 @@ def test_unknown_texture_family_is_rejected():
         SceneRandomisation(texture_family='C')
 
 
-@pytest.mark.parametrize('randomisation', [INDOOR_ROBOT, HELD_OUT])
+@pytest.mark.parametrize('randomisation', [INDOOR_ROBOT, HELD_OUT, REAL_ROOM])
 def test_new_scenes_render_valid_depth_within_the_camera_ranges(randomisation):
     object_counts = []
     for seed in range(6):
         scene = generate_scene(seed, randomisation)
         pose = scene.camera_pose
-        assert 0.2 <= pose.position[2] <= 1.5
-        assert 0.0 <= math.degrees(pose.pitch) <= 30.0
+        assert randomisation.camera_height[0] <= pose.position[2] <= \
+            randomisation.camera_height[1]
+        assert randomisation.camera_pitch_deg[0] <= math.degrees(pose.pitch) <= \
+            randomisation.camera_pitch_deg[1]
         object_counts.append(len(scene.objects))
         frame = render_scene(seed, SMALL_CAMERA, randomisation)
         assert frame.rgb.dtype == np.uint8 and frame.depth.dtype == np.float32

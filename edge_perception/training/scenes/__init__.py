@@ -35,6 +35,7 @@ from edge_perception.training.scenes.camera_paths import (
 from edge_perception.training.scenes.layout import (
     generate_scene,
     INDOOR_ROBOT,
+    REAL_ROOM,
     SCENE_STYLES,
     SceneRandomisation,
     TEXTURE_FAMILIES,
@@ -54,7 +55,7 @@ from edge_perception.training.scenes.scene import (
 
 __all__ = [
     'Box', 'camera_trajectory', 'CameraPose', 'Cylinder', 'generate_scene', 'INDOOR_ROBOT',
-    'Lighting', 'Material', 'render', 'render_scene', 'render_trajectory', 'Scene',
+    'Lighting', 'Material', 'REAL_ROOM', 'render', 'render_scene', 'render_trajectory', 'Scene',
     'SCENE_STYLES', 'SceneRandomisation', 'SceneRender', 'SKY_DEPTH', 'Sphere',
     'TEXTURE_FAMILIES',
 ]

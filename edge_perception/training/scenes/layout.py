@@ -96,8 +96,24 @@ INDOOR_ROBOT = SceneRandomisation(
     natural_texture_share=0.5,
 )
 
+#: Rooms at the scale of real living rooms and offices (3.5-7 m on a side; the classic 5-13 m
+#: teach depth contrasts real rooms rarely have), crowded with furniture, seen from a robot's or
+#: a hand-held camera's height (0.9-1.6 m) pitched up to 25° down; issue 25's experiment.
+REAL_ROOM = SceneRandomisation(
+    camera_height=(0.9, 1.6),
+    camera_pitch_deg=(0.0, 25.0),
+    room_size=(3.5, 7.0),
+    object_count=(1, 5),
+    clear_radius=0.4,
+    furniture_count=(3, 8),
+    clutter_count=(0, 6),
+    close_view_share=0.35,
+    natural_texture_share=0.7,
+)
+
 #: Named randomisations for command lines.
-SCENE_STYLES = {'classic': SceneRandomisation(), 'indoor-robot': INDOOR_ROBOT}
+SCENE_STYLES = {'classic': SceneRandomisation(), 'indoor-robot': INDOOR_ROBOT,
+                'real-room': REAL_ROOM}
 
 
 # ----------------------------------------------------------------------------- scene generation
