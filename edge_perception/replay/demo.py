@@ -278,9 +278,18 @@ def camera_parameters(camera, subscribers):
     return {source: camera, 'wait_for_subscribers': subscribers}
 
 
+#: Said before the bundled depth model runs on a camera: it was judged on real frames (issue 25).
+BUNDLED_DEPTH_ON_A_CAMERA = (
+    'note: the bundled FastDepth was trained only on rendered scenes; on real frames its depth '
+    "is no better than a constant at the frame's median (docs/fastdepth.md). For a real "
+    "camera see the README, 'What to run on a real camera', and pass that model with --model.")
+
+
 def run_camera(args):
     """Run the demo of :class:`CameraDemoOptions` ``args``; return the process exit code."""
     head = HEADS[args.head]
+    if args.head == 'depth' and not args.model:
+        print(BUNDLED_DEPTH_ON_A_CAMERA, flush=True)
     with ProbeGraph('edge_perception_demo') as graph:
         parameters = {'device': args.device, 'preprocessing': args.preprocessing}
         if args.model:

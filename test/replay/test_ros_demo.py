@@ -5,6 +5,7 @@ import re
 import socket
 import subprocess
 
+from edge_perception.replay.demo import BUNDLED_DEPTH_ON_A_CAMERA
 from edge_perception.replay.node_process import installed_command
 
 from camera_clips import write_clip
@@ -44,6 +45,7 @@ def test_demo_with_a_camera_runs_the_depth_node_on_a_video_file(tmp_path):
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f'monitor: http://127.0.0.1:{port}/' in result.stdout
+    assert BUNDLED_DEPTH_ON_A_CAMERA in result.stdout
     assert 'played to the end, 25 frames published' in result.stdout + result.stderr
     sent, back = map(int, re.search(r'frames: (\d+) sent, (\d+) results back',
                                     result.stdout).groups())
