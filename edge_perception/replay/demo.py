@@ -282,7 +282,8 @@ def camera_parameters(camera, subscribers):
 BUNDLED_DEPTH_ON_A_CAMERA = (
     'note: the bundled FastDepth was trained only on rendered scenes; on real frames its depth '
     "is no better than a constant at the frame's median (docs/fastdepth.md). For a real "
-    "camera see the README, 'What to run on a real camera', and pass that model with --model.")
+    "camera, run depth_node with a model and the parameters the README's 'What to run on a "
+    "real camera' gives.")
 
 
 def run_camera(args):
