@@ -1,10 +1,12 @@
 """The README's demo: bundled FastDepth on the bundled recording, node in its own process."""
 
+import json
 from pathlib import Path
 import re
 import socket
 import subprocess
 
+from edge_perception.package_paths import shared_file
 from edge_perception.replay.demo import BUNDLED_DEPTH_ON_A_CAMERA
 from edge_perception.replay.node_process import installed_command
 
@@ -19,8 +21,12 @@ def test_demo_reports_rate_latency_accuracy_and_writes_pngs(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r'latency \(image published -> result received\): median \d', result.stdout)
     assert re.search(r'output rate \d', result.stdout)
+    # The figure measured offline for the bundled model; frames the node dropped under load
+    # leave a subset of the 12 frames, whose pooled delta1 differs by a little.
     delta1 = float(re.search(r'delta1 ([0-9.]+)', result.stdout).group(1))
-    assert delta1 > 0.5, result.stdout
+    measured = json.loads(shared_file('models', 'fastdepth',
+                                      'fastdepth_demo_bag_metrics.json').read_text())
+    assert abs(delta1 - measured['metrics']['delta1']) < 0.05, result.stdout
     pngs = sorted((tmp_path / 'pngs').glob('*.png'))
     assert [png.name for png in pngs] == ['depth_00.png', 'depth_01.png']
 
