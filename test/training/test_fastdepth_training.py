@@ -10,10 +10,15 @@ torch = pytest.importorskip('torch')
 ov = pytest.importorskip('openvino')
 
 from edge_perception.bags.reader import read_depth_bag  # noqa: E402
+from edge_perception.core.metrics import compute_depth_metrics  # noqa: E402
 from edge_perception.core.opset_lowering import opset_number  # noqa: E402
 from edge_perception.networks.fastdepth import FastDepth  # noqa: E402
 from edge_perception.training import evaluate_on_bag, make_demo_bag, train_fastdepth  # noqa: E402
-from edge_perception.training.synthetic_dataset import HELD_OUT_FAMILY_SEED_START  # noqa: E402
+from edge_perception.training.synthetic_dataset import (  # noqa: E402
+    build_datasets,
+    HELD_OUT_FAMILY_SEED_START,
+    VALIDATION_SEED_START,
+)
 
 
 @pytest.fixture(scope='module')
@@ -373,13 +378,19 @@ def test_a_toy_run_can_fine_tune_the_shipped_ir(tmp_path, toy_run):
                           *common])
     report = json.loads((tmp_path / train_fastdepth.METRICS_FILE_NAME).read_text())
     assert report['training']['arguments']['initial_weights'] == str(shipped)
-    # One step at a negligible rate: the shipped model's skill, far above what the toy run
-    # from random weights (or a constant depth) scores on the same held-out scenes.
+    # One step at a negligible rate: the shipped IR's own depth on the same held-out scenes,
+    # whatever scenes it was trained on, and its skill at the shape of depth far above the
+    # toy run's from random weights.
     warm = report['generalisation']['held_out_synthetic_A']
+    scenes = build_datasets(range(VALIDATION_SEED_START, VALIDATION_SEED_START + 2), (224,))[224]
+    compiled = ov.Core().compile_model(shipped, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})
+    shipped_depth = train_fastdepth.predict_with_openvino(compiled, scenes.images)
+    shipped_delta1 = compute_depth_metrics(shipped_depth, scenes.depths).delta1
+    assert warm['model']['metric']['delta1'] == pytest.approx(shipped_delta1, abs=0.03)
     cold = json.loads((toy_run / train_fastdepth.METRICS_FILE_NAME).read_text())
     cold = cold['generalisation']['held_out_synthetic_A']
-    assert warm['model']['metric']['delta1'] > cold['model']['metric']['delta1'] + 0.3
-    assert warm['model']['metric']['delta1'] > warm['constant_prior']['metric']['delta1'] + 0.3
+    assert warm['model']['median_scaled']['delta1'] > \
+        cold['model']['median_scaled']['delta1'] + 0.2
 
 
 def test_initial_weights_must_exist(tmp_path):
