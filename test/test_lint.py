@@ -17,7 +17,8 @@ import edge_perception
 REPO = Path(__file__).resolve().parents[1]
 # Rooms that run without ROS, and the ROS modules they must not load even indirectly.
 ROS_FREE_ROOMS = ('core', 'camera', 'toolchain', 'bags.reader', 'bags.writer', 'bags.types',
-                  'nodes.launch_settings', 'monitor.frames', 'monitor.web', 'monitor.page')
+                  'nodes.launch_settings', 'nodes.parameter_tables',
+                  'monitor.frames', 'monitor.web', 'monitor.page')
 ROS_MODULES = ('rclpy', 'sensor_msgs', 'std_msgs', 'diagnostic_msgs', 'rcl_interfaces',
                'builtin_interfaces', 'edge_perception.msg')
 

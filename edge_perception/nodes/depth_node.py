@@ -21,13 +21,10 @@ from edge_perception.core.heads import DepthHead
 from edge_perception.core.image_codec import as_rgb8, image_to_array, ImageBuffer
 from edge_perception.core.relative_depth import (
     check_floor_region,
-    DEFAULT_FLOOR_REGION,
-    DEPTH_KINDS,
     FLOOR,
     FloorSettings,
     METRIC,
     NO_SCALING,
-    RELATIVE_SCALINGS,
     RelativeDepthConverter,
     RelativeDepthError,
     RelativeDepthSettings,
@@ -41,74 +38,10 @@ from edge_perception.nodes.inference_node import (
     UNCONFIGURED,
     WARN_PERIOD_S,
 )
-from edge_perception.nodes.parameters import ParameterSpec
+from edge_perception.nodes.parameter_tables import DEPTH_PARAMETERS
 from edge_perception.package_paths import shared_file
 
 BUNDLED_MODEL = ('models', 'fastdepth', 'fastdepth.xml')
-DEPTH_ENCODINGS = ('32FC1', '16UC1')
-CLOUD_COLORS = ('none', 'rgb')
-CLOUD_DECIMATIONS = (1, 2, 4)
-
-# Depth Anything's own input size (37 patches of 14 pixels).
-DEFAULT_INPUT_SIZE = 518
-
-DEPTH_PARAMETERS = (
-    ParameterSpec('depth_scale', 1.0, 'Metres per unit of the model output (metric); the '
-                  "affine's scale (relative_scaling affine).", value_range=(1e-6, 1e6)),
-    ParameterSpec('min_depth', 0.1, 'Nearest valid depth in metres; nearer pixels are invalid.',
-                  value_range=(0.0, 1000.0)),
-    ParameterSpec('max_depth', 10.0, 'Farthest valid depth in metres; farther pixels are '
-                  'invalid.', value_range=(0.0, 1000.0)),
-    ParameterSpec('depth_encoding', '32FC1',
-                  "Encoding of 'depth' (REP 118): 32FC1 (metres, NaN = invalid) or 16UC1 "
-                  '(millimetres, 0 = invalid; depth beyond 65.535 m is invalid).',
-                  choices=DEPTH_ENCODINGS),
-    ParameterSpec('publish_points', True,
-                  "Publish the organised cloud on 'points' (computed only while someone "
-                  'subscribes, and only with a valid CameraInfo).'),
-    ParameterSpec('cloud_color', 'none',
-                  "Colour of the cloud: none (x y z) or rgb (x y z rgb, the camera's colours "
-                  "packed as PCL and RViz read them, like depth_image_proc's "
-                  'point_cloud_xyzrgb).', choices=CLOUD_COLORS),
-    ParameterSpec('cloud_decimation', 1,
-                  'Keep every n-th pixel of each row and column in the cloud: 1, 2 or 4 (an '
-                  'organised cloud of ceil(H/n) x ceil(W/n) points, with the camera model '
-                  'scaled to it).', choices=CLOUD_DECIMATIONS),
-    ParameterSpec('depth_kind', METRIC,
-                  'What the model outputs: metric (metres times depth_scale), relative (depth '
-                  'up to scale, e.g. MiDaS-like) or inverse_relative (affine-invariant inverse '
-                  'depth, disparity-like: MiDaS, Depth Anything). Relative kinds need '
-                  'relative_scaling to publish depth and points.', choices=DEPTH_KINDS,
-                  at_configure=True),
-    ParameterSpec('relative_scaling', 'none',
-                  'How relative depth becomes metres: none (nothing is published but timing; '
-                  '/diagnostics says why), affine (relative: depth_scale * pred + depth_shift; '
-                  'inverse_relative: 1 / (depth_scale * pred + depth_shift), invalid where '
-                  'not positive) or floor (the floor in floor_region lies camera_height below '
-                  'the camera). Ignored for metric models.', choices=RELATIVE_SCALINGS,
-                  at_configure=True),
-    ParameterSpec('depth_shift', 0.0, "The affine's shift (relative_scaling affine): metres "
-                  'for relative, inverse metres for inverse_relative.',
-                  value_range=(-1e6, 1e6)),
-    ParameterSpec('camera_height', 0.0,
-                  'Metres from the optical centre down to the floor, for relative_scaling '
-                  'floor (> 0).', value_range=(0.0, 100.0)),
-    ParameterSpec('floor_region', list(DEFAULT_FLOOR_REGION),
-                  'Where the floor is in the image, for relative_scaling floor: [x_min, y_min, '
-                  'x_max, y_max] as fractions of the width and height (0 = left/top); '
-                  'default the lower 40 %.', at_configure=True),
-    ParameterSpec('floor_smoothing', 0.2,
-                  "Weight of a new frame's floor scale in its exponential smoothing (in log "
-                  'space), (0, 1]; 1 = no smoothing.', value_range=(0.001, 1.0)),
-    ParameterSpec('floor_max_tilt', 45.0,
-                  "Largest angle in degrees between a fitted floor's normal and the camera's "
-                  'down axis; steeper planes (walls) are not the floor.',
-                  value_range=(1.0, 89.0)),
-    ParameterSpec('input_size', DEFAULT_INPUT_SIZE,
-                  'Input height and width given to a model whose input height and width are '
-                  'dynamic (e.g. Depth Anything: a multiple of its patch size 14); static '
-                  'inputs keep their size.', value_range=(1, 4096), at_configure=True),
-)
 
 
 class DepthNode(InferenceNode):

@@ -28,9 +28,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from edge_perception.core.compressed_image import decode_compressed_image
 from edge_perception.core.engine import (
     DeviceUnavailableError,
-    INFERENCE_PRECISIONS,
     ModelLoadError,
-    PERFORMANCE_HINTS,
 )
 from edge_perception.core.health import (
     HealthMonitor,
@@ -39,13 +37,11 @@ from edge_perception.core.health import (
     NodeCounters,
     OK,
 )
-from edge_perception.core.image_codec import DEFAULT_MAX_SIDE, ImageFormatError
-from edge_perception.core.input_crop import FULL_FRAME, MIN_INPUT_CROP
+from edge_perception.core.image_codec import ImageFormatError
 from edge_perception.core.pipeline import (
     DeviceReleasedError,
     ImagePipeline,
     PipelineConfig,
-    PREPROCESSING_MODES,
     StreamCompileError,
 )
 from edge_perception.core.preprocessing import Normalisation, PreprocessingError
@@ -53,7 +49,8 @@ from edge_perception.core.rate_meter import RateMeter
 from edge_perception.messages import stamp_ns
 from edge_perception.msg import InferenceTiming
 from edge_perception.nodes.lifecycle_compat import refuse_unavailable_transitions
-from edge_perception.nodes.parameters import choice_validator, declare_parameters, ParameterSpec
+from edge_perception.nodes.parameter_tables import model_parameters
+from edge_perception.nodes.parameters import choice_validator, declare_parameters
 from edge_perception.nodes.qos import camera_qos, output_qos
 from edge_perception.nodes.spinning import spin_until_shutdown, start_node
 
@@ -89,79 +86,7 @@ BAD_INPUT_ERRORS = (ImageFormatError, PreprocessingError)
 UNSERVED_ERRORS = (StreamCompileError, DeviceReleasedError)
 # What happens to pixel values (0-255) when neither the parameters nor the model give a value.
 _UNSTATED_NORMALISATION = {'mean': 'no mean is subtracted', 'scale': 'they are not scaled'}
-IMAGE_TRANSPORTS = ('raw', 'compressed')
 UNCONFIGURED, INACTIVE, ACTIVE, FINALIZED = 'unconfigured', 'inactive', 'active', 'finalized'
-
-
-def model_parameters(default_model):
-    """Return the parameters every inference node declares, with the head's bundled model."""
-    return (
-        ParameterSpec('model', '',
-                      'Path to an OpenVINO IR (.xml with .bin beside it) or ONNX model; empty '
-                      f'for the model bundled with the package ({default_model}).',
-                      at_configure=True),
-        ParameterSpec('device', 'CPU',
-                      'OpenVINO device: CPU, GPU, GPU.<n>, NPU, MYRIAD (Intel NCS2, needs '
-                      'OpenVINO 2022.3 LTS), AUTO, AUTO:<list>, HETERO:<list>, MULTI:<list>.',
-                      at_configure=True),
-        ParameterSpec('image_transport', 'raw',
-                      "Camera input: raw (sensor_msgs/Image on 'image') or compressed "
-                      "(sensor_msgs/CompressedImage, JPEG or PNG, on '<image>/compressed' as "
-                      "image_transport's compressed plugin publishes it).",
-                      choices=IMAGE_TRANSPORTS, at_configure=True),
-        ParameterSpec('autostart', True,
-                      'Configure and activate at start, so the node runs with no lifecycle '
-                      'manager; false: wait in the unconfigured state for ~/change_state.',
-                      read_only=True),
-        ParameterSpec('preprocessing', 'auto',
-                      'Where resize, colour conversion and normalisation run: graph (inside the '
-                      'compiled model), host (OpenCV), auto (graph, host if the device rejects '
-                      'it).', choices=PREPROCESSING_MODES, at_configure=True),
-        ParameterSpec('mean', [],
-                      "Per-channel mean subtracted from 0-255 pixel values, in the model's "
-                      'channel order (one value applies to all channels), e.g. [123.675, '
-                      "116.28, 103.53]. Unset: the model's own (model_info mean_values in the "
-                      'IR), else 0.', at_configure=True, element_type='double'),
-        ParameterSpec('scale', [],
-                      'Per-channel divisor applied after the mean, in 0-255 pixel units, e.g. '
-                      "[58.395, 57.12, 57.375]. Unset: the model's own (model_info "
-                      'scale_values), else 1.', at_configure=True, element_type='double'),
-        ParameterSpec('color_order', '',
-                      "Channel order a colour model expects; empty: the model's own (model_info "
-                      'reverse_input_channels), else RGB.', choices=('', 'RGB', 'BGR'),
-                      at_configure=True),
-        ParameterSpec('performance_hint', 'LATENCY',
-                      'OpenVINO performance hint: LATENCY for one stream, THROUGHPUT for many '
-                      'requests in parallel.', choices=PERFORMANCE_HINTS, at_configure=True),
-        ParameterSpec('num_requests', 0,
-                      'Parallel inference requests; 0 lets the device choose.',
-                      value_range=(0, 16), at_configure=True),
-        ParameterSpec('inference_precision', 'default',
-                      "Arithmetic precision on the device: default (the device's choice, bf16 "
-                      'on CPUs that have it), f32 (the same outputs on every CPU, for '
-                      'regression), bf16, f16.', choices=INFERENCE_PRECISIONS, at_configure=True),
-        ParameterSpec('fallback_devices', [],
-                      "Devices tried in order when 'device' is absent at start or keeps "
-                      "failing at run time, e.g. ['CPU']; the node warns, reports it on "
-                      '/diagnostics and tries the configured device again with back-off. Unset: '
-                      'an absent device fails the configure transition.', at_configure=True),
-        ParameterSpec('max_width', DEFAULT_MAX_SIDE,
-                      'Widest camera frame accepted, pixels; wider frames are refused (counted, '
-                      'warned about) before any buffer is allocated for them.',
-                      value_range=(1, 65535), at_configure=True),
-        ParameterSpec('max_height', DEFAULT_MAX_SIDE,
-                      'Tallest camera frame accepted, pixels.', value_range=(1, 65535),
-                      at_configure=True),
-        ParameterSpec('input_crop', FULL_FRAME,
-                      "Fraction of the frame's width and of its height the network sees, "
-                      'centred (cropped before the resize to the model input): 1.0 the whole '
-                      "frame; 0.912 the FastDepth authors' NYU crop; 0.875 the usual ImageNet "
-                      'centre crop. Depth outputs stay at camera resolution, invalid outside '
-                      'the crop.', value_range=(MIN_INPUT_CROP, FULL_FRAME), at_configure=True),
-        ParameterSpec('diagnostic_period', 1.0,
-                      'Seconds between status reports on /diagnostics (sent in every lifecycle '
-                      'state).', value_range=(0.1, 60.0), read_only=True),
-    )
 
 
 class InferenceNode(LifecycleNode):
