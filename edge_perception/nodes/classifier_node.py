@@ -45,10 +45,10 @@ class ClassifierNode(InferenceNode):
         """The class names in use (class ``i`` at index ``i``)."""
         return self._head.labels
 
-    def publish_outputs(self, image_msg, outputs):
+    def publish_outputs(self, header, outputs, result):
         best = self._head.classify(outputs)
         msg = Classification()
-        msg.header = image_msg.header
+        msg.header = header
         msg.class_ids = best.class_ids.tolist()
         msg.labels = best.labels
         msg.scores = best.scores.tolist()

@@ -12,13 +12,9 @@ Every output carries the input image's header. A managed (lifecycle) node: see
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-from edge_perception.core.depth_geometry import (
-    IntrinsicsError,
-    metres_to_millimetres,
-    PinholeIntrinsics,
-)
+from edge_perception.core.depth_geometry import IntrinsicsError, PinholeIntrinsics
+from edge_perception.core.depth_output import DepthOutput, DepthOutputSettings
 from edge_perception.core.heads import DepthHead
-from edge_perception.core.image_codec import as_rgb8, image_to_array, ImageBuffer
 from edge_perception.core.relative_depth import (
     check_floor_region,
     FLOOR,
@@ -30,14 +26,10 @@ from edge_perception.core.relative_depth import (
     RelativeDepthSettings,
     scale_report,
 )
-from edge_perception.core.visualisation import colorize_depth
 from edge_perception.messages import cloud_msg, image_msg, image_msg_from_fields
-from edge_perception.nodes.inference_node import (
-    InferenceNode,
-    run_node,
-    UNCONFIGURED,
-    WARN_PERIOD_S,
-)
+from edge_perception.nodes.image_intake import WARN_PERIOD_S
+from edge_perception.nodes.inference_node import InferenceNode, run_node
+from edge_perception.nodes.node_lifecycle import UNCONFIGURED
 from edge_perception.nodes.parameter_tables import DEPTH_PARAMETERS
 from edge_perception.package_paths import shared_file
 
@@ -49,22 +41,17 @@ class DepthNode(InferenceNode):
 
     def __init__(self, **kwargs):
         self._intrinsics = None
-        self._relative = None
+        self._output = None
         self.camera_infos_received = 0
         self.camera_info_subscription = None
         super().__init__('depth_node', DEPTH_PARAMETERS, shared_file(*BUNDLED_MODEL), **kwargs)
 
     def configure_head(self):
         DepthHead.check_model(self.pipeline.output_shapes, self.pipeline.model_info)
-        values = self.parameter_values
-        self._head = DepthHead(values['depth_scale'], values['min_depth'], values['max_depth'])
-        self._relative = None
-        if values['depth_kind'] != METRIC:
-            self._relative = RelativeDepthConverter(self._relative_settings())
-            if values['relative_scaling'] == NO_SCALING:
-                self.get_logger().warning(scale_report(self._relative).message)
-        self._metres = ImageBuffer('32FC1')
-        self._millimetres = ImageBuffer('16UC1')
+        self._output = DepthOutput(self._output_settings())
+        if self._output.relative is not None and \
+                self.parameter_values['relative_scaling'] == NO_SCALING:
+            self.get_logger().warning(scale_report(self._output.relative).message)
 
     def create_outputs(self):
         self.depth_publisher = self.create_output_publisher(Image, 'depth')
@@ -84,9 +71,10 @@ class DepthNode(InferenceNode):
         return self.parameter_values['input_size']
 
     def head_reports(self):
-        if self._relative is None or self.lifecycle_state == UNCONFIGURED:
+        if self._output is None or self._output.relative is None or \
+                self.lifecycle_state == UNCONFIGURED:
             return {}
-        return {'depth scale': scale_report(self._relative)}
+        return {'depth scale': scale_report(self._output.relative)}
 
     def validate_parameter_change(self, changes):
         values = {**self.parameter_values, **changes}
@@ -101,13 +89,17 @@ class DepthNode(InferenceNode):
         return ''
 
     def apply_parameter_change(self, changes):
-        values = self.parameter_values
-        self._head.set_range(values['depth_scale'], values['min_depth'], values['max_depth'])
-        if self._relative is not None:
-            self._relative = self._relative.updated(self._relative_settings())
+        self._output.update(self._output_settings())
 
-    def _relative_settings(self, values=None):
-        values = values or self.parameter_values
+    def _output_settings(self):
+        values = self.parameter_values
+        relative = None if values['depth_kind'] == METRIC else self._relative_settings(values)
+        return DepthOutputSettings(values['depth_scale'], values['min_depth'],
+                                   values['max_depth'], values['depth_encoding'], relative,
+                                   values['cloud_color'], values['cloud_decimation'])
+
+    @staticmethod
+    def _relative_settings(values):
         floor = None
         if values['relative_scaling'] == FLOOR:
             floor = FloorSettings(values['camera_height'],
@@ -126,61 +118,37 @@ class DepthNode(InferenceNode):
             self.get_logger().warning(f'ignoring CameraInfo: {error}; publishing depth without '
                                       'points', throttle_duration_sec=WARN_PERIOD_S)
 
-    def publish_outputs(self, frame, outputs):
-        height, width = frame.height, frame.width
-        relative = self._relative
-        input_crop = self.pipeline.config.input_crop
-        if relative is None:
-            depth = self._head.depth(outputs, width, height,
-                                     out=self._metres.array(height, width),
-                                     input_crop=input_crop)
-        else:
-            depth = relative.metres(outputs[0], width, height, self._intrinsics,
-                                    out=self._metres.array(height, width),
-                                    input_crop=input_crop)
-            if depth is None:
-                self.get_logger().warning(f'publishing no depth and no points: '
-                                          f'{relative.unscaled_reason}',
-                                          throttle_duration_sec=WARN_PERIOD_S)
-                return
-        depth_buffer = self._metres
-        if self.parameter_values['depth_encoding'] == '16UC1':
-            metres_to_millimetres(depth, out=self._millimetres.array(height, width))
-            depth_buffer = self._millimetres
-        self.depth_publisher.publish(image_msg_from_fields(
-            frame.header, depth_buffer.encoding, depth_buffer.fields()))
+    def publish_outputs(self, header, outputs, result):
+        depth = self._output.depth(outputs, result, self._intrinsics)
+        if depth is None:
+            self.get_logger().warning(f'publishing no depth and no points: '
+                                      f'{self._output.unscaled_reason}',
+                                      throttle_duration_sec=WARN_PERIOD_S)
+            return
+        self.depth_publisher.publish(image_msg_from_fields(header, depth.image))
         if self.colorized_publisher.get_subscription_count() > 0:
-            values = self.parameter_values
-            self.colorized_publisher.publish(image_msg(
-                colorize_depth(depth, values['min_depth'], values['max_depth']), 'bgr8',
-                header=frame.header))
+            self.colorized_publisher.publish(image_msg(self._output.colorized(depth), 'bgr8',
+                                                       header=header))
         if self.parameter_values['publish_points'] and \
                 self.points_publisher.get_subscription_count() > 0:
-            self._publish_points(frame, depth)
+            self._publish_points(header, depth, result)
 
-    def _publish_points(self, frame, depth):
+    def _publish_points(self, header, depth, result):
         intrinsics = self._intrinsics
         if intrinsics is None:
             self.get_logger().warning(
                 "no valid CameraInfo on 'camera_info' yet: publishing depth without points",
                 throttle_duration_sec=WARN_PERIOD_S)
             return
-        rgb = None
-        if self.parameter_values['cloud_color'] == 'rgb':
-            rgb = as_rgb8(image_to_array(frame.height, frame.width, frame.encoding,
-                                         bool(frame.is_bigendian), frame.step,
-                                         frame.data), frame.encoding)
         try:
-            cloud = self._head.cloud(depth, intrinsics, rgb,
-                                     self.parameter_values['cloud_decimation'])
+            cloud = self._output.cloud(depth, intrinsics, result)
         except IntrinsicsError as error:
             self.get_logger().warning(
                 f'CameraInfo for {intrinsics.width}x{intrinsics.height} does not fit the '
-                f'{depth.shape[1]}x{depth.shape[0]} image: {error}; publishing depth without '
-                'points', throttle_duration_sec=WARN_PERIOD_S)
+                f'{depth.metres.shape[1]}x{depth.metres.shape[0]} image: {error}; publishing '
+                'depth without points', throttle_duration_sec=WARN_PERIOD_S)
             return
-        self.points_publisher.publish(cloud_msg(cloud, frame.header))
-
+        self.points_publisher.publish(cloud_msg(cloud, header))
 
 def main(args=None):
     """Run the depth node; the ``depth_node`` command."""

@@ -9,6 +9,7 @@ against them. No rclpy or ROS interfaces here.
 
 from dataclasses import dataclass
 
+from edge_perception.core.depth_output import DEPTH_ENCODINGS
 from edge_perception.core.engine import INFERENCE_PRECISIONS, PERFORMANCE_HINTS
 from edge_perception.core.image_codec import DEFAULT_MAX_SIDE
 from edge_perception.core.input_crop import FULL_FRAME, MIN_INPUT_CROP
@@ -22,7 +23,6 @@ from edge_perception.core.relative_depth import (
 from edge_perception.messages import DEFAULT_FRAME_ID
 
 IMAGE_TRANSPORTS = ('raw', 'compressed')
-DEPTH_ENCODINGS = ('32FC1', '16UC1')
 CLOUD_COLORS = ('none', 'rgb')
 CLOUD_DECIMATIONS = (1, 2, 4)
 DEFAULT_HFOV_DEG = 65.0

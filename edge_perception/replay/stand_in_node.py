@@ -62,8 +62,7 @@ class StandInNode(Node):
         if self._size != (height, width):
             self._size = (height, width)
             self._depth_buffer.array(height, width)
-            self._depth_msg = image_msg_from_fields(Header(), '32FC1',
-                                                    self._depth_buffer.fields())
+            self._depth_msg = image_msg_from_fields(Header(), self._depth_buffer.frame())
             self._packer.xyz_buffer(height, width)
             self._cloud_msg = cloud_msg(self._packer.pack(), Header())
         return self._depth_msg, self._cloud_msg
