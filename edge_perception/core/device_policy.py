@@ -5,9 +5,9 @@ start, the move to a fallback device at run time, and the return to the configur
 The policy holds no lock of its own: its owner's lock guards it. No rclpy here.
 """
 
-from dataclasses import dataclass
 import time
 
+from edge_perception.core.backoff import Retry
 from edge_perception.core.engine import check_device, DeviceUnavailableError
 
 # After this many failed inferences in a row, recovery compiles the model again besides
@@ -18,20 +18,6 @@ RECOMPILE_INTERVAL_S = 2.0
 FALLBACK_AFTER_FAILURES = 6
 # Back-off of returning to the configured device from a fallback one.
 RETURN_TO_DEVICE_S = (5.0, 60.0)
-
-
-@dataclass(frozen=True)
-class Retry:
-    """When to try again, how long to wait after that, and what failed last (or None)."""
-
-    error: Exception | None
-    at: float
-    delay_s: float
-
-    @classmethod
-    def after(cls, delay_s, error=None):
-        """Return a retry ``delay_s`` from now."""
-        return cls(error, time.monotonic() + delay_s, delay_s)
 
 
 def choose_device(core, devices):

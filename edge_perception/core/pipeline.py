@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from edge_perception.core.device_policy import DevicePolicy, Retry
+from edge_perception.core.device_policy import DevicePolicy
 from edge_perception.core.engine import (
     AsyncEngine,
     create_core,
@@ -54,12 +54,7 @@ from edge_perception.core.input_crop import check_input_crop, CropBox, FULL_FRAM
 from edge_perception.core.input_size import fix_input_size
 from edge_perception.core.model_info import read_model_info
 from edge_perception.core.preprocessing import ModelInput, Normalisation, resolve_normalisation
-from edge_perception.core.streams import (
-    COMPILE_RETRY_S,
-    CompileQueue,
-    StreamBuilder,
-    StreamCache,
-)
+from edge_perception.core.streams import CompileQueue, StreamBuilder, StreamCache
 
 PREPROCESSING_MODES = ('graph', 'host', 'auto')
 
@@ -215,8 +210,6 @@ class ImagePipeline:
         # Guards the streams, pending frames, compilations, retries, device and counters.
         self._condition = threading.Condition()
         self._streams = StreamCache()
-        self._pending = {}  # the newest frame (_Job) of each stream being compiled
-        self._compile_retries = {}
         self._compiles = CompileQueue(self._condition, self._compile)
         self._closing = False
         self._released = False
@@ -258,8 +251,8 @@ class ImagePipeline:
     def compile_error(self):
         """Why the stream of the latest frame cannot be compiled ('' when it can)."""
         with self._condition:
-            retry = self._compile_retries.get(self._last_key)
-            return openvino_reason(retry.error) if retry is not None else ''
+            error = self._streams.last_failure(self._last_key)
+            return openvino_reason(error) if error is not None else ''
 
     @property
     def frames_dropped(self):
@@ -338,12 +331,11 @@ class ImagePipeline:
         stream = self._streams.use(key)
         if stream is not None:
             return stream, None
-        retry = self._compile_retries.get(key)
-        if retry is not None and time.monotonic() < retry.at:
+        retry = self._streams.backing_off(key)
+        if retry is not None:
             return None, retry
-        if key in self._pending:
+        if self._streams.wait(key, job):
             self._dropped += 1
-        self._pending[key] = job
         self._compiles.request(key, self._policy.device)
         return None, None
 
@@ -433,7 +425,7 @@ class ImagePipeline:
         self._policy.switch_to(device, self.last_error)
         self.consecutive_failures = 0
         old = self._streams.take_all()
-        for key in self._pending:  # streams that were waiting for the old device
+        for key in self._streams.pending:  # streams that were waiting for the old device
             self._compiles.request(key, device)
         return old
 
@@ -473,14 +465,13 @@ class ImagePipeline:
         """Cache ``stream`` (the caller holds the lock); return the streams it releases and
         the frame that waited for it.
         """
-        self._compile_retries.pop(stream.key, None)
         released = []
         if stream.device != self._policy.device:
             released += self._switch_device(stream.device)
-        released += self._streams.install(stream)
+        replaced, pending = self._streams.install(stream)
         self.compilations += 1
         self._device_hold = None  # a compiled stream holds the device now
-        return released, self._pending.pop(stream.key, None)
+        return released + replaced, pending
 
     def _compile_failed(self, key, device, error):
         with self._condition:
@@ -495,13 +486,8 @@ class ImagePipeline:
                         f'{device} failed to compile: {openvino_reason(error)}')
                     if fallback is not None:
                         self._compiles.request(key, *fallback)
-            else:
-                previous = self._compile_retries.get(key)
-                delay_s = COMPILE_RETRY_S[0] if previous is None else \
-                    min(previous.delay_s * 2, COMPILE_RETRY_S[1])
-                self._compile_retries[key] = Retry.after(delay_s, error)
-                if self._pending.pop(key, None) is not None:
-                    self._dropped += 1
+            elif self._streams.failed(key, error) is not None:
+                self._dropped += 1
         encoding, height, width = key
         mode = 'host' if self.config.preprocessing == 'host' else 'graph'
         self._emit(CompileEvent(mode, encoding, height, width, device,
@@ -524,10 +510,8 @@ class ImagePipeline:
             streams = self._streams.take_all()
             if streams:
                 self._remembered_keys = tuple(stream.key for stream in streams)
-            self._dropped += len(self._pending)
-            self._pending.clear()
+            self._dropped += self._streams.forget_waiting()
             self._compiles.clear()
-            self._compile_retries.clear()
             self._device_hold = None
         for stream in streams:
             stream.engine.close()
@@ -552,7 +536,7 @@ class ImagePipeline:
             self._policy.use(device, reason)
             self.consecutive_failures = 0
             for stream in streams:
-                self._streams[stream.key] = stream
+                self._streams.install(stream)
             self._device_hold = hold
             self._released = False
 
@@ -561,7 +545,7 @@ class ImagePipeline:
         with self._condition:
             self._closing = True
             streams = self._streams.take_all()
-            self._pending.clear()
+            self._streams.pending.clear()
             self._compiles.close()
         for stream in streams:
             stream.engine.close()

@@ -12,9 +12,11 @@ compilation.
 from collections import deque, OrderedDict
 from dataclasses import dataclass, field
 import threading
+import time
 
 import numpy as np
 
+from edge_perception.core.backoff import Retry
 from edge_perception.core.engine import compile_model, load_model, openvino_reason
 from edge_perception.core.input_crop import centred_crop, CropBox
 from edge_perception.core.input_size import fix_input_size
@@ -161,32 +163,96 @@ class StreamBuilder:
                              inference_precision=self.config.inference_precision)
 
 
-class StreamCache(OrderedDict):
-    """Compiled streams by key, least recently used first; the owner's lock guards it."""
+class StreamCache:
+    """The streams of a pipeline by key: the compiled ones, least recently used first (at
+    most :data:`CACHED_STREAMS`), read like a mapping; the newest frame waiting for each stream
+    being compiled (:attr:`pending`); the back-off of each stream whose compilation failed.
+    The owner's lock guards it.
+    """
+
+    def __init__(self):
+        self._compiled = OrderedDict()
+        self.pending = {}
+        self._retries = {}
+
+    def __len__(self):
+        return len(self._compiled)
+
+    def __contains__(self, key):
+        return key in self._compiled
+
+    def __getitem__(self, key):
+        return self._compiled[key]
+
+    def get(self, key):
+        return self._compiled.get(key)
+
+    def values(self):
+        return self._compiled.values()
 
     def use(self, key):
-        """Return the stream of ``key`` (now the most recently used), or None."""
-        stream = self.get(key)
+        """Return the compiled stream of ``key`` (now the most recently used), or None."""
+        stream = self._compiled.get(key)
         if stream is not None:
-            self.move_to_end(key)
+            self._compiled.move_to_end(key)
         return stream
 
+    def wait(self, key, frame):
+        """Make ``frame`` the one waiting for the compilation of ``key``; return whether it
+        replaced (dropped) an older one.
+        """
+        replaced = key in self.pending
+        self.pending[key] = frame
+        return replaced
+
+    def backing_off(self, key):
+        """Return the :class:`~edge_perception.core.backoff.Retry` of ``key`` while its
+        failed compilation backs off, else None.
+        """
+        retry = self._retries.get(key)
+        return retry if retry is not None and time.monotonic() < retry.at else None
+
+    def last_failure(self, key):
+        """Return why the compilation of ``key`` failed last (None when it did not)."""
+        retry = self._retries.get(key)
+        return None if retry is None else retry.error
+
     def install(self, stream):
-        """Keep ``stream``; return the streams it replaces or pushes out, to be released."""
+        """Keep a compiled ``stream``; return the streams it replaces or pushes out (to be
+        released) and the frame that waited for it (or None).
+        """
+        self._retries.pop(stream.key, None)
         released = []
-        old = self.pop(stream.key, None)
+        old = self._compiled.pop(stream.key, None)
         if old is not None:
             released.append(old)
-        self[stream.key] = stream
-        while len(self) > CACHED_STREAMS:
-            released.append(self.popitem(last=False)[1])
-        return released
+        self._compiled[stream.key] = stream
+        while len(self._compiled) > CACHED_STREAMS:
+            released.append(self._compiled.popitem(last=False)[1])
+        return released, self.pending.pop(stream.key, None)
+
+    def failed(self, key, error):
+        """Back ``key`` off after a failed compilation (1 s, doubling to 30 s); return the
+        frame that waited for it, now dropped (or None).
+        """
+        previous = self._retries.get(key)
+        delay_s = COMPILE_RETRY_S[0] if previous is None else \
+            min(previous.delay_s * 2, COMPILE_RETRY_S[1])
+        self._retries[key] = Retry.after(delay_s, error)
+        return self.pending.pop(key, None)
 
     def take_all(self):
-        """Empty the cache; return the streams it held."""
-        streams = list(self.values())
-        self.clear()
+        """Empty the compiled streams; return them."""
+        streams = list(self._compiled.values())
+        self._compiled.clear()
         return streams
+
+    def forget_waiting(self):
+        """Drop the waiting frames and the back-offs; return how many frames were dropped."""
+        dropped = len(self.pending)
+        self.pending.clear()
+        self._retries.clear()
+        return dropped
 
 
 class CompileQueue:
