@@ -54,7 +54,7 @@ from edge_perception.core.input_crop import check_input_crop, CropBox, FULL_FRAM
 from edge_perception.core.input_size import fix_input_size
 from edge_perception.core.model_info import read_model_info
 from edge_perception.core.preprocessing import ModelInput, Normalisation, resolve_normalisation
-from edge_perception.core.streams import CompileQueue, StreamBuilder, StreamCache
+from edge_perception.core.streams import StreamBuilder, StreamKeeper
 
 PREPROCESSING_MODES = ('graph', 'host', 'auto')
 
@@ -126,22 +126,6 @@ class FrameResult:
         return as_rgb8(self.image, self.frame.encoding)
 
 
-@dataclass(frozen=True)
-class CompileEvent:
-    """What a (re)compilation did, or why it failed, for the node to log once.
-
-    :param error: '' when the stream was compiled; else why not (it will be retried).
-    """
-
-    preprocessing: str
-    encoding: str
-    height: int
-    width: int
-    device: str
-    reason: str = ''
-    error: str = ''
-
-
 class DeviceReleasedError(RuntimeError):
     """A frame arrived while the pipeline has released its device."""
 
@@ -166,7 +150,7 @@ class _Job:
     crop: CropBox = field(default=None)
 
 
-class ImagePipeline:
+class ImagePipeline(StreamKeeper):
     """Model, devices and preprocessing for the camera streams of one node.
 
     The model is read and the device checked on construction, so a missing model or an absent
@@ -192,7 +176,7 @@ class ImagePipeline:
         _check_config(config)
         self.config = config
         self._core = core or create_core()
-        self._policy = DevicePolicy(self._core, (config.device, *config.fallback_devices))
+        policy = DevicePolicy(self._core, (config.device, *config.fallback_devices))
         model = fix_input_size(load_model(self._core, config.model_path), config.input_size)
         self.model_info = read_model_info(model)
         self.normalisation, self.unstated_normalisation = resolve_normalisation(
@@ -203,26 +187,15 @@ class ImagePipeline:
             tuple(dim.get_length() if dim.is_static else -1 for dim in port.get_partial_shape())
             for port in model.outputs]
         self.normalisation.per_channel(self.model_input.channels)
-        self._builder = StreamBuilder(config, self._core, self.model_input, self.normalisation)
+        super().__init__(StreamBuilder(config, self._core, self.model_input, self.normalisation),
+                         policy, on_event)
         self._on_result = on_result
         self._on_error = on_error
-        self._on_event = on_event
-        # Guards the streams, pending frames, compilations, retries, device and counters.
-        self._condition = threading.Condition()
-        self._streams = StreamCache()
-        self._compiles = CompileQueue(self._condition, self._compile)
-        self._closing = False
-        self._released = False
-        self._last_key = None
         self._needs_recovery = None
         self._sequence = itertools.count(1)
         self._delivered_sequence = -1
         self._delivery_lock = threading.Lock()
-        self._dropped = 0
-        self._remembered_keys = ()
-        self._device_hold = None
         self.preprocessing_in_use = None
-        self.compilations = 0
         self.frames_out_of_order = 0
         self.inference_failures = 0
         self.consecutive_failures = 0
@@ -248,13 +221,6 @@ class ImagePipeline:
         self._policy.devices = tuple(devices)
 
     @property
-    def compile_error(self):
-        """Why the stream of the latest frame cannot be compiled ('' when it can)."""
-        with self._condition:
-            error = self._streams.last_failure(self._last_key)
-            return openvino_reason(error) if error is not None else ''
-
-    @property
     def frames_dropped(self):
         """Frames replaced by newer ones while waiting for a request or a compilation, plus
         results that arrived too late.
@@ -262,27 +228,6 @@ class ImagePipeline:
         with self._condition:
             engines = sum(stream.engine.frames_dropped for stream in self._streams.values())
             return self._dropped + engines + self.frames_out_of_order
-
-    @property
-    def compiled_streams(self):
-        """How many compiled streams (compiled models with their infer requests) are held."""
-        with self._condition:
-            return len(self._streams)
-
-    @property
-    def device_held(self):
-        """True while a compiled model is held on the device (see :meth:`release_device`)."""
-        with self._condition:
-            return bool(self._streams) or self._device_hold is not None
-
-    def inject_compile_faults(self, injector):
-        """Test hook at the compile boundary; None removes it.
-
-        ``injector(mode, device)`` runs before each compilation ('graph' or 'host'
-        preprocessing); what it raises is handled exactly as the device rejecting that
-        compilation (no plugin on a CPU-only machine rejects in-graph preprocessing).
-        """
-        self._builder.compile_injector = injector
 
     # The per-frame path.
 
@@ -417,140 +362,6 @@ class ImagePipeline:
         device = self._policy.return_due(self._compiles.is_compiling(key, configured))
         if device is not None:
             self._compiles.request(key, device, f'back on the configured device {device}')
-
-    def _switch_device(self, device):
-        """Make ``device`` the one in use; return the streams of the old one, to be
-        released.
-        """
-        self._policy.switch_to(device, self.last_error)
-        self.consecutive_failures = 0
-        old = self._streams.take_all()
-        for key in self._streams.pending:  # streams that were waiting for the old device
-            self._compiles.request(key, device)
-        return old
-
-    # Compilation results (on the compilation thread).
-
-    def _compile(self, key, device, reason):
-        try:
-            stream, why = self._builder.build(key, device, self._engine)
-        except Exception as error:  # any compile failure: retried with back-off
-            self._compile_failed(key, device, error)
-            return
-        self._install(stream, '; '.join(part for part in (reason, why) if part))
-
-    def _install(self, stream, reason):
-        """Take a compiled stream into service: on a device switch, it replaces every stream of
-        the old device.
-        """
-        with self._condition:
-            self._compiles.done(stream.key, stream.device)
-            if self._closing or self._released:
-                released, pending = [stream], None
-            else:
-                released, pending = self._take_into_service(stream)
-        kept = stream not in released
-        for old in released:  # the frame waiting in a replaced stream goes to its successor
-            self._hand_over(old.engine, stream if kept and old.key == stream.key else None)
-        if not kept:
-            return
-        self._emit(CompileEvent(stream.mode, *stream.key, stream.device, reason))
-        if pending is not None:
-            try:
-                self._submit(stream, pending)
-            except Exception as error:  # host preprocessing of the pending frame
-                self._fail(pending, error)
-
-    def _take_into_service(self, stream):
-        """Cache ``stream`` (the caller holds the lock); return the streams it releases and
-        the frame that waited for it.
-        """
-        released = []
-        if stream.device != self._policy.device:
-            released += self._switch_device(stream.device)
-        replaced, pending = self._streams.install(stream)
-        self.compilations += 1
-        self._device_hold = None  # a compiled stream holds the device now
-        return released + replaced, pending
-
-    def _compile_failed(self, key, device, error):
-        with self._condition:
-            self._compiles.done(key, device)
-            if self._closing or self._released:
-                return
-            if device != self._policy.device:  # an attempt to switch devices: stay here
-                if device == self._policy.configured:
-                    self._policy.return_failed(error)
-                else:
-                    fallback = self._policy.fallback_after(
-                        f'{device} failed to compile: {openvino_reason(error)}')
-                    if fallback is not None:
-                        self._compiles.request(key, *fallback)
-            elif self._streams.failed(key, error) is not None:
-                self._dropped += 1
-        encoding, height, width = key
-        mode = 'host' if self.config.preprocessing == 'host' else 'graph'
-        self._emit(CompileEvent(mode, encoding, height, width, device,
-                                error=openvino_reason(error)))
-
-    def _emit(self, event):
-        if self._on_event is not None:
-            self._on_event(event)
-
-    # The device's life.
-
-    def release_device(self):
-        """Let go of the device: finish the requests in flight, then delete every compiled
-        model and infer request, so another process can use the device (an NCS2 or an NPU
-        serves one at a time). Frames are refused with :class:`DeviceReleasedError` until
-        :meth:`claim_device`; the streams in use are remembered for it.
-        """
-        with self._condition:
-            self._released = True
-            streams = self._streams.take_all()
-            if streams:
-                self._remembered_keys = tuple(stream.key for stream in streams)
-            self._dropped += self._streams.forget_waiting()
-            self._compiles.clear()
-            self._device_hold = None
-        for stream in streams:
-            stream.engine.close()
-        with self._condition:  # what the released engines dropped still counts
-            self._dropped += sum(stream.engine.frames_dropped for stream in streams)
-
-    def claim_device(self):
-        """Compile on the device now, on the caller's thread: the streams in use before
-        :meth:`release_device`, or, before any frame has fixed a stream, the model alone (which
-        proves the device takes it, and holds the device until the first stream is compiled).
-
-        The first available of the configured device and its fallbacks is used.
-
-        :raises DeviceUnavailableError: when no configured device is available.
-        :raises Exception: what OpenVINO raised compiling; the device stays released.
-        """
-        device, reason = self._policy.choose()
-        streams = [self._builder.build(key, device, self._engine)[0]
-                   for key in self._remembered_keys]
-        hold = None if streams else self._builder.hold(device)
-        with self._condition:
-            self._policy.use(device, reason)
-            self.consecutive_failures = 0
-            for stream in streams:
-                self._streams.install(stream)
-            self._device_hold = hold
-            self._released = False
-
-    def close(self):
-        """Stop compiling, finish requests in flight (briefly) and release the streams."""
-        with self._condition:
-            self._closing = True
-            streams = self._streams.take_all()
-            self._streams.pending.clear()
-            self._compiles.close()
-        for stream in streams:
-            stream.engine.close()
-        self._compiles.join(timeout=5.0)
-
 
 def _check_config(config):
     if config.preprocessing not in PREPROCESSING_MODES:

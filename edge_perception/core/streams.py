@@ -315,3 +315,210 @@ class CompileQueue:
             # its infer requests alive while the thread waits, holding the device after
             # release_device (found by test_pipeline's weak references).
             self._compile(key, device, reason)
+
+
+@dataclass(frozen=True)
+class CompileEvent:
+    """What a (re)compilation did, or why it failed, for the node to log once.
+
+    :param error: '' when the stream was compiled; else why not (it will be retried).
+    """
+
+    preprocessing: str
+    encoding: str
+    height: int
+    width: int
+    device: str
+    reason: str = ''
+    error: str = ''
+
+
+class StreamKeeper:
+    """Keeps a pipeline's compiled streams in step with its compilations and its device.
+
+    It takes what the compilation thread built into service (on a device switch, in place of
+    every stream of the old device), backs off what failed to compile, and releases, claims
+    and closes the device's streams. The per-frame path built on it,
+    :class:`~edge_perception.core.pipeline.ImagePipeline`, provides ``_engine(compiled)``,
+    ``_submit(stream, frame)``, ``_hand_over(engine, stream)`` and ``_fail(frame, error)``,
+    and its failure counters.
+
+    :param builder: the :class:`StreamBuilder`.
+    :param policy: the :class:`~edge_perception.core.device_policy.DevicePolicy`.
+    :param on_event: ``on_event(CompileEvent)`` after each compilation, or None.
+    """
+
+    def __init__(self, builder, policy, on_event):
+        self._builder = builder
+        self._policy = policy
+        self._on_event = on_event
+        # Guards the streams, pending frames, compilations, retries, device and counters.
+        self._condition = threading.Condition()
+        self._streams = StreamCache()
+        self._compiles = CompileQueue(self._condition, self._compile)
+        self._closing = False
+        self._released = False
+        self._last_key = None
+        self._remembered_keys = ()
+        self._device_hold = None
+        self._dropped = 0
+        self.compilations = 0
+
+    @property
+    def compile_error(self):
+        """Why the stream of the latest frame cannot be compiled ('' when it can)."""
+        with self._condition:
+            error = self._streams.last_failure(self._last_key)
+            return openvino_reason(error) if error is not None else ''
+
+    @property
+    def compiled_streams(self):
+        """How many compiled streams (compiled models with their infer requests) are held."""
+        with self._condition:
+            return len(self._streams)
+
+    @property
+    def device_held(self):
+        """True while a compiled model is held on the device (see :meth:`release_device`)."""
+        with self._condition:
+            return bool(self._streams) or self._device_hold is not None
+
+    def inject_compile_faults(self, injector):
+        """Test hook at the compile boundary; None removes it.
+
+        ``injector(mode, device)`` runs before each compilation ('graph' or 'host'
+        preprocessing); what it raises is handled exactly as the device rejecting that
+        compilation (no plugin on a CPU-only machine rejects in-graph preprocessing).
+        """
+        self._builder.compile_injector = injector
+
+    def _switch_device(self, device):
+        """Make ``device`` the one in use; return the streams of the old one, to be
+        released.
+        """
+        self._policy.switch_to(device, self.last_error)
+        self.consecutive_failures = 0
+        old = self._streams.take_all()
+        for key in self._streams.pending:  # streams that were waiting for the old device
+            self._compiles.request(key, device)
+        return old
+
+    def _compile(self, key, device, reason):
+        try:
+            stream, why = self._builder.build(key, device, self._engine)
+        except Exception as error:  # any compile failure: retried with back-off
+            self._compile_failed(key, device, error)
+            return
+        self._install(stream, '; '.join(part for part in (reason, why) if part))
+
+    def _install(self, stream, reason):
+        """Take a compiled stream into service: on a device switch, it replaces every stream of
+        the old device.
+        """
+        with self._condition:
+            self._compiles.done(stream.key, stream.device)
+            if self._closing or self._released:
+                released, pending = [stream], None
+            else:
+                released, pending = self._take_into_service(stream)
+        kept = stream not in released
+        for old in released:  # the frame waiting in a replaced stream goes to its successor
+            self._hand_over(old.engine, stream if kept and old.key == stream.key else None)
+        if not kept:
+            return
+        self._emit(CompileEvent(stream.mode, *stream.key, stream.device, reason))
+        if pending is not None:
+            try:
+                self._submit(stream, pending)
+            except Exception as error:  # host preprocessing of the pending frame
+                self._fail(pending, error)
+
+    def _take_into_service(self, stream):
+        """Cache ``stream`` (the caller holds the lock); return the streams it releases and
+        the frame that waited for it.
+        """
+        released = []
+        if stream.device != self._policy.device:
+            released += self._switch_device(stream.device)
+        replaced, pending = self._streams.install(stream)
+        self.compilations += 1
+        self._device_hold = None  # a compiled stream holds the device now
+        return released + replaced, pending
+
+    def _compile_failed(self, key, device, error):
+        with self._condition:
+            self._compiles.done(key, device)
+            if self._closing or self._released:
+                return
+            if device != self._policy.device:  # an attempt to switch devices: stay here
+                if device == self._policy.configured:
+                    self._policy.return_failed(error)
+                else:
+                    fallback = self._policy.fallback_after(
+                        f'{device} failed to compile: {openvino_reason(error)}')
+                    if fallback is not None:
+                        self._compiles.request(key, *fallback)
+            elif self._streams.failed(key, error) is not None:
+                self._dropped += 1
+        encoding, height, width = key
+        mode = 'host' if self.config.preprocessing == 'host' else 'graph'
+        self._emit(CompileEvent(mode, encoding, height, width, device,
+                                error=openvino_reason(error)))
+
+    def _emit(self, event):
+        if self._on_event is not None:
+            self._on_event(event)
+
+    # The device's life.
+
+    def release_device(self):
+        """Let go of the device: finish the requests in flight, then delete every compiled
+        model and infer request, so another process can use the device (an NCS2 or an NPU
+        serves one at a time). Frames are refused with :class:`DeviceReleasedError` until
+        :meth:`claim_device`; the streams in use are remembered for it.
+        """
+        with self._condition:
+            self._released = True
+            streams = self._streams.take_all()
+            if streams:
+                self._remembered_keys = tuple(stream.key for stream in streams)
+            self._dropped += self._streams.forget_waiting()
+            self._compiles.clear()
+            self._device_hold = None
+        for stream in streams:
+            stream.engine.close()
+        with self._condition:  # what the released engines dropped still counts
+            self._dropped += sum(stream.engine.frames_dropped for stream in streams)
+
+    def claim_device(self):
+        """Compile on the device now, on the caller's thread: the streams in use before
+        :meth:`release_device`, or, before any frame has fixed a stream, the model alone (which
+        proves the device takes it, and holds the device until the first stream is compiled).
+
+        The first available of the configured device and its fallbacks is used.
+
+        :raises DeviceUnavailableError: when no configured device is available.
+        :raises Exception: what OpenVINO raised compiling; the device stays released.
+        """
+        device, reason = self._policy.choose()
+        streams = [self._builder.build(key, device, self._engine)[0]
+                   for key in self._remembered_keys]
+        hold = None if streams else self._builder.hold(device)
+        with self._condition:
+            self._policy.use(device, reason)
+            self.consecutive_failures = 0
+            for stream in streams:
+                self._streams.install(stream)
+            self._device_hold = hold
+            self._released = False
+
+    def close(self):
+        """Stop compiling, finish requests in flight (briefly) and release the streams."""
+        with self._condition:
+            self._closing = True
+            streams = self._streams.take_all()
+            self._streams.pending.clear()
+            self._compiles.close()
+        for stream in streams:
+            stream.engine.close()
+        self._compiles.join(timeout=5.0)
