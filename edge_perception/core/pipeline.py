@@ -147,7 +147,7 @@ class _Job:
     key: tuple
     preprocess_ms: float = 0.0
     sequence: int = 0
-    crop: CropBox = field(default=None)
+    crop: CropBox = None
 
 
 class ImagePipeline(StreamKeeper):

@@ -72,7 +72,6 @@ class ParameterSpec:
                                  f"must be one of: {', '.join(map(str, self.choices))}")
 
 
-
 def model_parameters(default_model):
     """Return the parameters every inference node declares, with the head's bundled model."""
     return (
