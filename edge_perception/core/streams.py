@@ -458,10 +458,11 @@ class StreamKeeper:
                         f'{device} failed to compile: {openvino_reason(error)}')
                     if fallback is not None:
                         self._compiles.request(key, *fallback)
-            elif self._streams.failed(key, error) is not None:
-                self._dropped += 1
+            else:  # the stream backs off; the frame that waited for it is dropped
+                if self._streams.failed(key, error) is not None:
+                    self._dropped += 1
         encoding, height, width = key
-        mode = 'host' if self.config.preprocessing == 'host' else 'graph'
+        mode = 'host' if self._builder.config.preprocessing == 'host' else 'graph'
         self._emit(CompileEvent(mode, encoding, height, width, device,
                                 error=openvino_reason(error)))
 
