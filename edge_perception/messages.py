@@ -106,21 +106,20 @@ def image_msg(array, encoding, stamp=0, frame_id=DEFAULT_FRAME_ID, types=None, h
     :param stamp: header stamp in nanoseconds (unless ``header`` is given).
     :param header: a header to use as it is (the input's, for an output image).
     """
-    return image_msg_from_fields(header or header_msg(stamp, frame_id, types), encoding,
+    return image_msg_from_fields(header or header_msg(stamp, frame_id, types),
                                  array_to_image_fields(array, encoding), types)
 
 
-def image_msg_from_fields(header, encoding, fields, types=None):
-    """Return a ``sensor_msgs/Image`` from ``(height, width, step, is_bigendian, data)``.
-
-    The fields as :func:`~edge_perception.core.image_codec.array_to_image_fields` or
-    :meth:`~edge_perception.core.image_codec.ImageBuffer.fields` return them.
+def image_msg_from_fields(header, frame, types=None):
+    """Return a ``sensor_msgs/Image`` of an
+    :class:`~edge_perception.core.image_codec.ImageFrame` (as
+    :func:`~edge_perception.core.image_codec.array_to_image_fields` or
+    :meth:`~edge_perception.core.image_codec.ImageBuffer.frame` return it).
     """
     types = types or ros_types()
-    height, width, step, is_bigendian, data = fields
-    return types[IMAGE_TYPE](header=header, height=height, width=width, encoding=encoding,
-                             is_bigendian=int(is_bigendian), step=step,
-                             data=types.byte_array(data))
+    return types[IMAGE_TYPE](header=header, height=frame.height, width=frame.width,
+                             encoding=frame.encoding, is_bigendian=int(frame.is_bigendian),
+                             step=frame.step, data=types.byte_array(frame.data))
 
 
 def camera_info_msg(intrinsics, stamp=0, frame_id=DEFAULT_FRAME_ID, types=None, header=None):

@@ -19,7 +19,8 @@ ROS_MODULES = ('rclpy', 'sensor_msgs', 'std_msgs', 'diagnostic_msgs', 'rcl_inter
 # What must stay free of ROS whatever else changes (docs/architecture.md): whole rooms, and the
 # modules of ROS rooms that tools without ROS use.
 ROS_FREE_BY_DESIGN = ('core', 'camera', 'networks', 'toolchain', 'training', 'bags.reader',
-                      'bags.writer', 'bags.types', 'nodes.launch_settings', 'monitor.frames',
+                      'bags.writer', 'bags.types', 'nodes.launch_settings',
+                      'nodes.parameter_tables', 'monitor.frames',
                       'monitor.web', 'monitor.page', 'replay.scoring', 'replay.plot',
                       'replay.node_config', 'messages', 'package_paths')
 

@@ -8,8 +8,9 @@ import rclpy
 from rclpy.parameter import Parameter
 
 from edge_perception.messages import DEFAULT_FRAME_ID
-from edge_perception.nodes.camera_node import CameraNode, DEFAULT_HFOV_DEG, spin_camera
+from edge_perception.nodes.camera_node import CameraNode, spin_camera
 from edge_perception.nodes.dds_profile import apply_large_message_profile
+from edge_perception.nodes.parameter_tables import DEFAULT_HFOV_DEG
 
 
 def add_arguments(parser):

@@ -30,6 +30,7 @@ from edge_perception.core.image_codec import (
     DEFAULT_MAX_SIDE,
     encoding_info,
     ImageFormatError,
+    ImageFrame,
 )
 from edge_perception.core.image_header import compressed_image_size, ImageHeaderError
 
@@ -70,31 +71,6 @@ class CompressedFormat:
     compressed_encoding: str = ''
 
 
-@dataclass(frozen=True)
-class DecodedImage:
-    """A decoded CompressedImage.
-
-    :param image: the pixels, ``height x width[ x channels]``, C-contiguous, a new array for each
-        image (OpenCV's Python ``imdecode`` cannot decode into a given buffer; a new array is
-        also what lets the pipeline share it with OpenVINO without a copy).
-    :param encoding: encoding to feed the pipeline with: 'bgr8', 'bgra8', 'mono8', 'bgr16' or
-        'mono16'; or the original encoding of data that is not a camera image (e.g. '16UC1'
-        depth), which the pipeline refuses.
-    """
-
-    image: np.ndarray
-    encoding: str
-
-    def image_fields(self):
-        """Return ``(height, width, encoding, is_bigendian, step, data)``, the Image fields
-        :meth:`~edge_perception.core.pipeline.ImagePipeline.process` takes (``data`` is the
-        array itself: keep this object alive with the frame's context).
-        """
-        height, width = self.image.shape[:2]
-        return (height, width, self.encoding, sys.byteorder == 'big', self.image.strides[0],
-                self.image)
-
-
 def parse_format(compressed_format):
     """Parse a ``CompressedImage.format`` string.
 
@@ -125,7 +101,12 @@ def decode_compressed_image(compressed_format, data, max_width=DEFAULT_MAX_SIDE,
     :param data: the ``data`` field (bytes, ``array.array('B')`` or another buffer).
     :param max_width: widest image decoded, pixels (read from the header first).
     :param max_height: tallest image decoded, pixels.
-    :return: :class:`DecodedImage`.
+    :return: the :class:`~edge_perception.core.image_codec.ImageFrame` of the decoded pixels:
+        its ``data`` is a new C-contiguous array for each image (OpenCV's Python ``imdecode``
+        cannot decode into a given buffer; a new array is also what lets the pipeline share it
+        with OpenVINO without a copy), its encoding 'bgr8', 'bgra8', 'mono8', 'bgr16' or
+        'mono16', or the original encoding of data that is not a camera image (e.g. '16UC1'
+        depth), which the pipeline refuses.
     :raises CompressedImageError: for an unknown format, data of another codec, an unreadable
         header, truncated or corrupt data, or pixels the pipeline cannot take (16-bit with
         alpha).
@@ -158,8 +139,10 @@ def decode_compressed_image(compressed_format, data, max_width=DEFAULT_MAX_SIDE,
     if encoding is None:
         raise CompressedImageError(f'{parsed.codec.upper()} of {channels} channels of '
                                    f'{image.dtype} is not a supported camera image')
-    return DecodedImage(image, _data_encoding(parsed.original_encoding, image, channels) or
-                        encoding)
+    height, width = image.shape[:2]
+    return ImageFrame(height, width,
+                      _data_encoding(parsed.original_encoding, image, channels) or encoding,
+                      sys.byteorder == 'big', image.strides[0], image)
 
 
 def _data_encoding(original_encoding, image, channels):

@@ -10,7 +10,7 @@ import math
 import cv2
 import numpy as np
 
-from edge_perception.core.input_crop import centred_crop, FULL_FRAME
+from edge_perception.core.input_crop import centred_crop, CropBox, FULL_FRAME
 
 # Bounds outside which intrinsics are corrupt rather than an unusual lens: ray directions are
 # float32, where a focal length below a thousandth of a pixel or coordinates beyond a billion
@@ -119,12 +119,15 @@ def resize_depth_map(output, width, height, out=None, input_crop=FULL_FRAME):
 
     :param output: model output whose last two axes are rows and columns (e.g. 1x1xHxW).
     :param out: ``height x width`` float32 array to write into, or None for a new one.
-    :param input_crop: fraction of the frame's width and height the network saw, centred.
+    :param input_crop: the part of the frame the network saw: its
+        :class:`~edge_perception.core.input_crop.CropBox` (as the pipeline's result carries
+        it), or the fraction of the frame's width and height, centred.
     """
     depth = np.asarray(output, dtype=np.float32).reshape(output.shape[-2:])
     if out is None:
         out = np.empty((height, width), np.float32)
-    box = centred_crop(height, width, input_crop)
+    box = input_crop if isinstance(input_crop, CropBox) else \
+        centred_crop(height, width, input_crop)
     if box.is_whole(height, width):
         _resize_into(depth, out)
     else:

@@ -11,6 +11,7 @@ OpenCV as ROS 2's ``cv_bridge`` converts them (:func:`convert_camera_image`).
 
 import array
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -37,6 +38,38 @@ def check_frame_size(width, height, max_width, max_height):
     if width > max_width or height > max_height:
         raise FrameTooLargeError(f'{width}x{height} frame is larger than {max_width}x'
                                  f'{max_height} (max_width x max_height)')
+
+
+class ImageFrame(NamedTuple):
+    """The pixels of one ``sensor_msgs/Image``: its fields but the header, in the message's order.
+
+    The one shape a frame has between a message and an array: what
+    :func:`array_to_image_fields`, :meth:`ImageBuffer.frame` and compressed decoding return,
+    what :meth:`~edge_perception.core.pipeline.ImagePipeline.process` takes
+    (``process(*frame, context)``) and what
+    :func:`~edge_perception.messages.image_msg_from_fields` builds a message of.
+
+    :param data: the buffer (bytes, ``array.array('B')``, a numpy array or anything with the
+        buffer protocol), ``step`` bytes a row.
+    """
+
+    height: int
+    width: int
+    encoding: str
+    is_bigendian: bool
+    step: int
+    data: object
+
+    @classmethod
+    def of(cls, message):
+        """Return the frame of an Image message object (rclpy's or a ``rosbags`` one)."""
+        return cls(message.height, message.width, message.encoding, bool(message.is_bigendian),
+                   message.step, message.data)
+
+    @property
+    def image(self):
+        """The pixels as an array (:func:`image_to_array`; a view where the layout allows)."""
+        return image_to_array(*self)
 
 
 @dataclass(frozen=True)
@@ -225,12 +258,11 @@ def _check_subsampling(encoding, info, height, width):
 
 def message_to_array(message):
     """:func:`image_to_array` of an Image message object (rclpy's or a ``rosbags`` one)."""
-    return image_to_array(message.height, message.width, message.encoding,
-                          bool(message.is_bigendian), message.step, message.data)
+    return ImageFrame.of(message).image
 
 
 def array_to_image_fields(array, encoding):
-    """Pack an array into Image fields: ``(height, width, step, is_bigendian, data)``.
+    """Pack an array into the :class:`ImageFrame` of an Image message.
 
     ``data`` is ``bytes`` because assigning bytes to a ``uint8[]`` message field is about 100
     times faster in rclpy than assigning an array.
@@ -254,7 +286,7 @@ def array_to_image_fields(array, encoding):
         raise ImageFormatError(f'array of {rows} rows does not fit {encoding} (height x 3/2 '
                                'rows: a Y plane, then half as many chroma rows)')
     data = np.ascontiguousarray(array, dtype=info.dtype.newbyteorder('<')).tobytes()
-    return height, width, width * info.pixel_bytes, False, data
+    return ImageFrame(height, width, encoding, False, width * info.pixel_bytes, data)
 
 
 # OpenCV codes between the channel orders of 8-bit images (cv_bridge's getConversionCode).
@@ -334,8 +366,8 @@ class ImageBuffer:
     """Pixel memory for one published image stream, reused from frame to frame.
 
     The memory is an ``array.array('B')``, which rclpy takes into a ``uint8[]`` field without
-    copying: write the pixels through :meth:`array`, then assign :meth:`fields` to the
-    message and publish it before the next frame (rclpy serialises synchronously).
+    copying: write the pixels through :meth:`array`, then build the message of :meth:`frame`
+    and publish it before the next frame (rclpy serialises synchronously).
     """
 
     def __init__(self, encoding):
@@ -352,7 +384,8 @@ class ImageBuffer:
             self._array = self._array.reshape(height, width, self._info.channels)
         return self._array[:, :, 0] if self._info.channels == 1 else self._array
 
-    def fields(self):
-        """Return ``(height, width, step, is_bigendian, data)`` for the Image message."""
+    def frame(self):
+        """Return the :class:`ImageFrame` of the buffer's pixels (its memory, not a copy)."""
         height, width = self._array.shape[:2]
-        return height, width, width * self._info.pixel_bytes, False, self._data
+        return ImageFrame(height, width, self.encoding, False, width * self._info.pixel_bytes,
+                          self._data)

@@ -31,7 +31,8 @@ from edge_perception.monitor.frames import FrameStore, STREAMS, TIMING_FIELDS
 from edge_perception.monitor.web import is_loopback, MonitorServer, ServerError
 from edge_perception.msg import Classification, InferenceTiming
 from edge_perception.nodes.dds_profile import apply_large_message_profile
-from edge_perception.nodes.parameters import declare_parameters, ParameterSpec
+from edge_perception.nodes.parameter_tables import ParameterSpec
+from edge_perception.nodes.parameters import declare_parameters
 from edge_perception.nodes.qos import camera_qos
 from edge_perception.nodes.spinning import spin_until_shutdown
 

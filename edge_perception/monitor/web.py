@@ -64,24 +64,41 @@ def create_app(store, max_fps=10.0, snapshot_timeout_s=SNAPSHOT_TIMEOUT_S):
     :param max_fps: most pictures per second sent to one client of a stream.
     :param snapshot_timeout_s: seconds a snapshot waits for a first frame.
     """
+    handlers = _Handlers(store, max_fps, snapshot_timeout_s)
     app = web.Application()
-    period_s = 1.0 / max_fps
-    # One thread draws and encodes every picture: pictures take at most one core from the
-    # perception node beside the monitor, and the event loop stays free to serve.
-    encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix='monitor-encoder')
+    app.on_cleanup.append(handlers.stop_encoder)
+    app.router.add_get('/', handlers.page)
+    app.router.add_get('/api/status', handlers.status)
+    app.router.add_get('/api/events', handlers.events)
+    app.router.add_get('/stream/{name}.mjpg', handlers.stream)
+    app.router.add_get('/snapshot/{name}.png', handlers.snapshot)
+    return app
 
-    async def stop_encoder(app):
-        encoder.shutdown(wait=False, cancel_futures=True)
 
-    async def page(request):
+class _Handlers:
+    """The endpoints of one application, sharing its frame store and picture encoder."""
+
+    def __init__(self, store, max_fps, snapshot_timeout_s):
+        self.store = store
+        self.max_fps = max_fps
+        self.period_s = 1.0 / max_fps
+        self.snapshot_timeout_s = snapshot_timeout_s
+        # One thread draws and encodes every picture: pictures take at most one core from the
+        # perception node beside the monitor, and the event loop stays free to serve.
+        self.encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix='monitor-encoder')
+
+    async def stop_encoder(self, app):
+        self.encoder.shutdown(wait=False, cancel_futures=True)
+
+    async def page(self, request):
         return web.Response(text=PAGE, content_type='text/html', charset='utf-8')
 
-    async def status(request):
-        body = store.status()
-        body['max_fps'] = max_fps
+    async def status(self, request):
+        body = self.store.status()
+        body['max_fps'] = self.max_fps
         return web.json_response(body)
 
-    async def stream(request):
+    async def stream(self, request):
         name = request.match_info['name']
         if name not in STREAMS:
             raise web.HTTPNotFound(text=f'no stream {name}; streams: {", ".join(STREAMS)}\n')
@@ -92,7 +109,7 @@ def create_app(store, max_fps=10.0, snapshot_timeout_s=SNAPSHOT_TIMEOUT_S):
         loop = asyncio.get_running_loop()
         sent_version = 0
         try:
-            with store.watching(name):
+            with self.store.watching(name):
                 next_part_at = 0.0
                 while not _closed(request):
                     # Parts start at least a period apart; in between, a new frame is looked
@@ -100,18 +117,18 @@ def create_app(store, max_fps=10.0, snapshot_timeout_s=SNAPSHOT_TIMEOUT_S):
                     await asyncio.sleep(max(FRAME_POLL_S, next_part_at - loop.time()))
                     # Only the newest frame is ever encoded or sent: a slow client (write
                     # waits for its socket) skips frames instead of queueing them.
-                    picture = await loop.run_in_executor(encoder, store.jpeg_newer_than, name,
-                                                         sent_version)
+                    picture = await loop.run_in_executor(
+                        self.encoder, self.store.jpeg_newer_than, name, sent_version)
                     if picture is None:
                         continue
-                    next_part_at = loop.time() + period_s
+                    next_part_at = loop.time() + self.period_s
                     sent_version, jpeg = picture
                     await response.write(_part(jpeg, time.time()))
         except ConnectionError:
             pass  # the client went away
         return response
 
-    async def events(request):
+    async def events(self, request):
         response = web.StreamResponse(headers={'Content-Type': 'text/event-stream',
                                                'Cache-Control': 'no-cache'})
         await response.prepare(request)
@@ -119,10 +136,10 @@ def create_app(store, max_fps=10.0, snapshot_timeout_s=SNAPSHOT_TIMEOUT_S):
         sent_sequence = 0
         last_write = loop.time()
         try:
-            with store.watching('events'):
+            with self.store.watching('events'):
                 await response.write(b': edge-perception timing events\n\n')
                 while not _closed(request):
-                    for sequence, event in store.timings_after(sent_sequence):
+                    for sequence, event in self.store.timings_after(sent_sequence):
                         await response.write(f'event: timing\nid: {sequence}\n'
                                              f'data: {json.dumps(event)}\n\n'.encode())
                         sent_sequence = sequence
@@ -135,30 +152,23 @@ def create_app(store, max_fps=10.0, snapshot_timeout_s=SNAPSHOT_TIMEOUT_S):
             pass  # the client went away
         return response
 
-    async def snapshot(request):
+    async def snapshot(self, request):
         name = request.match_info['name']
         if name not in STREAMS:
             raise web.HTTPNotFound(text=f'no picture {name}; pictures: {", ".join(STREAMS)}\n')
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + snapshot_timeout_s
+        deadline = loop.time() + self.snapshot_timeout_s
         # Watching makes the node subscribe, when nobody else watches the stream.
-        with store.watching(name):
-            while (picture := await loop.run_in_executor(encoder, store.png, name)) is None:
+        with self.store.watching(name):
+            while (picture := await loop.run_in_executor(self.encoder, self.store.png,
+                                                         name)) is None:
                 if loop.time() > deadline:
                     raise web.HTTPServiceUnavailable(
-                        text=f'no {name} frame within {snapshot_timeout_s:g} s\n',
+                        text=f'no {name} frame within {self.snapshot_timeout_s:g} s\n',
                         headers={'Retry-After': '1'})
                 await asyncio.sleep(EVENT_POLL_S)
         return web.Response(body=picture[1], content_type='image/png',
                             headers={'Cache-Control': 'no-cache'})
-
-    app.on_cleanup.append(stop_encoder)
-    app.router.add_get('/', page)
-    app.router.add_get('/api/status', status)
-    app.router.add_get('/api/events', events)
-    app.router.add_get('/stream/{name}.mjpg', stream)
-    app.router.add_get('/snapshot/{name}.png', snapshot)
-    return app
 
 
 def _closed(request):

@@ -36,56 +36,17 @@ from edge_perception.camera.sources import (
 )
 from edge_perception.messages import (
     calibrated_camera_info_msg,
-    DEFAULT_FRAME_ID,
     header_msg,
     image_msg,
 )
-from edge_perception.nodes.parameters import declare_parameters, ParameterSpec
+from edge_perception.nodes.parameter_tables import CAMERA_PARAMETERS
+from edge_perception.nodes.parameters import declare_parameters
 from edge_perception.nodes.spinning import start_node
 
-DEFAULT_HFOV_DEG = 65.0
 RECONNECT_PERIOD_S = 1.0
 JOIN_TIMEOUT_S = 2.0
 # Errors that stop the node at start with one clear message instead of a traceback.
 CAMERA_START_ERRORS = (SourceError, CalibrationError, ParameterException, ValueError)
-
-CAMERA_PARAMETERS = (
-    ParameterSpec('device', '',
-                  "V4L2 camera: '/dev/videoN' or its index N (a string or an integer). Exactly "
-                  'one of device, video and images is set.', read_only=True,
-                  dynamic_typing=True),
-    ParameterSpec('video', '', 'Video file to play (MP4, MKV, AVI, MOV: what FFmpeg decodes).',
-                  read_only=True),
-    ParameterSpec('images', '', 'Folder of images (PNG, JPEG, ...) to play in name order.',
-                  read_only=True),
-    ParameterSpec('width', 0, 'Frame width to ask the device for, pixels; 0: its default. '
-                  'What it granted is logged.', value_range=(0, 16384), read_only=True),
-    ParameterSpec('height', 0, 'Frame height to ask the device for, pixels; 0: its default.',
-                  value_range=(0, 16384), read_only=True),
-    ParameterSpec('fps', 0.0, 'Frame rate to ask the device for, frames per second; 0: its '
-                  'default.', value_range=(0.0, 1000.0), read_only=True),
-    ParameterSpec('rate', 0.0, 'Frames per second to play a video or image folder at; 0: the '
-                  "video's own rate (an image folder: 10).", value_range=(0.0, 1000.0),
-                  read_only=True),
-    ParameterSpec('loop', False, 'Play a video or image folder again from the start after its '
-                  'last frame, instead of finishing.', read_only=True),
-    ParameterSpec('camera_info_url', '',
-                  "Calibration in camera_calibration's YAML format (a path or file:// URL), "
-                  'scaled to the granted resolution; empty: a pinhole model from hfov.',
-                  read_only=True),
-    ParameterSpec('hfov', DEFAULT_HFOV_DEG,
-                  'Horizontal field of view in degrees of the pinhole model published without '
-                  'a calibration (depth-to-cloud geometry is then approximate).',
-                  value_range=(1.0, 179.0), read_only=True),
-    ParameterSpec('frame_id', DEFAULT_FRAME_ID, 'frame_id of the headers: the optical frame '
-                  '(z forward, x right, y down) of the camera.', read_only=True),
-    ParameterSpec('reconnect', False, 'When the device stops giving frames, try to reopen it '
-                  'every second instead of exiting with an error.', read_only=True),
-    ParameterSpec('wait_for_subscribers', 0,
-                  "Hold the first frame until this many subscriptions to 'image' are matched, "
-                  'so that a replayed clip is seen from its first frame; 0: start at once.',
-                  value_range=(0, 100), read_only=True),
-)
 
 
 class CameraNode(Node):

@@ -9,24 +9,10 @@ with ``image_transport: compressed``). Published: ``classification``
 from edge_perception.core.heads import ClassifierHead
 from edge_perception.msg import Classification
 from edge_perception.nodes.inference_node import InferenceNode, run_node
-from edge_perception.nodes.parameters import ParameterSpec
+from edge_perception.nodes.parameter_tables import CLASSIFIER_PARAMETERS
 from edge_perception.package_paths import shared_file
 
 BUNDLED_MODEL = ('models', 'digits', 'digit_classifier.xml')
-
-CLASSIFIER_PARAMETERS = (
-    ParameterSpec('labels', '',
-                  "Labels file, one label per line (line i names class i); empty: the model's "
-                  'own labels (model_info labels in the IR), else the class indices.',
-                  read_only=True),
-    ParameterSpec('top_k', 5, 'Results per frame, best first.', value_range=(1, 1000)),
-    ParameterSpec('score_threshold', 0.0,
-                  'Lowest probability reported; results below it are left out.',
-                  value_range=(0.0, 1.0)),
-    ParameterSpec('output_is_logits', True,
-                  'The model outputs logits: apply a softmax in the graph. False when it '
-                  'already outputs probabilities.', at_configure=True),
-)
 
 
 class ClassifierNode(InferenceNode):
@@ -59,10 +45,10 @@ class ClassifierNode(InferenceNode):
         """The class names in use (class ``i`` at index ``i``)."""
         return self._head.labels
 
-    def publish_outputs(self, image_msg, outputs):
+    def publish_outputs(self, header, outputs, result):
         best = self._head.classify(outputs)
         msg = Classification()
-        msg.header = image_msg.header
+        msg.header = header
         msg.class_ids = best.class_ids.tolist()
         msg.labels = best.labels
         msg.scores = best.scores.tolist()

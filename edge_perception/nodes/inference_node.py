@@ -4,171 +4,47 @@ error handling.
 
 A head (depth, classification) subclasses :class:`InferenceNode`, adds its own parameters,
 publishers and inputs, and turns model outputs into its messages in :meth:`publish_outputs`.
-
-The lifecycle, as Nav2's and ``lifecycle_py``'s nodes do it: ``configure`` reads and checks the
-parameters and the model file and creates the publishers; ``activate`` compiles on the device
-and subscribes; ``deactivate`` unsubscribes and releases the device (every compiled model and
-infer request, so another process can use an NCS2 or an NPU); ``cleanup`` and ``shutdown``
-release everything; ``on_error`` releases the device. With ``autostart`` (the default) the node
-configures and activates itself, so it works with no lifecycle manager.
+:class:`InferenceNode` declares the parameters and holds the head's hooks; its collaborators,
+one job each, are mixed in: :mod:`~edge_perception.nodes.node_lifecycle` (the transitions),
+:mod:`~edge_perception.nodes.image_intake` (frames in, results to the head) and
+:mod:`~edge_perception.nodes.node_diagnostics` (``/diagnostics`` and timing). With
+``autostart`` (the default) the node configures and activates itself, so it works with no
+lifecycle manager.
 """
 
-import os
-import time
-import traceback
-from typing import NamedTuple
-
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.task import Future
-from sensor_msgs.msg import CompressedImage, Image
 
-from edge_perception.core.compressed_image import decode_compressed_image
-from edge_perception.core.engine import (
-    DeviceUnavailableError,
-    INFERENCE_PRECISIONS,
-    ModelLoadError,
-    PERFORMANCE_HINTS,
-)
-from edge_perception.core.health import (
-    HealthMonitor,
-    LEVEL_NAMES,
-    lifecycle_report,
-    NodeCounters,
-    OK,
-)
-from edge_perception.core.image_codec import DEFAULT_MAX_SIDE, ImageFormatError
-from edge_perception.core.input_crop import FULL_FRAME, MIN_INPUT_CROP
-from edge_perception.core.pipeline import (
-    DeviceReleasedError,
-    ImagePipeline,
-    PipelineConfig,
-    PREPROCESSING_MODES,
-    StreamCompileError,
-)
-from edge_perception.core.preprocessing import Normalisation, PreprocessingError
+from edge_perception.core.engine import DeviceUnavailableError, ModelLoadError
+from edge_perception.core.health import HealthMonitor, OK
 from edge_perception.core.rate_meter import RateMeter
-from edge_perception.messages import stamp_ns
-from edge_perception.msg import InferenceTiming
+from edge_perception.nodes.image_intake import ImageIntake
 from edge_perception.nodes.lifecycle_compat import refuse_unavailable_transitions
-from edge_perception.nodes.parameters import choice_validator, declare_parameters, ParameterSpec
-from edge_perception.nodes.qos import camera_qos, output_qos
+from edge_perception.nodes.node_diagnostics import DiagnosticsReporting
+from edge_perception.nodes.node_lifecycle import (
+    LifecycleTransitions,
+    TransitionError,
+    UNCONFIGURED,
+)
+from edge_perception.nodes.parameter_tables import model_parameters
+from edge_perception.nodes.parameters import choice_validator, declare_parameters
+from edge_perception.nodes.qos import output_qos
 from edge_perception.nodes.spinning import spin_until_shutdown, start_node
-
-
-class DecodedFrame(NamedTuple):
-    """A decoded ``CompressedImage`` with the fields of an ``Image``, as the heads read frames
-    (``data`` is the decoded array, shared with OpenVINO: the frame keeps it alive).
-    """
-
-    header: object
-    height: int
-    width: int
-    encoding: str
-    is_bigendian: bool
-    step: int
-    data: object
-
-
-class TransitionError(RuntimeError):
-    """A lifecycle transition of the node failed; the message says which and why."""
-
 
 # Errors that stop a node at start (autostart) with one clear message instead of a traceback.
 STARTUP_ERRORS = (DeviceUnavailableError, ModelLoadError, ParameterException, ValueError,
                   TransitionError)
-WARN_PERIOD_S = 5.0
-# What a frame refused as bad input raises: the package's own input errors (the message's
-# fields, encoding, size or compressed data; an encoding this model cannot take). Counted in
-# frames_rejected with a warning.
-BAD_INPUT_ERRORS = (ImageFormatError, PreprocessingError)
-# A frame that cannot be served now for a reason /diagnostics already reports: its stream's
-# compilation failed (retried with back-off), or the device is released. Counted as rejected.
-UNSERVED_ERRORS = (StreamCompileError, DeviceReleasedError)
-# What happens to pixel values (0-255) when neither the parameters nor the model give a value.
-_UNSTATED_NORMALISATION = {'mean': 'no mean is subtracted', 'scale': 'they are not scaled'}
-IMAGE_TRANSPORTS = ('raw', 'compressed')
-UNCONFIGURED, INACTIVE, ACTIVE, FINALIZED = 'unconfigured', 'inactive', 'active', 'finalized'
 
 
-def model_parameters(default_model):
-    """Return the parameters every inference node declares, with the head's bundled model."""
-    return (
-        ParameterSpec('model', '',
-                      'Path to an OpenVINO IR (.xml with .bin beside it) or ONNX model; empty '
-                      f'for the model bundled with the package ({default_model}).',
-                      at_configure=True),
-        ParameterSpec('device', 'CPU',
-                      'OpenVINO device: CPU, GPU, GPU.<n>, NPU, MYRIAD (Intel NCS2, needs '
-                      'OpenVINO 2022.3 LTS), AUTO, AUTO:<list>, HETERO:<list>, MULTI:<list>.',
-                      at_configure=True),
-        ParameterSpec('image_transport', 'raw',
-                      "Camera input: raw (sensor_msgs/Image on 'image') or compressed "
-                      "(sensor_msgs/CompressedImage, JPEG or PNG, on '<image>/compressed' as "
-                      "image_transport's compressed plugin publishes it).",
-                      choices=IMAGE_TRANSPORTS, at_configure=True),
-        ParameterSpec('autostart', True,
-                      'Configure and activate at start, so the node runs with no lifecycle '
-                      'manager; false: wait in the unconfigured state for ~/change_state.',
-                      read_only=True),
-        ParameterSpec('preprocessing', 'auto',
-                      'Where resize, colour conversion and normalisation run: graph (inside the '
-                      'compiled model), host (OpenCV), auto (graph, host if the device rejects '
-                      'it).', choices=PREPROCESSING_MODES, at_configure=True),
-        ParameterSpec('mean', [],
-                      "Per-channel mean subtracted from 0-255 pixel values, in the model's "
-                      'channel order (one value applies to all channels), e.g. [123.675, '
-                      "116.28, 103.53]. Unset: the model's own (model_info mean_values in the "
-                      'IR), else 0.', at_configure=True, element_type='double'),
-        ParameterSpec('scale', [],
-                      'Per-channel divisor applied after the mean, in 0-255 pixel units, e.g. '
-                      "[58.395, 57.12, 57.375]. Unset: the model's own (model_info "
-                      'scale_values), else 1.', at_configure=True, element_type='double'),
-        ParameterSpec('color_order', '',
-                      "Channel order a colour model expects; empty: the model's own (model_info "
-                      'reverse_input_channels), else RGB.', choices=('', 'RGB', 'BGR'),
-                      at_configure=True),
-        ParameterSpec('performance_hint', 'LATENCY',
-                      'OpenVINO performance hint: LATENCY for one stream, THROUGHPUT for many '
-                      'requests in parallel.', choices=PERFORMANCE_HINTS, at_configure=True),
-        ParameterSpec('num_requests', 0,
-                      'Parallel inference requests; 0 lets the device choose.',
-                      value_range=(0, 16), at_configure=True),
-        ParameterSpec('inference_precision', 'default',
-                      "Arithmetic precision on the device: default (the device's choice, bf16 "
-                      'on CPUs that have it), f32 (the same outputs on every CPU, for '
-                      'regression), bf16, f16.', choices=INFERENCE_PRECISIONS, at_configure=True),
-        ParameterSpec('fallback_devices', [],
-                      "Devices tried in order when 'device' is absent at start or keeps "
-                      "failing at run time, e.g. ['CPU']; the node warns, reports it on "
-                      '/diagnostics and tries the configured device again with back-off. Unset: '
-                      'an absent device fails the configure transition.', at_configure=True),
-        ParameterSpec('max_width', DEFAULT_MAX_SIDE,
-                      'Widest camera frame accepted, pixels; wider frames are refused (counted, '
-                      'warned about) before any buffer is allocated for them.',
-                      value_range=(1, 65535), at_configure=True),
-        ParameterSpec('max_height', DEFAULT_MAX_SIDE,
-                      'Tallest camera frame accepted, pixels.', value_range=(1, 65535),
-                      at_configure=True),
-        ParameterSpec('input_crop', FULL_FRAME,
-                      "Fraction of the frame's width and of its height the network sees, "
-                      'centred (cropped before the resize to the model input): 1.0 the whole '
-                      "frame; 0.912 the FastDepth authors' NYU crop; 0.875 the usual ImageNet "
-                      'centre crop. Depth outputs stay at camera resolution, invalid outside '
-                      'the crop.', value_range=(MIN_INPUT_CROP, FULL_FRAME), at_configure=True),
-        ParameterSpec('diagnostic_period', 1.0,
-                      'Seconds between status reports on /diagnostics (sent in every lifecycle '
-                      'state).', value_range=(0.1, 60.0), read_only=True),
-    )
-
-
-class InferenceNode(LifecycleNode):
+class InferenceNode(ImageIntake, DiagnosticsReporting, LifecycleTransitions, LifecycleNode):
     """Base node: camera image in, model outputs to :meth:`publish_outputs`, timing out.
 
     :param node_name: default node name.
-    :param head_parameters: the head's own :class:`ParameterSpec` tuple.
+    :param head_parameters: the head's own
+        :class:`~edge_perception.nodes.parameter_tables.ParameterSpec` tuple.
     :param default_model: path of the bundled model.
     :param kwargs: passed to ``rclpy.lifecycle.LifecycleNode`` (context, parameter_overrides,
         ...).
@@ -197,12 +73,7 @@ class InferenceNode(LifecycleNode):
         self.transition_error = ''
         self._transition_exception = None
         self.model_name = ''
-        self.frames_received = 0
-        self.frames_rejected = 0
-        self.frames_processed = 0
-        self.output_failures = 0
-        self.internal_errors = 0
-        self.last_internal_error = ''
+        self._reset_counters()
         self._rate_meter = RateMeter()
         self._health = HealthMonitor()
         self._reported_level = OK
@@ -212,146 +83,15 @@ class InferenceNode(LifecycleNode):
         self.diagnostics_publisher = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(self.parameter_values['diagnostic_period'], self._publish_diagnostics)
         if self.parameter_values['autostart']:
-            for trigger in (self.trigger_configure, self.trigger_activate):
-                if trigger() != TransitionCallbackReturn.SUCCESS:
-                    error = self._transition_exception
-                    if isinstance(error, STARTUP_ERRORS):
-                        raise error
-                    raise TransitionError(self.transition_error) from error
+            self._autostart()
 
-    # Lifecycle transitions.
-
-    def on_configure(self, state):
-        try:
-            self._configure()
-        except Exception as error:  # any failure leaves the node unconfigured, saying why
-            self._close_pipeline()
-            return self._transition_failed('configure', error)
-        return self._transition_done(INACTIVE, state, super().on_configure)
-
-    def on_activate(self, state):
-        try:
-            self.pipeline.claim_device()
-        except Exception as error:  # the device is absent or rejects the model: stay inactive
-            return self._transition_failed('activate', error)
-        if self.pipeline.fallback_reason:
-            self.get_logger().warning(self.pipeline.fallback_reason)
-        self._health = HealthMonitor()
-        self._subscribe()
-        self.get_logger().info(
-            f"active: '{self.model_name}' on {self.pipeline.device} (OpenVINO), preprocessing "
-            f"'{self.parameter_values['preprocessing']}'; waiting for images on "
-            f"'{self.image_subscription.topic_name}'")
-        return self._transition_done(ACTIVE, state, super().on_activate)
-
-    def on_deactivate(self, state):
-        self._unsubscribe()
-        self.pipeline.release_device()
-        self.get_logger().info(f'inactive: released {self.pipeline.device}')
-        return self._transition_done(INACTIVE, state, super().on_deactivate)
-
-    def on_cleanup(self, state):
-        self._close_pipeline()
-        return self._transition_done(UNCONFIGURED, state, super().on_cleanup)
-
-    def on_shutdown(self, state):
-        self._unsubscribe()
-        self._close_pipeline()
-        result = self._transition_done(FINALIZED, state, super().on_shutdown)
-        self.finalized.set_result(True)
-        return result
-
-    def on_error(self, state):
-        self._unsubscribe()
-        self._close_pipeline()
-        self.transition_error = self.transition_error or f'error while {state.label}'
-        self.get_logger().error(f'lifecycle error while {state.label}: device released, '
-                                'node unconfigured')
-        return self._transition_done(UNCONFIGURED, state, super().on_error)
-
-    def _transition_done(self, new_state, state, entities_transition):
-        result = entities_transition(state)  # the lifecycle publishers follow the node
-        if result == TransitionCallbackReturn.SUCCESS:
-            self.lifecycle_state = new_state
-            self.transition_error = ''
-            self._transition_exception = None
-        return result
-
-    def _transition_failed(self, transition, error):
-        self.transition_error = f'{transition} failed: {error}'
-        self._transition_exception = error
-        self.get_logger().error(self.transition_error)
-        return TransitionCallbackReturn.FAILURE
-
-    def _configure(self):
-        values = self.parameter_values
-        inconsistent = self.validate_parameter_change({})
-        if inconsistent:
-            raise ValueError(inconsistent)
-        model_path = values['model'] or str(self._default_model)
-        self.model_name = os.path.basename(model_path)
-        self.pipeline = ImagePipeline(
-            PipelineConfig(
-                model_path=model_path, device=values['device'],
-                preprocessing=values['preprocessing'],
-                normalisation=Normalisation(tuple(values['mean']), tuple(values['scale']),
-                                            values['color_order']),
-                performance_hint=values['performance_hint'],
-                num_requests=values['num_requests'],
-                output_postprocessing=self.output_postprocessing(),
-                inference_precision=values['inference_precision'],
-                fallback_devices=tuple(values['fallback_devices']),
-                max_width=values['max_width'], max_height=values['max_height'],
-                input_size=self.model_input_size(), input_crop=values['input_crop']),
-            self._on_result, self._on_inference_error, on_event=self._on_compiled)
-        self.configure_head()
-        self._log_normalisation(values)
-        if self.timing_publisher is None:
-            # Created once and kept through cleanup: a lifecycle publisher sends nothing unless
-            # the node is active, and destroying it would leave its QoS override parameters
-            # declared (rclpy refuses to declare them again on some distributions).
-            self.timing_publisher = self.create_output_publisher(InferenceTiming,
-                                                                 'inference_timing')
-            self.create_outputs()
-
-    def _subscribe(self):
-        if self.parameter_values['image_transport'] == 'compressed':
-            # The base topic's resolved name + '/compressed', as image_transport names it, so
-            # remapping 'image' moves both transports.
-            self.image_subscription = self.create_subscription(
-                CompressedImage, self.resolve_topic_name('image') + '/compressed',
-                self._on_compressed_image, camera_qos())
-        else:
-            self.image_subscription = self.create_subscription(
-                Image, 'image', self._on_image, camera_qos())
-        self.create_inputs()
-
-    def _unsubscribe(self):
-        if self.image_subscription is not None:
-            self.destroy_subscription(self.image_subscription)
-            self.image_subscription = None
-        self.destroy_inputs()
-
-    def _close_pipeline(self):
-        if self.pipeline is not None:
-            self.pipeline.close()
-            self.pipeline = None
-
-    def _log_normalisation(self, values):
-        normalisation = self.pipeline.normalisation
-        given = [name for name in ('mean', 'scale', 'color_order') if values[name]]
-        self.get_logger().info(
-            f'normalisation (x - {list(normalisation.mean)}) / {list(normalisation.scale)}, '
-            f'{normalisation.color_order}: ' + (f"{', '.join(given)} from parameters, the rest "
-                                                if given else '') + 'as the model states')
-        unstated = [name for name in self.pipeline.unstated_normalisation
-                    if name in _UNSTATED_NORMALISATION]
-        if unstated:
-            self.get_logger().warning(
-                f"'{self.model_name}' states no {' or '.join(unstated)} (model_info in the IR) "
-                f"and none was given, so {' and '.join(map(_UNSTATED_NORMALISATION.get, unstated))}"
-                ". Set the 'mean' and 'scale' parameters, or convert the model with --mean and "
-                '--scale.')
+    def _autostart(self):
+        for trigger in (self.trigger_configure, self.trigger_activate):
+            if trigger() != TransitionCallbackReturn.SUCCESS:
+                error = self._transition_exception
+                if isinstance(error, STARTUP_ERRORS):
+                    raise error
+                raise TransitionError(self.transition_error) from error
 
     @property
     def device(self):
@@ -397,12 +137,13 @@ class InferenceNode(LifecycleNode):
     def apply_parameter_change(self, changes):
         """Take accepted runtime parameter ``changes`` ({name: value}) into use."""
 
-    def publish_outputs(self, image_msg, outputs):
+    def publish_outputs(self, header, outputs, result):
         """Publish the head's messages for one frame; called from an OpenVINO thread.
 
-        :param image_msg: the input ``sensor_msgs/Image``, or the :class:`DecodedFrame` of a
-            compressed one: header, height, width, encoding, is_bigendian, step, data.
+        :param header: the input image's header, for every output.
         :param outputs: list of the model's output arrays.
+        :param result: the pipeline's :class:`~edge_perception.core.pipeline.FrameResult`:
+            the frame, its decoded view, the crop the network saw.
         """
         raise NotImplementedError
 
@@ -413,8 +154,6 @@ class InferenceNode(LifecycleNode):
         return self.create_lifecycle_publisher(
             msg_type, topic, output_qos(),
             qos_overriding_options=QoSOverridingOptions.with_default_policies())
-
-    # Callbacks.
 
     def _on_set_parameters(self, parameters):
         result = self._validate_choices(parameters)
@@ -437,132 +176,6 @@ class InferenceNode(LifecycleNode):
             if self.lifecycle_state != UNCONFIGURED:
                 self.apply_parameter_change(changes)
         return result
-
-    def _on_image(self, msg):
-        self._take(self._process, msg, 'image')
-
-    def _on_compressed_image(self, msg):
-        self._take(self._process_compressed, msg, 'compressed image')
-
-    def _take(self, process, msg, kind):
-        """Count a frame in and process it; no exception leaves the callback.
-
-        Anything raised but :data:`BAD_INPUT_ERRORS` and :data:`UNSERVED_ERRORS` is a bug, not
-        bad input: counted in ``internal_errors``, logged with its traceback, ERROR on
-        /diagnostics.
-        """
-        self.frames_received += 1
-        self._health.image_received()
-        try:
-            process(msg)
-        except BAD_INPUT_ERRORS as error:
-            self.frames_rejected += 1
-            self.get_logger().warning(f'dropping {kind}: {error}',
-                                      throttle_duration_sec=WARN_PERIOD_S)
-        except UNSERVED_ERRORS as error:
-            self.frames_rejected += 1
-            self.get_logger().error(f'cannot run the model on this {kind}: {error}',
-                                    throttle_duration_sec=WARN_PERIOD_S)
-        except Exception as error:  # a bug, not bad input: the node keeps serving, loudly
-            self.internal_errors += 1
-            self.last_internal_error = f'{type(error).__name__}: {error}'
-            self.get_logger().error(
-                f'internal error on this {kind} (a bug in edge_perception, not bad input): '
-                f'{self.last_internal_error}\n{traceback.format_exc().rstrip()}',
-                throttle_duration_sec=WARN_PERIOD_S)
-
-    def _process_compressed(self, msg):
-        # Measured (its header) before it is decoded: the limits apply before any allocation.
-        config = self.pipeline.config
-        decoded = decode_compressed_image(msg.format, msg.data, config.max_width,
-                                          config.max_height)
-        self._process(DecodedFrame(msg.header, *decoded.image_fields()))
-
-    def _process(self, frame):
-        self.pipeline.process(frame.height, frame.width, frame.encoding,
-                              bool(frame.is_bigendian), frame.step, frame.data, frame)
-
-    def _on_compiled(self, event):
-        """Log what a compilation did (called from the pipeline's compilation thread)."""
-        stream = f'{event.width}x{event.height} {event.encoding} on {event.device}'
-        if event.error:
-            self.get_logger().error(f'cannot compile for {stream} (will retry): {event.error}')
-            return
-        reason = f' ({event.reason})' if event.reason else ''
-        self.get_logger().info(f'compiled for {stream} with {event.preprocessing} '
-                               f'preprocessing{reason}')
-
-    def _on_result(self, image_msg, outputs, timing):
-        postprocess_started = time.perf_counter()
-        try:
-            self.publish_outputs(image_msg, outputs)
-        except Exception as error:  # one bad frame must not stop the stream
-            self.output_failures += 1
-            self.get_logger().error(f'cannot publish results: {error}',
-                                    throttle_duration_sec=WARN_PERIOD_S)
-            return
-        published = time.perf_counter()
-        self.frames_processed += 1
-        self._publish_timing(image_msg.header, timing, (published - postprocess_started) * 1e3,
-                             (published - timing.received) * 1e3)
-
-    def _on_inference_error(self, image_msg, error):
-        self.get_logger().error(
-            f'inference failed ({self.pipeline.consecutive_failures} in a row): {error}; '
-            'recreating the infer requests for the next frame',
-            throttle_duration_sec=WARN_PERIOD_S)
-
-    def _publish_diagnostics(self):
-        pipeline = self.pipeline
-        if self.lifecycle_state == ACTIVE and pipeline is not None:
-            report = self._health.report(pipeline, NodeCounters(
-                self.frames_received, self.frames_processed, self.frames_rejected,
-                self.output_failures, self.internal_errors, self.last_internal_error))
-        else:
-            report = lifecycle_report(self.lifecycle_state, self.transition_error,
-                                      pipeline is not None and pipeline.device_held)
-        msg = DiagnosticArray()
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.status = [self._diagnostic_status('inference', report)] + [
-            self._diagnostic_status(name, head_report)
-            for name, head_report in self.head_reports().items()]
-        self.diagnostics_publisher.publish(msg)
-        if report.level != self._reported_level:
-            # rclpy fixes a log call site's severity on first use: one call per severity.
-            if report.level == OK:
-                self.get_logger().info(f'status OK: {report.message}')
-            else:
-                self.get_logger().warning(f'status {LEVEL_NAMES[report.level]}: '
-                                          f'{report.message}')
-            self._reported_level = report.level
-
-    def _diagnostic_status(self, name, report):
-        status = DiagnosticStatus()
-        status.level = bytes([report.level])
-        status.name = f'{self.get_name()}: {name}'
-        status.message = report.message
-        status.hardware_id = self.device
-        status.values = [KeyValue(key='lifecycle_state', value=self.lifecycle_state)] + [
-            KeyValue(key=key, value=value) for key, value in report.values.items()]
-        return status
-
-    def _publish_timing(self, header, timing, postprocess_ms, total_ms):
-        msg = InferenceTiming()
-        msg.header = header
-        msg.model = self.model_name
-        msg.device = self.device
-        msg.preprocessing = self.pipeline.preprocessing_in_use or ''
-        msg.preprocess_ms = timing.preprocess_ms
-        msg.inference_ms = timing.inference_ms
-        msg.postprocess_ms = postprocess_ms
-        msg.total_ms = total_ms
-        msg.latency_ms = (self.get_clock().now().nanoseconds - stamp_ns(header)) / 1e6
-        msg.fps = self._rate_meter.tick()
-        msg.frames_received = self.frames_received
-        msg.frames_processed = self.frames_processed
-        msg.frames_dropped = self.pipeline.frames_dropped
-        msg.frames_rejected = self.frames_rejected
-        self.timing_publisher.publish(msg)
 
     def destroy_node(self):
         self._close_pipeline()

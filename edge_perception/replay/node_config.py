@@ -23,6 +23,7 @@ from edge_perception.bags.types import (
     INFERENCE_TIMING_TYPE,
     POINT_CLOUD_TYPE,
 )
+from edge_perception.nodes.parameter_tables import HEAD_PARAMETERS
 
 PARAMETERS_KEY = 'ros__parameters'
 WILDCARD_KEY = '/**'
@@ -43,9 +44,9 @@ class NodeKind:
     :param outputs: ``{topic: message type}`` of what it publishes (relative names).
     :param result_topic: the output scored against ground truth and golden outputs.
     :param result: what ``result_topic`` carries: ``depth`` or ``classification``.
-    :param head_parameters: the parameters only this node declares (its head's; the nodes'
-        ``DEPTH_PARAMETERS``/``CLASSIFIER_PARAMETERS``, which import rclpy: a test keeps the
-        two the same). They tell which node a file keyed ``/**`` configures.
+    :param head_parameters: names of the parameters only this node declares (its head's, from
+        :data:`~edge_perception.nodes.parameter_tables.HEAD_PARAMETERS`). They tell which node
+        a file keyed ``/**`` configures.
     """
 
     name: str
@@ -57,19 +58,19 @@ class NodeKind:
     head_parameters: tuple
 
 
+def _head_parameter_names(node_name):
+    return tuple(spec.name for spec in HEAD_PARAMETERS[node_name])
+
+
 NODE_KINDS = {
     'depth_node': NodeKind(
         'depth_node', 'edge_perception.nodes.depth_node:DepthNode', ('image', 'camera_info'),
         {'depth': IMAGE_TYPE, 'points': POINT_CLOUD_TYPE, TIMING_TOPIC: INFERENCE_TIMING_TYPE},
-        'depth', 'depth',
-        ('depth_scale', 'min_depth', 'max_depth', 'depth_encoding', 'publish_points',
-         'cloud_color', 'cloud_decimation', 'depth_kind', 'relative_scaling', 'depth_shift',
-         'camera_height', 'floor_region', 'floor_smoothing', 'floor_max_tilt', 'input_size')),
+        'depth', 'depth', _head_parameter_names('depth_node')),
     'classifier_node': NodeKind(
         'classifier_node', 'edge_perception.nodes.classifier_node:ClassifierNode', ('image',),
         {'classification': CLASSIFICATION_TYPE, TIMING_TOPIC: INFERENCE_TIMING_TYPE},
-        'classification', 'classification',
-        ('labels', 'top_k', 'score_threshold', 'output_is_logits')),
+        'classification', 'classification', _head_parameter_names('classifier_node')),
 }
 
 

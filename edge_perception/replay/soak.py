@@ -216,7 +216,7 @@ class _Camera:
         self._probe = probe
         self._images = images
         self._infos = infos
-        self._fields = array_to_image_fields(_test_pattern(height, width), 'rgb8')
+        self._frame = array_to_image_fields(_test_pattern(height, width), 'rgb8')
         self._intrinsics = PinholeIntrinsics.from_horizontal_fov(width, height, 60.0)
         self.last_stamp = None
         self.sent_at = {}
@@ -226,7 +226,7 @@ class _Camera:
         header = header_msg(stamp)
         self._infos.publish(camera_info_msg(self._intrinsics, header=header))
         self.sent_at[stamp] = time.perf_counter()
-        self._images.publish(image_msg_from_fields(header, 'rgb8', self._fields))
+        self._images.publish(image_msg_from_fields(header, self._frame))
         self.last_stamp = stamp
         return stamp
 

@@ -20,7 +20,8 @@ from edge_perception.core.pointcloud_layout import CloudPacker
 from edge_perception.messages import cloud_msg, image_msg_from_fields
 from edge_perception.msg import Classification, InferenceTiming
 from edge_perception.nodes.dds_profile import apply_large_message_profile
-from edge_perception.nodes.parameters import declare_parameters, ParameterSpec
+from edge_perception.nodes.parameter_tables import ParameterSpec
+from edge_perception.nodes.parameters import declare_parameters
 from edge_perception.nodes.qos import camera_qos, output_qos
 from edge_perception.nodes.spinning import spin_until_shutdown
 
@@ -62,8 +63,7 @@ class StandInNode(Node):
         if self._size != (height, width):
             self._size = (height, width)
             self._depth_buffer.array(height, width)
-            self._depth_msg = image_msg_from_fields(Header(), '32FC1',
-                                                    self._depth_buffer.fields())
+            self._depth_msg = image_msg_from_fields(Header(), self._depth_buffer.frame())
             self._packer.xyz_buffer(height, width)
             self._cloud_msg = cloud_msg(self._packer.pack(), Header())
         return self._depth_msg, self._cloud_msg

@@ -6,7 +6,7 @@ import pytest
 from edge_perception.bags.reader import read_depth_bag
 from edge_perception.bags.types import DEFAULT_FRAME_ID, DepthFrame, TYPESTORE
 from edge_perception.bags.writer import write_depth_bag
-from edge_perception.core.image_codec import message_to_array
+from edge_perception.core.image_codec import ImageFrame, message_to_array
 from edge_perception.messages import bag_types, header_msg, image_msg_from_fields
 from edge_perception.training import make_demo_bag
 
@@ -48,8 +48,8 @@ def test_padded_rows_and_big_endian_depth_are_decoded():
     padded = np.zeros((2, 12), np.uint8)
     padded[:, :8] = depth.view(np.uint8).reshape(2, 8)
     types = bag_types(TYPESTORE)
-    message = image_msg_from_fields(header_msg(types=types), '32FC1',
-                                    (2, 2, 12, True, padded.tobytes()), types)
+    message = image_msg_from_fields(header_msg(types=types),
+                                    ImageFrame(2, 2, '32FC1', True, 12, padded.tobytes()), types)
     decoded = message_to_array(message)
     assert decoded.dtype == np.float32
     np.testing.assert_array_equal(decoded, depth.astype(np.float32))
@@ -57,8 +57,8 @@ def test_padded_rows_and_big_endian_depth_are_decoded():
 
 def test_unknown_encoding_is_rejected():
     types = bag_types(TYPESTORE)
-    message = image_msg_from_fields(header_msg(types=types), 'yuv422', (1, 1, 2, False, bytes(2)),
-                                    types)
+    message = image_msg_from_fields(header_msg(types=types),
+                                    ImageFrame(1, 1, 'yuv422', False, 2, bytes(2)), types)
     with pytest.raises(ValueError, match='yuv422'):
         message_to_array(message)
 

@@ -52,7 +52,7 @@ class Pipelines:
         """Feed one frame and return the model input the pipeline built (channels x H x W)."""
         pipeline, results = self._get(mode, normalisation, channels)
         rows, width = array.shape[:2]
-        height, width, packed_step, _, data = array_to_image_fields(array, encoding)
+        height, width, _, _, packed_step, data = array_to_image_fields(array, encoding)
         if bigendian:
             data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder('>')).tobytes()
         if step is not None:  # rows padded to ``step`` bytes
@@ -209,7 +209,7 @@ def test_odd_sizes_are_refused_by_the_pipeline_before_compiling(pipelines):
 @pytest.mark.parametrize('encoding', CAMERA_ENCODINGS)
 def test_as_rgb8_is_the_reference_conversion_for_every_encoding(encoding):
     array = camera_array(encoding, seed=5)
-    height, width, step, bigendian, data = array_to_image_fields(array, encoding)
+    height, width, _, bigendian, step, data = array_to_image_fields(array, encoding)
     image = image_to_array(height, width, encoding, bigendian, step, data)
     expected = reference(array, encoding)
     np.testing.assert_array_equal(as_rgb8(image, encoding), expected)
@@ -309,7 +309,7 @@ def test_converted_frames_in_flight_keep_their_own_pixels(tmp_path):
     for index in range(12):  # uniform gray frames, each of its own level
         frame = np.full((height, width, 2), 128, np.uint8)
         frame[:, :, 0] = 20 + 15 * index
-        frames.append(bytearray(array_to_image_fields(frame, 'yuyv')[4]))
+        frames.append(bytearray(array_to_image_fields(frame, 'yuyv').data))
         levels.append(reference(frame[:1, :2], 'yuyv')[0, 0, 0])
     try:
         for _ in range(5):
@@ -341,7 +341,7 @@ def test_auto_fallback_converts_nv12_and_i420_on_the_host(tmp_path, encoding):
     pipeline.inject_compile_faults(reject_graph)
     try:
         array = camera_array(encoding, seed=9)
-        height, width, step, bigendian, data = array_to_image_fields(array, encoding)
+        height, width, _, bigendian, step, data = array_to_image_fields(array, encoding)
         pipeline.process(height, width, encoding, bigendian, step, bytearray(data), None)
         outputs = results.get(timeout=30)
         assert pipeline.preprocessing_in_use == 'host'

@@ -9,10 +9,11 @@ import queue
 import numpy as np
 import pytest
 
+from edge_perception.core.device_policy import RECOMPILE_AFTER_FAILURES
 from edge_perception.core.engine import DeviceUnavailableError
 from edge_perception.core.health import ERROR, HealthMonitor, NodeCounters, OK, WARN
 from edge_perception.core.image_codec import array_to_image_fields
-from edge_perception.core.pipeline import ImagePipeline, PipelineConfig, RECOMPILE_AFTER_FAILURES
+from edge_perception.core.pipeline import ImagePipeline, PipelineConfig
 from edge_perception.core.preprocessing import Normalisation
 
 from tiny_models import failing_depth_model, write_model
@@ -54,7 +55,7 @@ def feed(pipeline, context, fail=False, height=6, width=8):
     """A frame of red ``context``; a failing one (each failing context a different value)."""
     red = THRESHOLD + 1 + context % 50 if fail else context % THRESHOLD
     image = np.full((height, width, 3), red, np.uint8)
-    height, width, step, bigendian, data = array_to_image_fields(image, 'rgb8')
+    height, width, _, bigendian, step, data = array_to_image_fields(image, 'rgb8')
     return pipeline.process(height, width, 'rgb8', bigendian, step, bytearray(data), context)
 
 

@@ -19,7 +19,7 @@ from edge_perception.core.image_codec import (
     ('16UC1', (4, 5), np.uint16), ('32FC1', (4, 5), np.float32)])
 def test_round_trip(encoding, shape, dtype):
     values = (np.arange(np.prod(shape)) * 7 % 251).astype(dtype).reshape(shape)
-    height, width, step, bigendian, data = array_to_image_fields(values, encoding)
+    height, width, _, bigendian, step, data = array_to_image_fields(values, encoding)
     assert isinstance(data, bytes) and (height, width) == shape[:2]
     np.testing.assert_array_equal(
         image_to_array(height, width, encoding, bigendian, step, array.array('B', data)), values)
@@ -79,10 +79,10 @@ def test_image_buffer_is_reused_and_read_back_like_a_message():
     buffer = ImageBuffer('32FC1')
     depth = buffer.array(3, 4)
     depth[...] = np.arange(12, dtype=np.float32).reshape(3, 4)
-    height, width, step, bigendian, data = buffer.fields()
+    height, width, _, bigendian, step, data = buffer.frame()
     assert (height, width, step, bigendian) == (3, 4, 16, False)
     np.testing.assert_array_equal(
         image_to_array(height, width, '32FC1', bigendian, step, data), depth)
     buffer.array(3, 4)
-    assert buffer.fields()[4] is data  # same size, same memory: nothing allocated per frame
+    assert buffer.frame().data is data  # same size, same memory: nothing allocated per frame
     assert ImageBuffer('rgb8').array(2, 5).shape == (2, 5, 3)

@@ -104,7 +104,7 @@ class Pipelines:
                 lambda context, error: results.put(error))
             self._pipelines[key] = pipeline, results
         pipeline, results = self._pipelines[key]
-        height, width, step, _, data = array_to_image_fields(array, encoding)
+        height, width, _, _, step, data = array_to_image_fields(array, encoding)
         pipeline.process(height, width, encoding, False, step, bytearray(data), None)
         outputs = results.get(timeout=30)
         assert not isinstance(outputs, Exception), outputs

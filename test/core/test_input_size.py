@@ -52,7 +52,7 @@ def test_the_camera_frame_is_resized_to_the_chosen_input_size(tmp_path, preproce
         assert pipeline.output_shapes == [(1, 42, 42)]
         image = np.zeros((48, 64, 3), np.uint8)
         image[:, :, 0] = 100
-        height, width, step, bigendian, data = array_to_image_fields(image, 'rgb8')
+        height, width, _, bigendian, step, data = array_to_image_fields(image, 'rgb8')
         pipeline.process(height, width, 'rgb8', bigendian, step, bytearray(data), 'frame')
         outputs = results.get(timeout=30)
         assert outputs[0].shape == (1, 42, 42)
@@ -109,7 +109,7 @@ def test_an_onnx_export_with_dynamic_height_and_width_runs_at_the_chosen_size(tm
     try:
         assert pipeline.output_shapes == [(1, 28, 28)]
         image = np.random.default_rng(0).integers(0, 255, (28, 28, 3), np.uint8)
-        height, width, step, bigendian, data = array_to_image_fields(image, 'rgb8')
+        height, width, _, bigendian, step, data = array_to_image_fields(image, 'rgb8')
         pipeline.process(height, width, 'rgb8', bigendian, step, bytearray(data), 'frame')
         outputs = results.get(timeout=30)
         with torch.no_grad():

@@ -16,7 +16,6 @@ from edge_perception.core.engine import (
 )
 from edge_perception.core.image_codec import array_to_image_fields, ImageFormatError
 from edge_perception.core.pipeline import (
-    CACHED_STREAMS,
     DeviceReleasedError,
     ImagePipeline,
     PipelineConfig,
@@ -27,6 +26,7 @@ from edge_perception.core.preprocessing import (
     Normalisation,
     PreprocessingError,
 )
+from edge_perception.core.streams import CACHED_STREAMS
 
 from tiny_models import passthrough_model, write_model
 
@@ -54,7 +54,7 @@ def run(tmp_path):
 
 
 def feed(pipeline, image, encoding, context):
-    height, width, step, bigendian, data = array_to_image_fields(image, encoding)
+    height, width, _, bigendian, step, data = array_to_image_fields(image, encoding)
     return pipeline.process(height, width, encoding, bigendian, step, bytearray(data), context)
 
 

@@ -9,15 +9,14 @@ import time
 import numpy as np
 import pytest
 
-from edge_perception.core.engine import AsyncEngine, compile_model, create_core
-from edge_perception.core.image_codec import array_to_image_fields
-from edge_perception.core.pipeline import (
+from edge_perception.core.device_policy import (
     FALLBACK_AFTER_FAILURES,
-    ImagePipeline,
-    PipelineConfig,
     RECOMPILE_AFTER_FAILURES,
     RETURN_TO_DEVICE_S,
 )
+from edge_perception.core.engine import AsyncEngine, compile_model, create_core
+from edge_perception.core.image_codec import array_to_image_fields
+from edge_perception.core.pipeline import ImagePipeline, PipelineConfig
 from edge_perception.core.preprocessing import Normalisation
 
 from tiny_models import failing_depth_model, write_model
@@ -50,7 +49,7 @@ def test_a_request_failing_inside_openvino_reaches_on_error_and_the_engine_goes_
 def feed(pipeline, red, context):
     image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     image[:, :, 0] = red
-    height, width, step, bigendian, data = array_to_image_fields(image, 'rgb8')
+    height, width, _, bigendian, step, data = array_to_image_fields(image, 'rgb8')
     pipeline.process(height, width, 'rgb8', bigendian, step, bytearray(data), context)
 
 

@@ -19,6 +19,7 @@ from edge_perception.monitor.frames import LEGEND_HEIGHT
 from edge_perception.monitor.node import MONITOR_PARAMETERS, MonitorNode
 from edge_perception.monitor.web import BOUNDARY
 from edge_perception.msg import Classification
+from edge_perception.nodes.parameters import parameter_descriptor
 from edge_perception.replay.node_process import installed_command
 
 from ros_helpers import monitor_address
@@ -195,7 +196,7 @@ def test_monitor_command_refuses_a_port_out_of_range_as_a_usage_error():
 
 def test_monitor_parameters_have_descriptions_and_ranges():
     for spec in MONITOR_PARAMETERS:
-        descriptor = spec.descriptor()
+        descriptor = parameter_descriptor(spec)
         assert descriptor.description and descriptor.read_only, spec.name
         if not isinstance(spec.default, (str, bool)):
             assert spec.value_range, spec.name

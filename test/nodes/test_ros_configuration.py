@@ -10,7 +10,8 @@ import yaml
 
 from edge_perception.monitor.node import MONITOR_PARAMETERS
 from edge_perception.nodes import camera_node, classifier_node, depth_node, launch_settings
-from edge_perception.nodes.inference_node import model_parameters
+from edge_perception.nodes.parameter_tables import model_parameters
+from edge_perception.nodes.parameters import parameter_descriptor
 from edge_perception.replay.node_config import NODE_KINDS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ def test_yaml_holds_every_declared_parameter_with_its_default(node_name):
 @pytest.mark.parametrize('node_name', NODES)
 def test_every_parameter_has_a_description_and_constraints_where_it_has_choices(node_name):
     for spec in NODES[node_name]:
-        descriptor = spec.descriptor()
+        descriptor = parameter_descriptor(spec)
         assert len(descriptor.description) > 20, spec.name
         if spec.choices:
             assert descriptor.additional_constraints.startswith('Must be one of:')

@@ -98,7 +98,7 @@ def run_in_pipeline(model_path, image):
         lambda context, outputs, timing: results.put(outputs),
         lambda context, error: results.put(error))
     try:
-        height, width, step, bigendian, data = array_to_image_fields(image, 'rgb8')
+        height, width, _, bigendian, step, data = array_to_image_fields(image, 'rgb8')
         pipeline.process(height, width, 'rgb8', bigendian, step, bytearray(data), 'frame')
         outputs = results.get(timeout=120)
     finally:
