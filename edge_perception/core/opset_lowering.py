@@ -145,7 +145,17 @@ def _lower_interpolate(node):
                      for axis in axis_indices)
     sizes = [output_shape[axis].get_length() for axis in axis_indices] if static \
         else [1] * axis_count
-    if attributes['shape_calculation_mode'] == 'scales':
+    mode = attributes['shape_calculation_mode']
+    if mode == 'scales' and static and _scales_are_size_ratios(node, input_shape, axis_indices,
+                                                                sizes):
+        # The same transform from sizes: FP16 compression would turn f32 scales into f16
+        # behind a Convert, which shape inference does not fold, and the output's height and
+        # width would read as dynamic (a depth node refuses such a model).
+        mode = 'sizes'
+        scales = opset1.constant(np.array(_constant_values(node.input_value(1)),
+                                          np.float32)).output(0)
+        sizes = opset1.constant(np.array(sizes, np.int64)).output(0)
+    elif mode == 'scales':
         scales = node.input_value(1)
         if scales.get_element_type().get_type_name() != 'f32':
             scales = opset1.convert(scales, 'f32').output(0)
@@ -156,10 +166,20 @@ def _lower_interpolate(node):
                   for axis in axis_indices] if static else [1.0] * axis_count
         scales = opset1.constant(np.array(ratios, np.float32)).output(0)
     return opset_module(10).interpolate(
-        data, sizes, scales, attributes['mode'], attributes['shape_calculation_mode'],
+        data, sizes, scales, attributes['mode'], mode,
         attributes['pads_begin'], attributes['pads_end'],
         attributes['coordinate_transformation_mode'], attributes['nearest_mode'],
         attributes['antialias'], attributes['cube_coeff'], axes)
+
+
+def _scales_are_size_ratios(node, input_shape, axis_indices, sizes):
+    """Whether the constant scales equal output size / input size on every axis exactly."""
+    scales = _constant_values(node.input_value(1))
+    if scales is None or len(scales) != len(sizes):
+        return False
+    return all(float(scale) * input_shape[axis].get_length() == size
+               and size / input_shape[axis].get_length() == float(scale)
+               for scale, axis, size in zip(scales, axis_indices, sizes, strict=True))
 
 
 def _lower_top_k(node):

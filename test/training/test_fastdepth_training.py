@@ -10,8 +10,11 @@ torch = pytest.importorskip('torch')
 ov = pytest.importorskip('openvino')
 
 from edge_perception.bags.reader import read_depth_bag  # noqa: E402
+from edge_perception.core.heads import DepthHead  # noqa: E402
 from edge_perception.core.metrics import compute_depth_metrics  # noqa: E402
 from edge_perception.core.opset_lowering import opset_number  # noqa: E402
+from edge_perception.core.pipeline import ImagePipeline, PipelineConfig  # noqa: E402
+from edge_perception.core.preprocessing import Normalisation  # noqa: E402
 from edge_perception.networks.fastdepth import FastDepth  # noqa: E402
 from edge_perception.training import evaluate_on_bag, make_demo_bag, train_fastdepth  # noqa: E402
 from edge_perception.training.synthetic_dataset import (  # noqa: E402
@@ -78,6 +81,22 @@ def test_toy_ir_compiles_with_named_input_and_output(toy_run):
     depth = compiled(np.zeros((2, 3, 224, 224), np.float32))['depth']
     assert depth.shape == (2, 1, 224, 224)
     assert np.all(depth > 0)
+
+
+def test_toy_ir_is_a_depth_map_the_depth_node_accepts(toy_run):
+    # FP16 compression once put the upsampling scales behind a Convert, which left the output's
+    # height and width dynamic, and the depth node refused the model it had just trained.
+    xml = toy_run / train_fastdepth.IR_FILE_NAME
+    assert ov.Core().read_model(xml).output(0).get_partial_shape() == \
+        ov.PartialShape([-1, 1, 224, 224])
+    pipeline = ImagePipeline(
+        PipelineConfig(str(xml), 'CPU', 'graph', Normalisation((), (), ''), 'LATENCY', 1),
+        lambda *result: None, lambda *error: None)
+    try:
+        DepthHead.check_model(pipeline.output_shapes, pipeline.model_info)
+        assert pipeline.output_shapes == [(1, 1, 224, 224)]
+    finally:
+        pipeline.close()
 
 
 def test_exported_ir_matches_torch_within_fp16_tolerance(tmp_path):
