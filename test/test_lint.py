@@ -73,7 +73,7 @@ def test_the_rooms_free_of_ros_by_design_import_none():
     assert offenders == []
 
 
-def test_the_ros_free_modules_load_no_ros_module_at_run_time():
+def test_the_ros_free_rooms_load_no_ros_module_at_run_time():
     modules = ros_free_modules()
     assert {'edge_perception.core.engine', 'edge_perception.training.train_fastdepth',
             'edge_perception.replay.scoring'} <= set(modules)
