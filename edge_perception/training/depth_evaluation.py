@@ -36,10 +36,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_perception.core.metrics import compute_depth_metrics, valid_depth_mask
+from edge_perception.core.metrics import compute_depth_metrics
 from edge_perception.core.openvino_compat import Core
 from edge_perception.package_paths import shared_file
-from edge_perception.training.frame_scores import format_frame_report, frame_report
+from edge_perception.training.frame_scores import (
+    format_frame_report,
+    frame_report,
+    median_scale,
+)
 from edge_perception.training.rgbd_frames import read_rgbd_frames
 from edge_perception.training.row_prior import RowPrior
 from edge_perception.training.scenes import SCENE_STYLES, TEXTURE_FAMILIES
@@ -57,18 +61,17 @@ Predictor = Callable[[np.ndarray], np.ndarray]
 
 
 def median_scaled(prediction: np.ndarray, ground_truth: np.ndarray) -> np.ndarray:
-    """Scale each predicted image by its median ratio to the truth over valid pixels.
+    """Scale each predicted image by its median ratio to the truth over valid pixels
+    (:func:`~edge_perception.training.frame_scores.median_scale`, image by image).
 
     :param prediction: N×H×W depth, metres.
     :param ground_truth: N×H×W depth, metres; non-finite or ≤ 0 where unknown.
     :returns: N×H×W float32; images without a valid pixel are returned unscaled.
     """
-    scaled = np.array(prediction, dtype=np.float32, copy=True)
-    for index in range(len(scaled)):
-        valid = valid_depth_mask(ground_truth[index], scaled[index])
-        if np.any(valid):
-            ratio = ground_truth[index][valid].astype(np.float64) / scaled[index][valid]
-            scaled[index] *= np.float32(np.median(ratio))
+    prediction = np.asarray(prediction, dtype=np.float32)
+    scaled = np.empty(prediction.shape, dtype=np.float32)
+    for index, (image, truth) in enumerate(zip(prediction, ground_truth, strict=True)):
+        scaled[index] = median_scale(image, truth)
     return scaled
 
 

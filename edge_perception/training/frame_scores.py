@@ -28,7 +28,7 @@ import numpy as np
 from edge_perception.core.engine import compile_model, create_core, load_model
 from edge_perception.core.heads import DepthHead
 from edge_perception.core.input_crop import centred_crop, FULL_FRAME
-from edge_perception.core.metrics import compute_depth_metrics
+from edge_perception.core.metrics import compute_depth_metrics, valid_depth_mask
 from edge_perception.core.model_info import read_model_info
 from edge_perception.core.preprocessing import HostPreprocessor, resolve_normalisation
 from edge_perception.training.rgbd_frames import RgbdFrame
@@ -81,8 +81,7 @@ def median_scale(prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
     :param truth: H×W metres, NaN/≤ 0 where unknown.
     :returns: float32; the prediction unchanged when no pixel is valid in both.
     """
-    with np.errstate(invalid='ignore'):
-        valid = np.isfinite(truth) & (truth > 0) & np.isfinite(prediction) & (prediction > 0)
+    valid = valid_depth_mask(truth, prediction)
     if not np.any(valid):
         return prediction.astype(np.float32)
     ratio = np.median(truth[valid].astype(np.float64) / prediction[valid])

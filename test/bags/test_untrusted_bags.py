@@ -11,6 +11,8 @@ import pytest
 from edge_perception.bags.reader import BagError, custom_data, read_messages
 from edge_perception.replay.node_process import installed_command
 
+from command_results import assert_one_line_exit_1
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEMO_BAG = REPOSITORY / 'data' / 'demo_depth_bag'
 DEPTH_CONFIG = REPOSITORY / 'config' / 'depth.yaml'
@@ -24,14 +26,6 @@ def python_tag(marker):
 def run(*arguments, cwd):
     return subprocess.run([str(installed_command('edge-perception')), *map(str, arguments)],
                           capture_output=True, text=True, timeout=300, cwd=cwd)
-
-
-def assert_one_line_exit_1(result, *words):
-    assert result.returncode == 1, result.stdout + result.stderr
-    message = result.stderr.strip()
-    assert len(message.splitlines()) == 1 and 'Traceback' not in message, message
-    for word in words:
-        assert word in message, message
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ import pytest
 from edge_perception.replay.node_process import installed_command
 from edge_perception.toolchain.conversion import ConversionError
 
+from command_results import assert_one_line_exit_1
+
 TEST_DIRECTORY = Path(__file__).resolve().parent
 TORCH_FACTORY = 'test_convert:tiny_net'
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -73,14 +75,6 @@ def convert(model, output, *options, cwd, env=None):
     return result, int(peak)
 
 
-def assert_refused_in_one_line(result, *words):
-    assert result.returncode == 1, result.stdout + result.stderr
-    message = result.stderr.strip()
-    assert len(message.splitlines()) == 1 and 'Traceback' not in message, message
-    for word in words:
-        assert word in message, message
-
-
 @pytest.fixture(scope='module')
 def torch():
     return pytest.importorskip('torch')
@@ -103,7 +97,7 @@ def test_a_torchscript_archive_is_refused_and_its_code_never_runs(torch, tmp_pat
     with zipfile.ZipFile(archive) as contents:
         assert any(entry.endswith('constants.pkl') for entry in contents.namelist())
     result, _ = convert(archive, tmp_path / 'out.xml', *options, cwd=TEST_DIRECTORY)
-    assert_refused_in_one_line(result, 'TorchScript')
+    assert_one_line_exit_1(result, 'TorchScript')
     assert marker.read_text() == 'intact\n', "the archive's code ran"
     assert not (tmp_path / 'out.xml').exists()
 
@@ -165,7 +159,7 @@ def test_a_pickle_may_not_set_attributes_on_a_function_torch_allows(torch, tmp_p
     checkpoint.write_bytes(legacy_file(build_on_rebuild_function(tmp_path / 'written')))
     result, _ = convert(checkpoint, tmp_path / 'out.xml', cwd=work,
                         env={**os.environ, 'HOME': str(home)})
-    assert_refused_in_one_line(result, 'refusing', 'function', 'Nothing in the file was run')
+    assert_one_line_exit_1(result, 'refusing', 'function', 'Nothing in the file was run')
     patches = [*tmp_path.rglob('*.patch'), *TEST_DIRECTORY.rglob('*.patch')]
     assert not patches, f'the checkpoint wrote {patches}'
     assert not (tmp_path / 'out.xml').exists()
@@ -254,7 +248,7 @@ def test_a_storage_larger_than_its_bytes_is_refused_before_it_is_allocated(torch
     OVERSIZED[name](checkpoint)
     assert checkpoint.stat().st_size < 4 * 1024 * 1024
     result, peak = convert(checkpoint, tmp_path / 'out.xml', cwd=TEST_DIRECTORY)
-    assert_refused_in_one_line(result, 'storage')
+    assert_one_line_exit_1(result, 'storage')
     assert peak - baseline_peak < MEMORY_MARGIN_KIB, (
         f'reading it peaked at {peak / 1024:.0f} MiB, an honest file at '
         f'{baseline_peak / 1024:.0f} MiB')
