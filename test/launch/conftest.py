@@ -15,7 +15,7 @@ from ros2_cli import missing_launch, Ros2, SHARED_ROS2
 
 @pytest.fixture(scope='session')
 def ros2(tmp_path_factory):
-    """A :class:`ros2_cli.Ros2`; its daemon is stopped after the session."""
+    """A :class:`ros2_cli.Ros2`."""
     missing = missing_launch()
     if missing:
         reason = f'ros2 launch cannot run: {missing}'
@@ -23,6 +23,4 @@ def ros2(tmp_path_factory):
             pytest.skip(f'{reason}, and {SHARED_ROS2} (launch sources) is absent')
         pytest.fail(f'{reason}: run {SHARED_ROS2}/install.sh on this environment'
                     if SHARED_ROS2.is_dir() else f'{reason}, and {SHARED_ROS2} is absent (CI)')
-    cli = Ros2(tmp_path_factory.mktemp('ros_log'))
-    yield cli
-    cli.stop_daemon()
+    return Ros2(tmp_path_factory.mktemp('ros_log'))

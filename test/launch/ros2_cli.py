@@ -22,6 +22,14 @@ SHARED_ROS2 = REPO.parent / 'shared' / 'ros2'
 # Upper bounds, not expectations: a CLI call imports rclpy, a launch starts a node that
 # compiles its model, on a machine shared with other work.
 CALL_TIMEOUT_S = 60.0
+# The verbs that ask the graph do it with a node of their own, not the ROS 2 daemon: a daemon
+# whose Fast DDS peers were killed can stop updating its graph, answer nothing or hang for the
+# rest of the session (ros2/ros2cli#582), as it did in CI after a launch's processes were
+# killed. Such a node only knows what it discovered while it spun (--spin-time, 0.5 s), so a
+# node it did not find is asked for again.
+GRAPH_VERBS = {('node', 'list'), ('param', 'get'), ('lifecycle', 'get'), ('lifecycle', 'set'),
+               ('topic', 'info')}
+NOT_DISCOVERED = 'Node not found'
 POLL_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 
@@ -62,15 +70,28 @@ class Ros2:
         }
 
     def run(self, *arguments, timeout_s=CALL_TIMEOUT_S):
-        """Run ``ros2 ARGUMENTS``; return the ``subprocess.CompletedProcess`` (text output)."""
+        """Run ``ros2 ARGUMENTS``; return the ``subprocess.CompletedProcess`` (text output).
+
+        A verb of :data:`GRAPH_VERBS` runs with ``--no-daemon``, again while it says the node
+        is not found, for up to ``POLL_TIMEOUT_S``.
+        """
+        if tuple(arguments[:2]) not in GRAPH_VERBS:
+            return self._run(arguments, timeout_s)
+        deadline = time.monotonic() + POLL_TIMEOUT_S
+        while True:
+            result = self._run((*arguments, '--no-daemon'), timeout_s)
+            if NOT_DISCOVERED not in result.stderr or time.monotonic() > deadline:
+                return result
+            time.sleep(0.5)
+
+    def _run(self, arguments, timeout_s):
         return subprocess.run([self.command, *arguments], capture_output=True, text=True,
                               env=self.environment, timeout=timeout_s, check=False)
 
     def poll(self, *arguments, until, timeout_s=POLL_TIMEOUT_S):
         """Run ``ros2 ARGUMENTS`` until ``until(result)``; return that result.
 
-        The first calls after the ROS 2 daemon starts, or before discovery has matched, may
-        list nothing or not find the node.
+        A call before discovery has matched may list nothing or not find the node.
 
         :raises AssertionError: with the last output, when ``until`` is not met in time.
         """
@@ -87,10 +108,6 @@ class Ros2:
         """Start ``ros2 launch edge_perception LAUNCH_FILE ARGUMENTS``; return a :class:`Launch`."""
         return Launch([self.command, 'launch', 'edge_perception', launch_file, *arguments],
                       self.environment)
-
-    def stop_daemon(self):
-        """Stop the ROS 2 daemon the CLI calls started (one per domain)."""
-        self.run('daemon', 'stop')
 
 
 class Launch(OutputProcess):
