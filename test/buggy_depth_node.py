@@ -8,6 +8,7 @@ Run as a node process: ``python buggy_depth_node.py --ros-args ...``.
 
 import sys
 
+from edge_perception.core.image_codec import ImageFrame
 from edge_perception.nodes.depth_node import DepthNode
 from edge_perception.nodes.inference_node import run_node
 
@@ -21,8 +22,9 @@ class BuggyDepthNode(DepthNode):
         if frame.width != BUGGY_WIDTH:
             super()._process(frame)
             return
-        self.pipeline.process(frame.height, frame.width, frame.encoding,
-                              bool(frame.is_bigendian), str(frame.step), frame.data, frame)
+        self.pipeline.process(ImageFrame(frame.height, frame.width, frame.encoding,
+                                         bool(frame.is_bigendian), str(frame.step), frame.data),
+                              frame)
 
 
 if __name__ == '__main__':

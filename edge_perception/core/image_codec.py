@@ -45,8 +45,7 @@ class ImageFrame(NamedTuple):
 
     The one shape a frame has between a message and an array: what
     :func:`array_to_image_fields`, :meth:`ImageBuffer.frame` and compressed decoding return,
-    what :meth:`~edge_perception.core.pipeline.ImagePipeline.process` takes
-    (``process(*frame, context)``) and what
+    what :meth:`~edge_perception.core.pipeline.ImagePipeline.process` takes and what
     :func:`~edge_perception.messages.image_msg_from_fields` builds a message of.
 
     :param data: the buffer (bytes, ``array.array('B')``, a numpy array or anything with the

@@ -146,14 +146,13 @@ def _lower_interpolate(node):
     sizes = [output_shape[axis].get_length() for axis in axis_indices] if static \
         else [1] * axis_count
     mode = attributes['shape_calculation_mode']
-    if mode == 'scales' and static and _scales_are_size_ratios(node, input_shape, axis_indices,
-                                                                sizes):
+    constant_scales = _constant_values(node.input_value(1)) if mode == 'scales' else None
+    if static and _scales_are_size_ratios(constant_scales, input_shape, axis_indices, sizes):
         # The same transform from sizes: FP16 compression would turn f32 scales into f16
         # behind a Convert, which shape inference does not fold, and the output's height and
         # width would read as dynamic (a depth node refuses such a model).
         mode = 'sizes'
-        scales = opset1.constant(np.array(_constant_values(node.input_value(1)),
-                                          np.float32)).output(0)
+        scales = opset1.constant(np.array(constant_scales, np.float32)).output(0)
         sizes = opset1.constant(np.array(sizes, np.int64)).output(0)
     elif mode == 'scales':
         scales = node.input_value(1)
@@ -172,9 +171,10 @@ def _lower_interpolate(node):
         attributes['antialias'], attributes['cube_coeff'], axes)
 
 
-def _scales_are_size_ratios(node, input_shape, axis_indices, sizes):
-    """Whether the constant scales equal output size / input size on every axis exactly."""
-    scales = _constant_values(node.input_value(1))
+def _scales_are_size_ratios(scales, input_shape, axis_indices, sizes):
+    """Whether constant ``scales`` (None: not constant) equal output size / input size on
+    every axis exactly.
+    """
     if scales is None or len(scales) != len(sizes):
         return False
     return all(float(scale) * input_shape[axis].get_length() == size

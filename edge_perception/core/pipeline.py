@@ -231,13 +231,14 @@ class ImagePipeline(StreamKeeper):
 
     # The per-frame path.
 
-    def process(self, height, width, encoding, is_bigendian, step, data, context):
-        """Start inference on one camera frame, given as the fields of its
-        :class:`~edge_perception.core.image_codec.ImageFrame` (``process(*frame, context)``).
+    def process(self, frame, context):
+        """Start inference on one camera frame.
 
         Returns at once: a frame whose stream is still being compiled waits as its pending
         frame (it replaces an older one).
 
+        :param frame: the frame's :class:`~edge_perception.core.image_codec.ImageFrame` (the
+            fields of its Image message).
         :param context: handed back with the result.
         :raises ImageFormatError: when the fields do not describe a supported image, or it is
             larger than ``max_width`` x ``max_height`` (``FrameTooLargeError``).
@@ -249,13 +250,13 @@ class ImagePipeline(StreamKeeper):
         received = time.perf_counter()
         if self._released:
             raise DeviceReleasedError('the device is released (the node is not active)')
-        check_frame_size(width, height, self.config.max_width, self.config.max_height)
-        frame = ImageFrame(height, width, encoding, is_bigendian, step, data)
-        job = _Job(context, frame, image_to_array(*frame), received, (encoding, height, width))
-        if job.key not in self._streams:
+        check_frame_size(frame.width, frame.height, self.config.max_width, self.config.max_height)
+        key = (frame.encoding, frame.height, frame.width)
+        job = _Job(context, frame, image_to_array(*frame), received, key)
+        if key not in self._streams:
             # Refused before compiling: depth and other data, or a colour order the model
             # lacks. A compiled stream's input was planned when it was built.
-            self._builder.check_input(encoding)
+            self._builder.check_input(frame.encoding)
         with self._condition:
             recovered = self._recover()
             self._return_to_configured_device(job.key)

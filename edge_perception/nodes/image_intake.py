@@ -75,14 +75,14 @@ class ImageIntake:
 
     def _process(self, msg):
         """Hand an Image message's frame to the pipeline, its header as the context."""
-        self.pipeline.process(*ImageFrame.of(msg), msg.header)
+        self.pipeline.process(ImageFrame.of(msg), msg.header)
 
     def _process_compressed(self, msg):
         # Measured (its header) before it is decoded: the limits apply before any allocation.
         values = self.parameter_values
         frame = decode_compressed_image(msg.format, msg.data, values['max_width'],
                                         values['max_height'])
-        self.pipeline.process(*frame, msg.header)
+        self.pipeline.process(frame, msg.header)
 
     def _on_compiled(self, event):
         """Log what a compilation did (called from the pipeline's compilation thread)."""

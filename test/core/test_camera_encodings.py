@@ -18,6 +18,7 @@ from edge_perception.core.image_codec import (
     ENCODINGS,
     image_to_array,
     ImageFormatError,
+    ImageFrame,
 )
 from edge_perception.core.pipeline import ImagePipeline, PipelineConfig
 from edge_perception.core.preprocessing import (
@@ -59,8 +60,8 @@ class Pipelines:
             padded = np.zeros((len(data) // packed_step, step), np.uint8)
             padded[:, :packed_step] = np.frombuffer(data, np.uint8).reshape(-1, packed_step)
             data = padded.tobytes()
-        pipeline.process(height, width, encoding, bigendian, step or packed_step,
-                         bytearray(data), encoding)
+        pipeline.process(ImageFrame(height, width, encoding, bigendian, step or packed_step,
+                                    bytearray(data)), encoding)
         context, outputs, _ = results.get(timeout=30)
         assert not isinstance(outputs, Exception), outputs
         assert context == encoding
@@ -198,11 +199,11 @@ def test_malformed_layouts_are_refused_with_the_rule(fields, message):
 def test_odd_sizes_are_refused_by_the_pipeline_before_compiling(pipelines):
     pipeline, results = pipelines._get('graph', RGB, 3)
     with pytest.raises(ImageFormatError, match='yuyv needs an even width'):
-        pipeline.process(HEIGHT, WIDTH + 1, 'yuyv', False, 2 * WIDTH + 2,
-                         bytes(HEIGHT * (2 * WIDTH + 2)), None)
+        pipeline.process(ImageFrame(HEIGHT, WIDTH + 1, 'yuyv', False, 2 * WIDTH + 2,
+                                    bytes(HEIGHT * (2 * WIDTH + 2))), None)
     with pytest.raises(ImageFormatError, match='nv12 needs an even width and height'):
-        pipeline.process(HEIGHT + 1, WIDTH, 'nv12', False, WIDTH,
-                         bytes((HEIGHT + 1) * 3 // 2 * WIDTH), None)
+        pipeline.process(ImageFrame(HEIGHT + 1, WIDTH, 'nv12', False, WIDTH,
+                                    bytes((HEIGHT + 1) * 3 // 2 * WIDTH)), None)
     assert results.empty()
 
 
@@ -314,7 +315,7 @@ def test_converted_frames_in_flight_keep_their_own_pixels(tmp_path):
     try:
         for _ in range(5):
             for index, data in enumerate(frames):
-                pipeline.process(height, width, 'yuyv', False, 2 * width, data, index)
+                pipeline.process(ImageFrame(height, width, 'yuyv', False, 2 * width, data), index)
             index = None
             while index != len(frames) - 1:  # the newest frame is always served
                 index, outputs = results.get(timeout=60)
@@ -341,8 +342,8 @@ def test_auto_fallback_converts_nv12_and_i420_on_the_host(tmp_path, encoding):
     pipeline.inject_compile_faults(reject_graph)
     try:
         array = camera_array(encoding, seed=9)
-        height, width, _, bigendian, step, data = array_to_image_fields(array, encoding)
-        pipeline.process(height, width, encoding, bigendian, step, bytearray(data), None)
+        frame = array_to_image_fields(array, encoding)
+        pipeline.process(frame._replace(data=bytearray(frame.data)), None)
         outputs = results.get(timeout=30)
         assert pipeline.preprocessing_in_use == 'host'
         np.testing.assert_array_equal(outputs[0][0], reference(array, encoding).transpose(2, 0, 1))

@@ -86,13 +86,13 @@ def test_a_decoded_image_feeds_the_pipeline(tmp_path):
         frame = camera_frame(1, np.uint16, seed=3)
         decoded = decode_compressed_image('mono16; png compressed mono16',
                                           encoded('.png', frame))
-        pipeline.process(*decoded, decoded)
+        pipeline.process(decoded, decoded)
         outputs = results.get(timeout=30)
         gray = np.rint(frame.astype(np.float64) * 255.0 / 65535.0)
         np.testing.assert_array_equal(outputs[0][0], np.broadcast_to(gray, (3, HEIGHT, WIDTH)))
         depth = decode_compressed_image('16UC1; png compressed mono16', encoded('.png', frame))
         with pytest.raises(ImageFormatError, match="'16UC1' is not a camera image encoding"):
-            pipeline.process(*depth, depth)
+            pipeline.process(depth, depth)
     finally:
         pipeline.close()
 

@@ -55,8 +55,8 @@ def feed(pipeline, context, fail=False, height=6, width=8):
     """A frame of red ``context``; a failing one (each failing context a different value)."""
     red = THRESHOLD + 1 + context % 50 if fail else context % THRESHOLD
     image = np.full((height, width, 3), red, np.uint8)
-    height, width, _, bigendian, step, data = array_to_image_fields(image, 'rgb8')
-    return pipeline.process(height, width, 'rgb8', bigendian, step, bytearray(data), context)
+    frame = array_to_image_fields(image, 'rgb8')
+    return pipeline.process(frame._replace(data=bytearray(frame.data)), context)
 
 
 def test_an_absent_device_gives_way_to_the_first_available_fallback(make_pipeline):

@@ -104,8 +104,8 @@ class Pipelines:
                 lambda context, error: results.put(error))
             self._pipelines[key] = pipeline, results
         pipeline, results = self._pipelines[key]
-        height, width, _, _, step, data = array_to_image_fields(array, encoding)
-        pipeline.process(height, width, encoding, False, step, bytearray(data), None)
+        frame = array_to_image_fields(array, encoding)
+        pipeline.process(frame._replace(data=bytearray(frame.data)), None)
         outputs = results.get(timeout=30)
         assert not isinstance(outputs, Exception), outputs
         assert pipeline.preprocessing_in_use == mode

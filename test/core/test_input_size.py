@@ -52,8 +52,8 @@ def test_the_camera_frame_is_resized_to_the_chosen_input_size(tmp_path, preproce
         assert pipeline.output_shapes == [(1, 42, 42)]
         image = np.zeros((48, 64, 3), np.uint8)
         image[:, :, 0] = 100
-        height, width, _, bigendian, step, data = array_to_image_fields(image, 'rgb8')
-        pipeline.process(height, width, 'rgb8', bigendian, step, bytearray(data), 'frame')
+        frame = array_to_image_fields(image, 'rgb8')
+        pipeline.process(frame._replace(data=bytearray(frame.data)), 'frame')
         outputs = results.get(timeout=30)
         assert outputs[0].shape == (1, 42, 42)
         np.testing.assert_allclose(outputs[0], 100.0 + 42.0, rtol=1e-6)  # red + input rows
@@ -109,8 +109,8 @@ def test_an_onnx_export_with_dynamic_height_and_width_runs_at_the_chosen_size(tm
     try:
         assert pipeline.output_shapes == [(1, 28, 28)]
         image = np.random.default_rng(0).integers(0, 255, (28, 28, 3), np.uint8)
-        height, width, _, bigendian, step, data = array_to_image_fields(image, 'rgb8')
-        pipeline.process(height, width, 'rgb8', bigendian, step, bytearray(data), 'frame')
+        frame = array_to_image_fields(image, 'rgb8')
+        pipeline.process(frame._replace(data=bytearray(frame.data)), 'frame')
         outputs = results.get(timeout=30)
         with torch.no_grad():
             expected = network(torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None])

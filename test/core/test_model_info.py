@@ -81,8 +81,8 @@ def test_the_pipeline_normalises_as_the_model_says_unless_told_otherwise(tmp_pat
     try:
         image = np.empty((2, 2, 3), np.uint8)
         image[:] = (10, 20, 30)
-        height, width, _, bigendian, step, data = array_to_image_fields(image, 'rgb8')
-        pipeline.process(height, width, 'rgb8', bigendian, step, bytearray(data), None)
+        frame = array_to_image_fields(image, 'rgb8')
+        pipeline.process(frame._replace(data=bytearray(frame.data)), None)
         outputs = results.get(timeout=10)
     finally:
         pipeline.close()

@@ -87,8 +87,8 @@ def test_myriad_with_a_cpu_fallback_serves_the_shipped_depth_model(core, preproc
         generator = np.random.default_rng(0)
         for context, (height, width) in enumerate(CAMERA_SIZES):
             image = generator.integers(0, 256, (height, width, 3), np.uint8)
-            rows, columns, _, bigendian, step, data = array_to_image_fields(image, 'bgr8')
-            pipeline.process(rows, columns, 'bgr8', bigendian, step, bytearray(data), context)
+            frame = array_to_image_fields(image, 'bgr8')
+            pipeline.process(frame._replace(data=bytearray(frame.data)), context)
             done, outputs = results.get(timeout=60)
             assert done == context and not isinstance(outputs, Exception), outputs
             depth = np.asarray(outputs[0])

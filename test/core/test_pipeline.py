@@ -14,7 +14,7 @@ from edge_perception.core.engine import (
     load_model,
     ModelLoadError,
 )
-from edge_perception.core.image_codec import array_to_image_fields, ImageFormatError
+from edge_perception.core.image_codec import array_to_image_fields, ImageFormatError, ImageFrame
 from edge_perception.core.pipeline import (
     DeviceReleasedError,
     ImagePipeline,
@@ -54,8 +54,8 @@ def run(tmp_path):
 
 
 def feed(pipeline, image, encoding, context):
-    height, width, _, bigendian, step, data = array_to_image_fields(image, encoding)
-    return pipeline.process(height, width, encoding, bigendian, step, bytearray(data), context)
+    frame = array_to_image_fields(image, encoding)
+    return pipeline.process(frame._replace(data=bytearray(frame.data)), context)
 
 
 @pytest.mark.parametrize('preprocessing', ['graph', 'host'])
@@ -125,7 +125,7 @@ def test_a_fourth_stream_releases_the_least_recently_used_one(run):
 def test_bad_frames_raise_before_reaching_the_device(run):
     pipeline, results = run()
     with pytest.raises(ImageFormatError):
-        pipeline.process(6, 8, 'rgb8', False, 24, bytes(10), None)
+        pipeline.process(ImageFrame(6, 8, 'rgb8', False, 24, bytes(10)), None)
     with pytest.raises(ImageFormatError, match='not a camera image encoding'):
         feed(pipeline, np.zeros((6, 8), np.float32), '32FC1', None)
     assert results.empty()
@@ -272,7 +272,8 @@ def test_padded_and_read_only_frames_reach_the_model_intact(tmp_path, preprocess
             rows = np.full((96, 128 * 3 + 16), 255, np.uint8)  # 16 bytes of padding a row
             rows[:, :128 * 3] = frame
             # bytes: read-only, as a bag record's data; the frame's only copy is the pipeline's.
-            pipeline.process(96, 128, 'rgb8', False, 128 * 3 + 16, rows.tobytes(), frame)
+            pipeline.process(ImageFrame(96, 128, 'rgb8', False, 128 * 3 + 16, rows.tobytes()),
+                             frame)
             scratch = [np.full(rows.shape, 7, np.uint8) for _ in range(8)]
             context, outputs = results.get(timeout=10)
             del scratch

@@ -49,8 +49,8 @@ def test_a_request_failing_inside_openvino_reaches_on_error_and_the_engine_goes_
 def feed(pipeline, red, context):
     image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     image[:, :, 0] = red
-    height, width, _, bigendian, step, data = array_to_image_fields(image, 'rgb8')
-    pipeline.process(height, width, 'rgb8', bigendian, step, bytearray(data), context)
+    frame = array_to_image_fields(image, 'rgb8')
+    pipeline.process(frame._replace(data=bytearray(frame.data)), context)
 
 
 @pytest.fixture

@@ -98,8 +98,8 @@ def run_in_pipeline(model_path, image):
         lambda context, outputs, timing: results.put(outputs),
         lambda context, error: results.put(error))
     try:
-        height, width, _, bigendian, step, data = array_to_image_fields(image, 'rgb8')
-        pipeline.process(height, width, 'rgb8', bigendian, step, bytearray(data), 'frame')
+        frame = array_to_image_fields(image, 'rgb8')
+        pipeline.process(frame._replace(data=bytearray(frame.data)), 'frame')
         outputs = results.get(timeout=120)
     finally:
         pipeline.close()
