@@ -47,7 +47,6 @@ from edge_perception.core.image_codec import (
     as_rgb8,
     check_frame_size,
     DEFAULT_MAX_SIDE,
-    image_to_array,
     ImageFrame,
 )
 from edge_perception.core.input_crop import check_input_crop, CropBox, FULL_FRAME
@@ -252,14 +251,14 @@ class ImagePipeline(StreamKeeper):
             raise DeviceReleasedError('the device is released (the node is not active)')
         check_frame_size(frame.width, frame.height, self.config.max_width, self.config.max_height)
         key = (frame.encoding, frame.height, frame.width)
-        job = _Job(context, frame, image_to_array(*frame), received, key)
+        job = _Job(context, frame, frame.image, received, key)
         if key not in self._streams:
             # Refused before compiling: depth and other data, or a colour order the model
             # lacks. A compiled stream's input was planned when it was built.
             self._builder.check_input(frame.encoding)
         with self._condition:
             recovered = self._recover()
-            self._return_to_configured_device(job.key)
+            self._return_to_configured_device(key)
             stream, retry = self._stream_for(job)
         if recovered is not None:
             self._hand_over(*recovered)

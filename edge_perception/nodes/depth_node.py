@@ -150,6 +150,7 @@ class DepthNode(InferenceNode):
             return
         self.points_publisher.publish(cloud_msg(cloud, header))
 
+
 def main(args=None):
     """Run the depth node; the ``depth_node`` command."""
     return run_node(DepthNode, args)
