@@ -76,17 +76,10 @@ class Ros2:
         is not found, for up to ``POLL_TIMEOUT_S``.
         """
         if tuple(arguments[:2]) not in GRAPH_VERBS:
-            return self._run(arguments, timeout_s)
-        deadline = time.monotonic() + POLL_TIMEOUT_S
-        while True:
-            result = self._run((*arguments, '--no-daemon'), timeout_s)
-            if NOT_DISCOVERED not in result.stderr or time.monotonic() > deadline:
-                return result
-            time.sleep(0.5)
-
-    def _run(self, arguments, timeout_s):
-        return subprocess.run([self.command, *arguments], capture_output=True, text=True,
-                              env=self.environment, timeout=timeout_s, check=False)
+            return self._call(arguments, timeout_s)
+        result, _ = self._repeat(arguments, lambda result: NOT_DISCOVERED not in result.stderr,
+                                 POLL_TIMEOUT_S, timeout_s)
+        return result
 
     def poll(self, *arguments, until, timeout_s=POLL_TIMEOUT_S):
         """Run ``ros2 ARGUMENTS`` until ``until(result)``; return that result.
@@ -95,14 +88,29 @@ class Ros2:
 
         :raises AssertionError: with the last output, when ``until`` is not met in time.
         """
+        result, met = self._repeat(arguments, until, timeout_s, CALL_TIMEOUT_S)
+        assert met, \
+            f'ros2 {" ".join(arguments)} after {timeout_s:g} s:\n{result.stdout}{result.stderr}'
+        return result
+
+    def _repeat(self, arguments, until, timeout_s, call_timeout_s):
+        """Call ``ros2 ARGUMENTS`` until ``until(result)`` or ``timeout_s`` has passed; return
+        the last result and whether ``until`` was met.
+        """
         deadline = time.monotonic() + timeout_s
         while True:
-            result = self.run(*arguments)
+            result = self._call(arguments, call_timeout_s)
             if until(result):
-                return result
-            assert time.monotonic() < deadline, \
-                f'ros2 {" ".join(arguments)} after {timeout_s:g} s:\n{result.stdout}{result.stderr}'
+                return result, True
+            if time.monotonic() > deadline:
+                return result, False
             time.sleep(0.5)
+
+    def _call(self, arguments, timeout_s):
+        if tuple(arguments[:2]) in GRAPH_VERBS:
+            arguments = (*arguments, '--no-daemon')
+        return subprocess.run([self.command, *arguments], capture_output=True, text=True,
+                              env=self.environment, timeout=timeout_s, check=False)
 
     def launch(self, launch_file, *arguments):
         """Start ``ros2 launch edge_perception LAUNCH_FILE ARGUMENTS``; return a :class:`Launch`."""
